@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// demo feeds a small retailer's day into the events topic, live: two
+// warehouses and two stores, a web shop, Amazon, eBay and the stores' POS.
+// Store sales drain stock the web shop shows, a flash sale hits one hot
+// SKU every 30 seconds (oversold alerts), and a purchase order is closed
+// short and then receives a late delivery (po_short, receipt_over).
+type demo struct {
+	p   *processors.EventProducer
+	reg *schemas.Registry
+	log *slog.Logger
+	r   *rand.Rand
+	n   int
+}
+
+var (
+	demoSKUs      = []string{"TEE-RED-M", "TEE-RED-L", "TEE-BLK-M", "HOODIE-GRY-M", "CAP-NAVY", "MUG-LOGO", "SOCK-3PK", "TOTE-CANVAS"}
+	demoLocations = []string{"dc-east", "dc-west", "store-soho", "store-brooklyn"}
+	demoHot       = "TEE-RED-M"
+)
+
+func runDemo(ctx context.Context, brokers []string, log *slog.Logger) error {
+	reg := schemas.NewRegistry()
+	p, err := processors.NewEventProducer(ctx, brokers, processors.DefaultTopics(), 8)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	d := &demo{p: p, reg: reg, log: log, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+	return d.loop(ctx)
+}
+
+func (d *demo) send(ctx context.Context, format string, args ...any) {
+	d.n++
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	line := fmt.Sprintf(`{"event_id":"demo-%d-%d","occurred_at":%q,"source":"demo",`, time.Now().UnixNano(), d.n, now) + fmt.Sprintf(format, args...) + "}"
+	var ev ledger.Event
+	reason, detail := schemas.ParseEventJSON([]byte(line), &ev)
+	if reason == ledger.ReasonNone {
+		reason, detail = ledger.Validate(&ev)
+	}
+	if reason != ledger.ReasonNone {
+		d.log.Error("demo event invalid", "reason", reason, "detail", detail, "line", line)
+		return
+	}
+	v, err := schemas.EncodeEvent(nil, &ev)
+	if err != nil {
+		d.log.Error("demo encode", "err", err)
+		return
+	}
+	d.p.Produce(ctx, ev.SKU, ev.Type == ledger.TypeChannelPolicy, v)
+}
+
+func (d *demo) loc() string { return demoLocations[d.r.IntN(len(demoLocations))] }
+
+func (d *demo) sku() string { return demoSKUs[d.r.IntN(len(demoSKUs))] }
+
+func (d *demo) loop(ctx context.Context) error {
+	// Channel policies and opening stock.
+	d.send(ctx, `"type":"channel_policy","channel":"web","locations":[],"buffer":2,"share_pct":100`)
+	d.send(ctx, `"type":"channel_policy","channel":"amazon","locations":["dc-east","dc-west"],"buffer":5,"share_pct":80`)
+	d.send(ctx, `"type":"channel_policy","channel":"ebay","locations":["dc-west"],"buffer":0,"share_pct":50,"max_qty":20`)
+	d.send(ctx, `"type":"channel_policy","channel":"pos-soho","locations":["store-soho"],"buffer":0,"share_pct":100`)
+	for _, s := range demoSKUs {
+		d.send(ctx, `"type":"sku_policy","sku":%q,"safety_stock":{"dc-east":3},"reorder_point":40`, s)
+		for _, l := range demoLocations {
+			q := 15
+			if l[:2] == "dc" {
+				q = 60
+			}
+			d.send(ctx, `"type":"receipt","sku":%q,"location":%q,"qty":%d`, s, l, q)
+		}
+	}
+	d.send(ctx, `"type":"purchase_order","sku":"HOODIE-GRY-M","po_id":"PO-4711","location":"dc-east","qty":50`)
+	if err := d.p.Flush(ctx); err != nil {
+		return err
+	}
+	d.log.Info("demo: opening stock received; live trading starts (tail updates and alerts to watch)")
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		d.trade(ctx, i)
+		switch {
+		case i%300 == 100: // every 30 s: a flash sale on the hot SKU
+			d.log.Info("demo: flash sale on " + demoHot + ": 40 web and amazon orders in one burst")
+			for j := range 40 {
+				ch := []string{"web", "amazon"}[j%2]
+				d.send(ctx, `"type":"order","sku":%q,"channel":%q,"order_id":"FLASH-%d-%d","qty":%d`, demoHot, ch, i, j, 1+d.r.IntN(3))
+			}
+		case i%300 == 200: // the PO arrives short, is closed, then a late box turns up
+			po := fmt.Sprintf("PO-%d", i)
+			d.send(ctx, `"type":"purchase_order","sku":%q,"po_id":%q,"location":"dc-east","qty":60`, demoHot, po)
+			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":45`, demoHot, po)
+			d.send(ctx, `"type":"purchase_order_closed","sku":%q,"po_id":%q`, demoHot, po)
+			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":15`, demoHot, po)
+			d.log.Info("demo: " + po + " for " + demoHot + " received 45 of 60, closed short, then 15 arrived late")
+		case i%50 == 0: // restock the stores from the warehouse
+			s := d.sku()
+			t := fmt.Sprintf("T-%d", i)
+			d.send(ctx, `"type":"transfer_out","sku":%q,"transfer_id":%q,"location":"dc-west","to_location":"store-soho","qty":10`, s, t)
+			d.send(ctx, `"type":"transfer_in","sku":%q,"transfer_id":%q,"qty":10`, s, t)
+			d.send(ctx, `"type":"receipt","sku":%q,"location":"dc-west","qty":30`, s)
+		}
+		if err := d.p.Flush(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// trade is a tenth of a second of ordinary trading.
+func (d *demo) trade(ctx context.Context, i int) {
+	switch d.r.IntN(4) {
+	case 0:
+		store := []string{"store-soho", "store-brooklyn"}[d.r.IntN(2)]
+		d.send(ctx, `"type":"pos_sale","sku":%q,"channel":"pos-soho","location":%q,"qty":1`, d.sku(), store)
+	case 1:
+		s, o := d.sku(), fmt.Sprintf("W-%d", i)
+		d.send(ctx, `"type":"order","sku":%q,"channel":"web","order_id":%q,"qty":1,"location":"dc-east"`, s, o)
+		d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":"dc-east","qty":1`, s, o)
+	case 2:
+		d.send(ctx, `"type":"order","sku":%q,"channel":"amazon","order_id":"A-%d","qty":1`, d.sku(), i)
+	default:
+		if d.r.IntN(10) == 0 {
+			d.send(ctx, `"type":"return","sku":%q,"location":%q,"qty":1,"resellable":%v`, d.sku(), d.loc(), d.r.IntN(2) == 0)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "set" {
+		fmt.Fprintln(stderr, "Usage: stockledger policy set --channel C [--locations a,b] [--buffer N] [--share-pct P] [--max-qty M]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return exitError{2, errors.New("policy: want the subcommand set")}
+	}
+	fs := newFlags("policy set", "policy set --channel C [--locations a,b] [--buffer N] [--share-pct P] [--max-qty M]", stderr)
+	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
+	channel := fs.String("channel", "", "channel code (required)")
+	locations := fs.String("locations", "", "eligible locations, comma-separated; empty means every location")
+	buffer := fs.Int64("buffer", 0, "units held back from the channel's pool")
+	share := fs.Int64("share-pct", 100, "percent of the pool (after buffer) offered, 1..100, rounded down")
+	maxQty := fs.Int64("max-qty", -1, "cap on what the channel is offered; -1 means no cap")
+	eventID := fs.String("event-id", "", "event id (default: policy-CHANNEL-TIMESTAMP)")
+	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return exitError{2, fmt.Errorf("policy set: unexpected argument %q", pos[0])}
+	}
+	now := time.Now().UTC()
+	if *eventID == "" {
+		*eventID = fmt.Sprintf("policy-%s-%d", *channel, now.UnixNano())
+	}
+	m := map[string]any{
+		"event_id": *eventID, "type": "channel_policy", "occurred_at": now.Format(time.RFC3339Nano),
+		"channel": *channel, "locations": orEmpty(splitList(*locations)), "buffer": *buffer, "share_pct": *share,
+		"source": "stockledger-cli",
+	}
+	if *maxQty >= 0 {
+		m["max_qty"] = *maxQty
+	}
+	line, _ := json.Marshal(m)
+	var ev ledger.Event
+	reason, detail := schemas.ParseEventJSON(line, &ev)
+	if reason == ledger.ReasonNone {
+		reason, detail = ledger.Validate(&ev)
+	}
+	if reason != ledger.ReasonNone {
+		return exitError{2, fmt.Errorf("invalid policy: %s: %s", reason, detail)}
+	}
+	v, err := schemas.EncodeEvent(nil, &ev)
+	if err != nil {
+		return err
+	}
+	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.DefaultTopics(), int32(*partitions))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	p.Produce(ctx, "", true, v)
+	if err := p.Flush(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
+	return nil
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tail", "tail updates|alerts|dead-letters [--brokers a,b] [--from-beginning] [--exit-at-end]", stderr)
+	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
+	var o processors.TailOptions
+	fs.BoolVar(&o.FromBeginning, "from-beginning", false, "start at the beginning of the topic (default: only new records)")
+	fs.BoolVar(&o.ExitAtEnd, "exit-at-end", false, "exit once the records present at start have been printed")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitError{2, fmt.Errorf("tail: want one of updates, alerts, dead-letters")}
+	}
+	reg := schemas.NewRegistry()
+	topics := processors.DefaultTopics()
+	var topic string
+	switch pos[0] {
+	case "updates":
+		topic = topics.Updates
+	case "alerts":
+		topic = topics.Alerts
+	case "dead-letters":
+		topic = topics.DeadLetters
+	default:
+		fs.Usage()
+		return exitError{2, fmt.Errorf("tail: unknown stream %q (want updates, alerts or dead-letters)", pos[0])}
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	var buf []byte
+	return processors.Tail(ctx, splitList(*brokers), topic, o, func(r *kgo.Record) error {
+		var err error
+		buf, err = reg.AppendMessageJSON(buf[:0], r.Value)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
+			return nil
+		}
+		buf = append(buf, '\n')
+		_, err = w.Write(buf)
+		if !o.ExitAtEnd {
+			w.Flush()
+		}
+		return err
+	})
+}

@@ -1,0 +1,389 @@
+package ledger
+
+import "strconv"
+
+// pruneEvery: closed orders, PO lines and transfers past the retention are
+// forgotten when a SKU's version is a multiple of this, so the cost of the
+// sweep is spread thin and the result stays a pure function of the stream.
+const pruneEvery = 64
+
+// Apply applies one SKU event (any type but channel_policy) to s, the state
+// of ev.SKU (a zero SKU with Name set when the ledger does not know it yet).
+// Updates and alerts are appended to fx. A Refused or Duplicate event leaves
+// s and fx as they were.
+func (p *Partition) Apply(s *SKU, ev *Event, fx *Effects) Result {
+	if ev.Type == TypeChannelPolicy {
+		return refuse(ReasonInvalidField, "channel_policy is applied to the partition, not a SKU")
+	}
+	if r, d := Validate(ev); r != ReasonNone {
+		return refuse(r, d)
+	}
+	return p.ApplyValid(s, ev, fx)
+}
+
+// ApplyValid is Apply for an event that has already passed Validate (the
+// processor validates before it loads the SKU's state).
+func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
+	if s.Seen.Contains(ev.ID) {
+		return Result{Outcome: Duplicate}
+	}
+	a := applier{p: p, s: s, ev: ev, fx: fx, lowered: -1, n0: len(fx.Alerts)}
+	before := s.Total()
+	if res := a.apply(); res.Outcome != Applied {
+		fx.Alerts = fx.Alerts[:a.n0]
+		return res
+	}
+	s.Version++
+	s.Newest = max(s.Newest, ev.OccurredAt)
+	cutoff := s.Newest - p.retentionMicros()
+	s.Seen.Add(ev.ID, ev.OccurredAt, p.Config.MaxIDsPerSKU, cutoff)
+	if s.Version%pruneEvery == 0 {
+		s.prune(cutoff)
+	}
+	a.afterAlerts(before)
+	for i := a.n0; i < len(fx.Alerts); i++ {
+		fx.Alerts[i].Version = s.Version
+	}
+	p.publish(s, nil, ev, fx)
+	return Result{Outcome: Applied}
+}
+
+func refuse(r Reason, detail string) Result {
+	return Result{Outcome: Refused, Reason: r, Detail: detail}
+}
+
+var applied = Result{Outcome: Applied}
+
+// applier applies one event; its handlers check everything first and change
+// s only once the event is known to apply.
+type applier struct {
+	p  *Partition
+	s  *SKU
+	ev *Event
+	fx *Effects
+	n0 int
+
+	lowered     int    // index of a location whose on_hand the event lowered, or -1
+	oversoldAt  string // location to check sellable(l) < 0 after a located sale
+	oversoldAny bool   // check the channel's pool after an unlocated order
+}
+
+func (a *applier) apply() Result {
+	ev, s := a.ev, a.s
+	switch ev.Type {
+	case TypePurchaseOrder:
+		if _, ok := s.POs[ev.POID]; ok {
+			return refuse(ReasonPOExists, "po_id "+strconv.Quote(ev.POID)+" already exists")
+		}
+		l := s.Location(ev.Location)
+		if r := a.check(ev.Location, "", l.Incoming+ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).Incoming += ev.Qty
+		if s.POs == nil {
+			s.POs = make(map[string]POLine)
+		}
+		s.POs[ev.POID] = POLine{Location: ev.Location, Expected: ev.Qty, Touched: ev.OccurredAt}
+	case TypeReceipt:
+		l := s.Location(ev.Location)
+		if r := a.check(ev.Location, "", l.OnHand+ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).OnHand += ev.Qty
+		if ev.Has&FieldPOID != 0 {
+			a.receive()
+		}
+	case TypePurchaseOrderClosed:
+		line, ok := s.POs[ev.POID]
+		if !ok || line.Closed {
+			return refuse(ReasonUnknownPO, "po_id "+strconv.Quote(ev.POID)+" is not an open purchase order line")
+		}
+		short := line.Expected
+		s.slot(line.Location).Incoming -= short
+		s.POs[ev.POID] = POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt}
+		if short > 0 {
+			a.alert(Alert{Kind: AlertPOShort, Location: line.Location, POID: ev.POID, Units: short,
+				Has: AlertHasLocation | AlertHasPOID | AlertHasUnits})
+		}
+	case TypeOrder:
+		if _, ok := s.Orders[ev.OrderID]; ok {
+			return refuse(ReasonOrderExists, "order_id "+strconv.Quote(ev.OrderID)+" already exists")
+		}
+		if ev.Has&FieldLocation != 0 {
+			l := s.Location(ev.Location)
+			if r := a.check(ev.Location, "", l.Reserved+ev.Qty); r.Outcome != Applied {
+				return r
+			}
+			s.name(ev.Location).Reserved += ev.Qty
+			a.oversoldAt = ev.Location
+		} else {
+			if r := a.check("", "", s.Unassigned+ev.Qty); r.Outcome != Applied {
+				return r
+			}
+			s.Unassigned += ev.Qty
+			a.oversoldAny = true
+		}
+		if s.Orders == nil {
+			s.Orders = make(map[string]Order)
+		}
+		s.Orders[ev.OrderID] = Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt}
+	case TypeOrderCancelled:
+		if _, ok := s.Orders[ev.OrderID]; !ok {
+			return refuse(ReasonUnknownOrder, "order_id "+strconv.Quote(ev.OrderID)+" is unknown")
+		}
+		q := Qty(MaxKeptQty)
+		if ev.Has&FieldQty != 0 {
+			q = ev.Qty
+		}
+		a.release(ev.OrderID, q)
+	case TypeShipment:
+		l := s.Location(ev.Location)
+		if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).OnHand -= ev.Qty
+		if _, ok := s.Orders[ev.OrderID]; ok && ev.Has&FieldOrderID != 0 {
+			a.release(ev.OrderID, ev.Qty)
+		}
+		a.lowered = s.find(ev.Location)
+	case TypePOSSale:
+		l := s.Location(ev.Location)
+		if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).OnHand -= ev.Qty
+		a.lowered = s.find(ev.Location)
+		a.oversoldAt = ev.Location
+	case TypeReturn:
+		l := s.Location(ev.Location)
+		un := l.Unavailable
+		if !ev.IsResellable() {
+			un += ev.Qty
+		}
+		if r := a.check(ev.Location, "", l.OnHand+ev.Qty, un); r.Outcome != Applied {
+			return r
+		}
+		m := s.name(ev.Location)
+		m.OnHand += ev.Qty
+		m.Unavailable = un
+	case TypeAdjustment:
+		l := s.Location(ev.Location)
+		un := l.Unavailable + ev.UnavailableDelta
+		if un < 0 {
+			return refuse(ReasonNegativeUnavailable, "unavailable at "+strconv.Quote(ev.Location)+" would be "+strconv.FormatInt(int64(un), 10))
+		}
+		if r := a.check(ev.Location, "", l.OnHand+ev.OnHandDelta, un); r.Outcome != Applied {
+			return r
+		}
+		m := s.name(ev.Location)
+		m.OnHand += ev.OnHandDelta
+		m.Unavailable = un
+		if ev.OnHandDelta < 0 {
+			a.lowered = s.find(ev.Location)
+		}
+	case TypeStockCount:
+		l := s.Location(ev.Location)
+		if r := a.check(ev.Location, ""); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).OnHand = ev.Counted
+		if ev.Counted < l.OnHand {
+			a.lowered = s.find(ev.Location)
+		}
+	case TypeTransferOut:
+		if _, ok := s.Transfers[ev.TransferID]; ok {
+			return refuse(ReasonTransferExists, "transfer_id "+strconv.Quote(ev.TransferID)+" already exists")
+		}
+		from, to := s.Location(ev.Location), s.Location(ev.ToLocation)
+		if r := a.check(ev.Location, ev.ToLocation, from.OnHand-ev.Qty, to.Incoming+ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).OnHand -= ev.Qty
+		s.name(ev.ToLocation).Incoming += ev.Qty
+		if s.Transfers == nil {
+			s.Transfers = make(map[string]Transfer)
+		}
+		s.Transfers[ev.TransferID] = Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt}
+		a.lowered = s.find(ev.Location)
+	case TypeTransferIn:
+		t, ok := s.Transfers[ev.TransferID]
+		if !ok {
+			return refuse(ReasonUnknownTransfer, "transfer_id "+strconv.Quote(ev.TransferID)+" is unknown")
+		}
+		to := s.Location(t.To)
+		if r := a.check(t.To, "", to.OnHand+ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		got := min(ev.Qty, t.Expected)
+		m := s.name(t.To)
+		m.OnHand += ev.Qty
+		m.Incoming -= got
+		t.Expected -= got
+		t.Touched = ev.OccurredAt
+		s.Transfers[ev.TransferID] = t
+	case TypeSKUPolicy:
+		a.skuPolicy()
+	default:
+		return refuse(ReasonUnknownType, "unknown type")
+	}
+	return applied
+}
+
+// check refuses the event if it would give s more than MaxLocationsPerSKU
+// locations by naming loc1 and loc2 ("" for none), or take any of qs past
+// ±MaxKeptQty.
+func (a *applier) check(loc1, loc2 string, qs ...Qty) Result {
+	for _, q := range qs {
+		if q > MaxKeptQty || q < -MaxKeptQty {
+			return refuse(ReasonQuantityOverflow, "a quantity would reach "+strconv.FormatInt(int64(q), 10)+", past the limit of "+strconv.FormatInt(int64(MaxKeptQty), 10))
+		}
+	}
+	newNames := 0
+	for _, l := range [2]string{loc1, loc2} {
+		if l == "" {
+			continue
+		}
+		if i := a.s.find(l); i < 0 || !a.s.Locations[i].Named {
+			newNames++
+		}
+	}
+	if newNames > 0 && a.s.namedCount()+newNames > MaxLocationsPerSKU {
+		return refuse(ReasonTooManyLocations, "the SKU would have more than "+strconv.Itoa(MaxLocationsPerSKU)+" locations")
+	}
+	return applied
+}
+
+// receive matches a receipt with its PO line.
+func (a *applier) receive() {
+	ev, s := a.ev, a.s
+	line, ok := s.POs[ev.POID]
+	base := Alert{Location: ev.Location, POID: ev.POID, Has: AlertHasLocation | AlertHasPOID | AlertHasUnits}
+	switch {
+	case !ok:
+		base.Kind, base.Units = AlertReceiptUnmatched, ev.Qty
+		a.alert(base)
+	case line.Closed:
+		base.Kind, base.Units = AlertReceiptOver, ev.Qty
+		a.alert(base)
+	default:
+		got := min(ev.Qty, line.Expected)
+		s.slot(line.Location).Incoming -= got
+		line.Expected -= got
+		line.Touched = ev.OccurredAt
+		s.POs[ev.POID] = line
+		if over := ev.Qty - got; over > 0 {
+			base.Kind, base.Units = AlertReceiptOver, over
+			a.alert(base)
+		}
+	}
+}
+
+// release frees up to q units of an order's reservation.
+func (a *applier) release(orderID string, q Qty) {
+	s := a.s
+	o := s.Orders[orderID]
+	r := min(q, o.Open)
+	o.Open -= r
+	o.Touched = a.ev.OccurredAt
+	s.Orders[orderID] = o
+	if o.Location != "" {
+		s.slot(o.Location).Reserved -= r
+	} else {
+		s.Unassigned -= r
+	}
+}
+
+// skuPolicy replaces the SKU's safety stock and reorder point. Locations
+// known only for their safety stock are dropped when it goes.
+func (a *applier) skuPolicy() {
+	ev, s := a.ev, a.s
+	for i := range s.Locations {
+		s.Locations[i].SafetyStock = 0
+	}
+	for _, e := range ev.SafetyStock {
+		s.slot(e.Location).SafetyStock = e.Qty
+	}
+	kept := s.Locations[:0]
+	for _, l := range s.Locations {
+		if l.Named || l.SafetyStock != 0 {
+			kept = append(kept, l)
+		}
+	}
+	clear(s.Locations[len(kept):])
+	s.Locations = kept
+	s.HasReorder = ev.Has&FieldReorderPoint != 0
+	s.ReorderPoint = 0
+	if s.HasReorder {
+		s.ReorderPoint = ev.ReorderPoint
+	}
+}
+
+func (a *applier) alert(al Alert) {
+	al.SKU = a.s.Name
+	al.CauseEventID = a.ev.ID
+	al.OccurredAt = a.ev.OccurredAt
+	a.fx.Alerts = append(a.fx.Alerts, al)
+}
+
+// afterAlerts raises oversold, negative_on_hand and low_stock, in that
+// order, once the event is applied.
+func (a *applier) afterAlerts(totalBefore Qty) {
+	ev, s := a.ev, a.s
+	if a.oversoldAt != "" {
+		l := s.Location(a.oversoldAt)
+		if sell := l.Sellable(); sell < 0 {
+			al := Alert{Kind: AlertOversold, Location: l.Code, Channel: ev.Channel, Shortfall: -sell,
+				Has: AlertHasLocation | AlertHasChannel | AlertHasShortfall}
+			if ev.Type == TypeOrder {
+				al.OrderID, al.Has = ev.OrderID, al.Has|AlertHasOrderID
+			}
+			a.alert(al)
+		}
+	}
+	if a.oversoldAny {
+		c := a.p.Channel(ev.Channel)
+		var pool Qty
+		for i := range s.Locations {
+			l := &s.Locations[i]
+			if l.Named && (c == nil || c.eligible(l.Code)) {
+				pool += max(0, l.Sellable())
+			}
+		}
+		if pool -= s.Unassigned; pool < 0 {
+			a.alert(Alert{Kind: AlertOversold, Channel: ev.Channel, OrderID: ev.OrderID, Shortfall: -pool,
+				Has: AlertHasChannel | AlertHasOrderID | AlertHasShortfall})
+		}
+	}
+	if a.lowered >= 0 {
+		if l := &s.Locations[a.lowered]; l.OnHand < 0 {
+			a.alert(Alert{Kind: AlertNegativeOnHand, Location: l.Code, OnHand: l.OnHand,
+				Has: AlertHasLocation | AlertHasOnHand})
+		}
+	}
+	if s.HasReorder {
+		if after := s.Total(); totalBefore > s.ReorderPoint && after <= s.ReorderPoint {
+			a.alert(Alert{Kind: AlertLowStock, Total: after, ReorderPoint: s.ReorderPoint,
+				Has: AlertHasTotal | AlertHasReorderPoint})
+		}
+	}
+}
+
+// prune forgets closed orders, closed PO lines and completed transfers last
+// touched before cutoff.
+func (s *SKU) prune(cutoff int64) {
+	for id, o := range s.Orders {
+		if o.Open == 0 && o.Touched < cutoff {
+			delete(s.Orders, id)
+		}
+	}
+	for id, l := range s.POs {
+		if l.Closed && l.Touched < cutoff {
+			delete(s.POs, id)
+		}
+	}
+	for id, t := range s.Transfers {
+		if t.Expected == 0 && t.Touched < cutoff {
+			delete(s.Transfers, id)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Binary state encoding. Stores keep SKUs and partitions as these bytes; the
+// encoding is deterministic (maps in key order), so equal states encode to
+// equal bytes and a checksum of a store is a checksum of the ledger.
+
+const (
+	skuFormat       = 1
+	partitionFormat = 1
+)
+
+// ErrCorrupt is wrapped by decode errors.
+var ErrCorrupt = errors.New("corrupt ledger state")
+
+// AppendBinary appends the encoding of s (its Name excluded: the store key
+// holds it) to dst.
+func (s *SKU) AppendBinary(dst []byte) []byte {
+	dst = append(dst, skuFormat)
+	dst = binary.AppendUvarint(dst, s.Version)
+	dst = binary.AppendVarint(dst, int64(s.Unassigned))
+	dst = appendBool(dst, s.HasReorder)
+	dst = binary.AppendVarint(dst, int64(s.ReorderPoint))
+	dst = binary.AppendVarint(dst, s.Newest)
+	dst = binary.AppendUvarint(dst, uint64(len(s.Locations)))
+	for i := range s.Locations {
+		l := &s.Locations[i]
+		dst = appendString(dst, l.Code)
+		dst = appendBool(dst, l.Named)
+		for _, q := range [5]Qty{l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock} {
+			dst = binary.AppendVarint(dst, int64(q))
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.POs)))
+	for _, id := range sortedKeys(s.POs) {
+		p := s.POs[id]
+		dst = appendString(dst, id)
+		dst = appendString(dst, p.Location)
+		dst = binary.AppendVarint(dst, int64(p.Expected))
+		dst = appendBool(dst, p.Closed)
+		dst = binary.AppendVarint(dst, p.Touched)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Orders)))
+	for _, id := range sortedKeys(s.Orders) {
+		o := s.Orders[id]
+		dst = appendString(dst, id)
+		dst = appendString(dst, o.Channel)
+		dst = appendString(dst, o.Location)
+		dst = binary.AppendVarint(dst, int64(o.Open))
+		dst = binary.AppendVarint(dst, o.Touched)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Transfers)))
+	for _, id := range sortedKeys(s.Transfers) {
+		t := s.Transfers[id]
+		dst = appendString(dst, id)
+		dst = appendString(dst, t.From)
+		dst = appendString(dst, t.To)
+		dst = binary.AppendVarint(dst, int64(t.Expected))
+		dst = binary.AppendVarint(dst, t.Touched)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Published)))
+	for _, v := range s.Published {
+		dst = appendString(dst, v.Channel)
+		dst = binary.AppendVarint(dst, int64(v.ATS))
+	}
+	return appendWindow(dst, &s.Seen)
+}
+
+// DecodeSKU decodes b (from AppendBinary) into s, named name.
+func DecodeSKU(name string, b []byte, s *SKU) error {
+	d := decoder{b: b}
+	if f := d.byte(); f != skuFormat && d.err == nil {
+		return fmt.Errorf("%w: SKU %q format %d", ErrCorrupt, name, f)
+	}
+	*s = SKU{Name: name}
+	s.Version = d.uvarint()
+	s.Unassigned = Qty(d.varint())
+	s.HasReorder = d.bool()
+	s.ReorderPoint = Qty(d.varint())
+	s.Newest = d.varint()
+	if n := d.count(); n > 0 {
+		s.Locations = make([]Location, n)
+		for i := range s.Locations {
+			l := &s.Locations[i]
+			l.Code = d.string()
+			l.Named = d.bool()
+			l.OnHand, l.Reserved, l.Unavailable = Qty(d.varint()), Qty(d.varint()), Qty(d.varint())
+			l.Incoming, l.SafetyStock = Qty(d.varint()), Qty(d.varint())
+		}
+	}
+	if n := d.count(); n > 0 {
+		s.POs = make(map[string]POLine, n)
+		for range n {
+			id := d.string()
+			s.POs[id] = POLine{Location: d.string(), Expected: Qty(d.varint()), Closed: d.bool(), Touched: d.varint()}
+		}
+	}
+	if n := d.count(); n > 0 {
+		s.Orders = make(map[string]Order, n)
+		for range n {
+			id := d.string()
+			s.Orders[id] = Order{Channel: d.string(), Location: d.string(), Open: Qty(d.varint()), Touched: d.varint()}
+		}
+	}
+	if n := d.count(); n > 0 {
+		s.Transfers = make(map[string]Transfer, n)
+		for range n {
+			id := d.string()
+			s.Transfers[id] = Transfer{From: d.string(), To: d.string(), Expected: Qty(d.varint()), Touched: d.varint()}
+		}
+	}
+	if n := d.count(); n > 0 {
+		s.Published = make([]ChannelValue, n)
+		for i := range s.Published {
+			s.Published[i] = ChannelValue{Channel: d.string(), ATS: Qty(d.varint())}
+		}
+	}
+	d.window(&s.Seen)
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("decoding SKU %q: %w", name, d.err)
+	}
+	return nil
+}
+
+// AppendBinary appends the encoding of p's policies and ids (not its
+// Config) to dst.
+func (p *Partition) AppendBinary(dst []byte) []byte {
+	dst = append(dst, partitionFormat)
+	dst = binary.AppendVarint(dst, p.Newest)
+	dst = binary.AppendUvarint(dst, uint64(len(p.Channels)))
+	for i := range p.Channels {
+		c := &p.Channels[i]
+		dst = appendString(dst, c.Channel)
+		dst = binary.AppendUvarint(dst, uint64(len(c.Locations)))
+		for _, l := range c.Locations {
+			dst = appendString(dst, l)
+		}
+		dst = binary.AppendVarint(dst, int64(c.Buffer))
+		dst = binary.AppendVarint(dst, c.SharePct)
+		dst = appendBool(dst, c.HasMaxQty)
+		dst = binary.AppendVarint(dst, int64(c.MaxQty))
+	}
+	return appendWindow(dst, &p.Seen)
+}
+
+// DecodePartition decodes b (from AppendBinary) into p, keeping p.Config.
+func DecodePartition(b []byte, p *Partition) error {
+	d := decoder{b: b}
+	if f := d.byte(); f != partitionFormat && d.err == nil {
+		return fmt.Errorf("%w: partition format %d", ErrCorrupt, f)
+	}
+	*p = Partition{Config: p.Config}
+	p.Newest = d.varint()
+	if n := d.count(); n > 0 {
+		p.Channels = make([]ChannelPolicy, n)
+		for i := range p.Channels {
+			c := &p.Channels[i]
+			c.Channel = d.string()
+			if m := d.count(); m > 0 {
+				c.Locations = make([]string, m)
+				for j := range c.Locations {
+					c.Locations[j] = d.string()
+				}
+			}
+			c.Buffer = Qty(d.varint())
+			c.SharePct = d.varint()
+			c.HasMaxQty = d.bool()
+			c.MaxQty = Qty(d.varint())
+		}
+	}
+	d.window(&p.Seen)
+	if d.err != nil {
+		return fmt.Errorf("decoding partition state: %w", d.err)
+	}
+	return nil
+}
+
+func appendWindow(dst []byte, w *IDWindow) []byte {
+	ids := w.IDs()
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
+	for _, s := range ids {
+		dst = appendString(dst, s.ID)
+		dst = binary.AppendVarint(dst, s.At)
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBool(dst []byte, b bool) []byte {
+	if b {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// decoder reads the encoding, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", ErrCorrupt, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail("byte")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bool() bool { return d.byte() == 1 }
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that cannot exceed the bytes left.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("count")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) window(w *IDWindow) {
+	n := d.count()
+	for range n {
+		id := d.string()
+		w.restore(id, d.varint())
+	}
+}

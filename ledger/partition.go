@@ -1,0 +1,169 @@
+package ledger
+
+import (
+	"sort"
+	"time"
+)
+
+// Config bounds what a ledger remembers. The zero value is not valid; use
+// DefaultConfig.
+type Config struct {
+	// IDRetention is how long, in event time, applied event ids (and closed
+	// orders, PO lines and transfers) are remembered, measured back from
+	// the newest occurred_at the SKU (or partition) has seen. Default 7 days.
+	IDRetention time.Duration
+	// MaxIDsPerSKU caps the event ids remembered per SKU (and channel_policy
+	// ids per partition); past it the oldest are forgotten. Default 100,000.
+	MaxIDsPerSKU int
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{IDRetention: 7 * 24 * time.Hour, MaxIDsPerSKU: 100_000}
+}
+
+// ChannelPolicy is a channel's policy.
+type ChannelPolicy struct {
+	Channel   string
+	Locations []string // eligible locations; empty means every location
+	Buffer    Qty
+	SharePct  int64
+	MaxQty    Qty
+	HasMaxQty bool
+}
+
+// eligible reports whether location code counts for the channel.
+func (c *ChannelPolicy) eligible(code string) bool {
+	if len(c.Locations) == 0 {
+		return true
+	}
+	for _, l := range c.Locations {
+		if l == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Partition is the state a partition owns beside its SKUs: the channel
+// policies it has seen and the channel_policy ids it has applied.
+type Partition struct {
+	Config   Config
+	Channels []ChannelPolicy // sorted by Channel
+	Seen     IDWindow
+	Newest   int64
+}
+
+// NewPartition returns an empty partition state.
+func NewPartition(cfg Config) *Partition { return &Partition{Config: cfg} }
+
+// Channel returns the policy of channel, or nil.
+func (p *Partition) Channel(channel string) *ChannelPolicy {
+	i := sort.Search(len(p.Channels), func(i int) bool { return p.Channels[i].Channel >= channel })
+	if i < len(p.Channels) && p.Channels[i].Channel == channel {
+		return &p.Channels[i]
+	}
+	return nil
+}
+
+func (p *Partition) retentionMicros() int64 { return p.Config.IDRetention.Microseconds() }
+
+// ApplyChannelPolicy applies a channel_policy event to the partition's
+// policies. When it returns Applied, the caller must then call ReachSKU
+// with the same event for every SKU the partition knows.
+func (p *Partition) ApplyChannelPolicy(ev *Event) Result {
+	if ev.Type != TypeChannelPolicy {
+		return Result{Outcome: Refused, Reason: ReasonInvalidField, Detail: "not a channel_policy event"}
+	}
+	if r, d := Validate(ev); r != ReasonNone {
+		return Result{Outcome: Refused, Reason: r, Detail: d}
+	}
+	if p.Seen.Contains(ev.ID) {
+		return Result{Outcome: Duplicate}
+	}
+	pol := ChannelPolicy{
+		Channel:   ev.Channel,
+		Locations: append([]string(nil), ev.Locations...),
+		Buffer:    ev.Buffer,
+		SharePct:  ev.SharePct,
+		MaxQty:    ev.MaxQty,
+		HasMaxQty: ev.Has&FieldMaxQty != 0,
+	}
+	if c := p.Channel(ev.Channel); c != nil {
+		*c = pol
+	} else {
+		i := sort.Search(len(p.Channels), func(i int) bool { return p.Channels[i].Channel >= ev.Channel })
+		p.Channels = append(p.Channels, ChannelPolicy{})
+		copy(p.Channels[i+1:], p.Channels[i:])
+		p.Channels[i] = pol
+	}
+	p.Newest = max(p.Newest, ev.OccurredAt)
+	p.Seen.Add(ev.ID, ev.OccurredAt, p.Config.MaxIDsPerSKU, p.Newest-p.retentionMicros())
+	return Result{Outcome: Applied}
+}
+
+// ReachSKU brings an applied channel_policy event to a SKU the partition
+// knows: its version grows and the channel's update is published if its
+// ats changed or is new. Unknown SKUs are left alone.
+func (p *Partition) ReachSKU(s *SKU, ev *Event, fx *Effects) {
+	if !s.Known() {
+		return
+	}
+	s.Version++
+	c := p.Channel(ev.Channel)
+	p.publish(s, c, ev, fx)
+}
+
+// ATS is the channel's available-to-sell of s under policy c.
+func ATS(s *SKU, c *ChannelPolicy) Qty {
+	var pool Qty
+	for i := range s.Locations {
+		l := &s.Locations[i]
+		if l.Named && c.eligible(l.Code) {
+			pool += max(0, l.Available())
+		}
+	}
+	x := pool - s.Unassigned - c.Buffer
+	if x <= 0 {
+		return 0
+	}
+	// floor(x * share / 100) without overflowing for large x.
+	v := x/100*Qty(c.SharePct) + x%100*Qty(c.SharePct)/100
+	if c.HasMaxQty && v > c.MaxQty {
+		v = c.MaxQty
+	}
+	return v
+}
+
+// publish recomputes channel c (or every channel when c is nil) for s and
+// appends an update for each value that changed or is first known.
+func (p *Partition) publish(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
+	if c != nil {
+		p.publishOne(s, c, ev, fx)
+		return
+	}
+	for i := range p.Channels {
+		p.publishOne(s, &p.Channels[i], ev, fx)
+	}
+}
+
+func (p *Partition) publishOne(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
+	v := ATS(s, c)
+	i := sort.Search(len(s.Published), func(i int) bool { return s.Published[i].Channel >= c.Channel })
+	u := Update{
+		Channel: c.Channel, SKU: s.Name, Available: v, Version: s.Version,
+		CauseEventID: ev.ID, OccurredAt: ev.OccurredAt,
+	}
+	if i < len(s.Published) && s.Published[i].Channel == c.Channel {
+		if s.Published[i].ATS == v {
+			return
+		}
+		u.Previous, u.HasPrevious = s.Published[i].ATS, true
+		s.Published[i].ATS = v
+	} else {
+		s.Published = append(s.Published, ChannelValue{})
+		copy(s.Published[i+1:], s.Published[i:])
+		s.Published[i] = ChannelValue{Channel: c.Channel, ATS: v}
+	}
+	fx.Updates = append(fx.Updates, u)
+}

@@ -1,0 +1,560 @@
+package specmodel
+
+// Decoding and static validation of one JSON Lines event, written from
+// ledger-semantics.md and docs/decisions.md ("Codes and limits").
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Dead-letter reason codes (docs/decisions.md).
+const (
+	ReasonUndecodable         = "undecodable"
+	ReasonUnknownSchema       = "unknown_schema"
+	ReasonUnknownType         = "unknown_type"
+	ReasonMissingField        = "missing_field"
+	ReasonInvalidField        = "invalid_field"
+	ReasonQuantityOutOfRange  = "quantity_out_of_range"
+	ReasonPOExists            = "po_exists"
+	ReasonOrderExists         = "order_exists"
+	ReasonTransferExists      = "transfer_exists"
+	ReasonUnknownPO           = "unknown_po"
+	ReasonUnknownOrder        = "unknown_order"
+	ReasonUnknownTransfer     = "unknown_transfer"
+	ReasonZeroAdjustment      = "zero_adjustment"
+	ReasonNegativeUnavailable = "negative_unavailable"
+)
+
+// Event types.
+const (
+	TypePurchaseOrder       = "purchase_order"
+	TypeReceipt             = "receipt"
+	TypePurchaseOrderClosed = "purchase_order_closed"
+	TypeOrder               = "order"
+	TypeOrderCancelled      = "order_cancelled"
+	TypeShipment            = "shipment"
+	TypePOSSale             = "pos_sale"
+	TypeReturn              = "return"
+	TypeAdjustment          = "adjustment"
+	TypeStockCount          = "stock_count"
+	TypeTransferOut         = "transfer_out"
+	TypeTransferIn          = "transfer_in"
+	TypeSKUPolicy           = "sku_policy"
+	TypeChannelPolicy       = "channel_policy"
+)
+
+var knownTypes = map[string]bool{
+	TypePurchaseOrder: true, TypeReceipt: true, TypePurchaseOrderClosed: true,
+	TypeOrder: true, TypeOrderCancelled: true, TypeShipment: true, TypePOSSale: true,
+	TypeReturn: true, TypeAdjustment: true, TypeStockCount: true, TypeTransferOut: true,
+	TypeTransferIn: true, TypeSKUPolicy: true, TypeChannelPolicy: true,
+}
+
+const maxUnits = 1_000_000_000
+
+// event is a statically valid event. Optional fields carry a has* flag or a
+// nil pointer when absent (or JSON null).
+type event struct {
+	id, typ, sku string
+
+	poID, location, toLocation, channel, orderID, transferID, reason string
+	hasPOID, hasLocation, hasOrderID, hasQty                         bool
+
+	qty, counted, onHandDelta, unavailableDelta int64
+	resellable                                  bool
+
+	safety  map[string]int64
+	reorder *int64
+
+	locations     []string
+	buffer, share int64
+	maxQty        *int64
+}
+
+// parser checks fields one after another; the first problem found wins and
+// later checks do not overwrite it.
+type parser struct {
+	obj    map[string]json.RawMessage
+	reason string
+}
+
+func (p *parser) fail(reason string) {
+	if p.reason == "" {
+		p.reason = reason
+	}
+}
+
+func isNull(raw json.RawMessage) bool {
+	return bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+// lookup returns the raw value of a field, or nil if it is absent or null.
+func (p *parser) lookup(name string) json.RawMessage {
+	raw, ok := p.obj[name]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	return bytes.TrimSpace(raw)
+}
+
+// decodeString decodes a raw JSON string token byte for byte. valid reports
+// whether the result is valid UTF-8 (no invalid bytes, no lone surrogate
+// escapes). ok is false if raw is not a JSON string.
+func decodeString(raw []byte) (s string, valid, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false, false
+	}
+	b := raw[1 : len(raw)-1]
+	valid = utf8.Valid(b)
+	var out []byte
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", false, false
+		}
+		e := b[i+1]
+		i += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, good := hex4(b, i)
+			if !good {
+				return "", false, false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				paired := false
+				if r < 0xDC00 && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+					if r2, good2 := hex4(b, i+2); good2 {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							r = d
+							i += 6
+							paired = true
+						}
+					}
+				}
+				if !paired {
+					valid = false
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", false, false
+		}
+	}
+	return string(out), valid, true
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// codeOK: 1..max bytes of valid UTF-8, no control characters, no leading or
+// trailing space (the rule for sku, location, channel, po_id, ...).
+func codeOK(s string, valid bool, max int) bool {
+	if !valid || len(s) < 1 || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	return !unicode.IsSpace(first) && !unicode.IsSpace(last)
+}
+
+// str checks a string field. rule is applied to the decoded value.
+func (p *parser) str(name string, required bool, rule func(s string, valid bool) bool) (string, bool) {
+	raw := p.lookup(name)
+	if raw == nil {
+		if required {
+			p.fail(ReasonMissingField)
+		}
+		return "", false
+	}
+	s, valid, ok := decodeString(raw)
+	if !ok {
+		p.fail(ReasonInvalidField)
+		return "", false
+	}
+	if !rule(s, valid) {
+		p.fail(ReasonInvalidField)
+	}
+	return s, true
+}
+
+func code(max int) func(string, bool) bool {
+	return func(s string, valid bool) bool { return codeOK(s, valid, max) }
+}
+
+func byteLen(min, max int) func(string, bool) bool {
+	return func(s string, _ bool) bool { return len(s) >= min && len(s) <= max }
+}
+
+func channelOK(s string, valid bool) bool {
+	return codeOK(s, valid, 64) && !strings.Contains(s, "/")
+}
+
+// parseInt reads a JSON number token. isInt is false if the number's value is
+// not a whole number; inRange is false if it is whole but outside int64.
+// The value decides, not the spelling: 5, 5.0 and 0.5e1 are all the integer 5.
+func parseInt(tok string) (v int64, isInt, inRange bool) {
+	num := json.Number(tok)
+	s := num.String()
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg = true
+		s = s[1:]
+	}
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i+1:]
+	}
+	intPart, frac := mant, ""
+	if i := strings.IndexByte(mant, '.'); i >= 0 {
+		intPart, frac = mant[:i], mant[i+1:]
+	}
+	digits := strings.TrimLeft(intPart+frac, "0")
+	if digits == "" {
+		return 0, true, true
+	}
+	// value = digits * 10^e
+	e := -len(frac)
+	// exponent, saturated so huge exponents cannot blow up
+	if exp != "" {
+		eneg := false
+		switch exp[0] {
+		case '+':
+			exp = exp[1:]
+		case '-':
+			eneg = true
+			exp = exp[1:]
+		}
+		x := 0
+		for _, c := range exp {
+			if x < 1_000_000 {
+				x = x*10 + int(c-'0')
+			}
+		}
+		if eneg {
+			x = -x
+		}
+		e += x
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	e += len(digits) - len(trimmed)
+	digits = trimmed
+	if e < 0 {
+		return 0, false, false
+	}
+	if len(digits)+e > 19 {
+		return 0, true, false
+	}
+	var u uint64
+	for _, c := range digits + strings.Repeat("0", e) {
+		d := uint64(c - '0')
+		if u > (1<<64-1-d)/10 {
+			return 0, true, false
+		}
+		u = u*10 + d
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, true, false
+		}
+		return -int64(u), true, true // -(1<<63) wraps to itself: correct
+	}
+	if u > 1<<63-1 {
+		return 0, true, false
+	}
+	return int64(u), true, true
+}
+
+// numberValue checks that raw is a JSON number holding a whole number in
+// [min, max]; outside the range is rangeReason.
+func numberValue(raw json.RawMessage, min, max int64, rangeReason string) (int64, string) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return 0, ReasonInvalidField
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, ReasonInvalidField
+	}
+	x, isInt, inRange := parseInt(n.String())
+	if !isInt {
+		return 0, ReasonInvalidField
+	}
+	if !inRange || x < min || x > max {
+		return 0, rangeReason
+	}
+	return x, ""
+}
+
+func (p *parser) num(name string, required bool, min, max int64, rangeReason string) (int64, bool) {
+	raw := p.lookup(name)
+	if raw == nil {
+		if required {
+			p.fail(ReasonMissingField)
+		}
+		return 0, false
+	}
+	v, reason := numberValue(raw, min, max, rangeReason)
+	if reason != "" {
+		p.fail(reason)
+		return 0, false
+	}
+	return v, true
+}
+
+func (p *parser) qty(name string, required bool) (int64, bool) {
+	return p.num(name, required, 1, maxUnits, ReasonQuantityOutOfRange)
+}
+
+var rfc3339 = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$`)
+
+func timeOK(s string, _ bool) bool {
+	if !rfc3339.MatchString(s) {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+	return err == nil
+}
+
+// parse decodes and statically checks one line. On failure it returns the
+// reason and the event_id if the line had a string one.
+func parse(line []byte) (ev event, reason string, eventID string) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return ev, ReasonUndecodable, ""
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ev, ReasonUndecodable, "" // trailing data after the object
+	}
+	if raw := obj["event_id"]; raw != nil {
+		if s, _, ok := decodeString(raw); ok {
+			eventID = s
+		}
+	}
+	p := &parser{obj: obj}
+
+	// type
+	typ, _ := p.str("type", true, func(string, bool) bool { return true })
+	if p.reason != "" {
+		return ev, p.reason, eventID
+	}
+	if !knownTypes[typ] {
+		return ev, ReasonUnknownType, eventID
+	}
+	ev.typ = typ
+
+	// common fields
+	ev.id, _ = p.str("event_id", true, byteLen(1, 128))
+	if typ != TypeChannelPolicy {
+		ev.sku, _ = p.str("sku", true, code(128))
+	}
+	p.str("occurred_at", true, timeOK)
+	p.str("source", false, byteLen(0, 128))
+
+	// the type's fields, in the spec table's order
+	switch typ {
+	case TypePurchaseOrder:
+		ev.poID, _ = p.str("po_id", true, code(128))
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+	case TypeReceipt:
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+		ev.poID, ev.hasPOID = p.str("po_id", false, code(128))
+	case TypePurchaseOrderClosed:
+		ev.poID, ev.hasPOID = p.str("po_id", true, code(128))
+	case TypeOrder:
+		ev.channel, _ = p.str("channel", true, channelOK)
+		ev.orderID, ev.hasOrderID = p.str("order_id", true, code(128))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+		ev.location, ev.hasLocation = p.str("location", false, code(64))
+	case TypeOrderCancelled:
+		ev.orderID, ev.hasOrderID = p.str("order_id", true, code(128))
+		ev.qty, ev.hasQty = p.qty("qty", false)
+	case TypeShipment:
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+		ev.orderID, ev.hasOrderID = p.str("order_id", false, code(128))
+	case TypePOSSale:
+		ev.channel, _ = p.str("channel", true, channelOK)
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+	case TypeReturn:
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+		ev.resellable = true
+		if raw := p.lookup("resellable"); raw != nil {
+			switch string(raw) {
+			case "true":
+				ev.resellable = true
+			case "false":
+				ev.resellable = false
+			default:
+				p.fail(ReasonInvalidField)
+			}
+		}
+	case TypeAdjustment:
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.onHandDelta, _ = p.num("on_hand_delta", true, -maxUnits, maxUnits, ReasonQuantityOutOfRange)
+		ev.unavailableDelta, _ = p.num("unavailable_delta", false, -maxUnits, maxUnits, ReasonQuantityOutOfRange)
+		ev.reason, _ = p.str("reason", true, byteLen(1, 256))
+		if ev.onHandDelta == 0 && ev.unavailableDelta == 0 {
+			p.fail(ReasonZeroAdjustment)
+		}
+	case TypeStockCount:
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.counted, _ = p.num("counted", true, 0, maxUnits, ReasonQuantityOutOfRange)
+	case TypeTransferOut:
+		ev.transferID, _ = p.str("transfer_id", true, code(128))
+		ev.location, ev.hasLocation = p.str("location", true, code(64))
+		ev.toLocation, _ = p.str("to_location", true, func(s string, valid bool) bool {
+			return codeOK(s, valid, 64) && s != ev.location
+		})
+		ev.qty, ev.hasQty = p.qty("qty", true)
+	case TypeTransferIn:
+		ev.transferID, _ = p.str("transfer_id", true, code(128))
+		ev.qty, ev.hasQty = p.qty("qty", true)
+	case TypeSKUPolicy:
+		ev.safety = p.safetyStock("safety_stock")
+		if v, ok := p.num("reorder_point", false, 0, maxUnits, ReasonQuantityOutOfRange); ok {
+			ev.reorder = &v
+		}
+	case TypeChannelPolicy:
+		ev.channel, _ = p.str("channel", true, channelOK)
+		ev.locations = p.locationList("locations")
+		ev.buffer, _ = p.num("buffer", true, 0, maxUnits, ReasonQuantityOutOfRange)
+		ev.share, _ = p.num("share_pct", true, 1, 100, ReasonInvalidField)
+		if v, ok := p.num("max_qty", false, 0, maxUnits, ReasonQuantityOutOfRange); ok {
+			ev.maxQty = &v
+		}
+	}
+	return ev, p.reason, eventID
+}
+
+// safetyStock reads a {location: units} object, checking entries in document
+// order (key, then value).
+func (p *parser) safetyStock(name string) map[string]int64 {
+	raw := p.lookup(name)
+	if raw == nil {
+		p.fail(ReasonMissingField)
+		return nil
+	}
+	if raw[0] != '{' {
+		p.fail(ReasonInvalidField)
+		return nil
+	}
+	out := map[string]int64{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		p.fail(ReasonInvalidField)
+		return nil
+	}
+	for dec.More() {
+		start := dec.InputOffset()
+		if _, err := dec.Token(); err != nil {
+			p.fail(ReasonInvalidField)
+			return nil
+		}
+		keyRaw := bytes.TrimLeft(raw[start:dec.InputOffset()], " \t\r\n,")
+		key, valid, ok := decodeString(keyRaw)
+		if !ok || !codeOK(key, valid, 64) {
+			p.fail(ReasonInvalidField)
+		}
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			p.fail(ReasonInvalidField)
+			return nil
+		}
+		if isNull(val) {
+			p.fail(ReasonInvalidField)
+			continue
+		}
+		units, reason := numberValue(val, 0, maxUnits, ReasonQuantityOutOfRange)
+		if reason != "" {
+			p.fail(reason)
+			continue
+		}
+		out[key] = units
+	}
+	return out
+}
+
+// locationList reads a JSON array of distinct location codes.
+func (p *parser) locationList(name string) []string {
+	raw := p.lookup(name)
+	if raw == nil {
+		p.fail(ReasonMissingField)
+		return nil
+	}
+	var items []json.RawMessage
+	if raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+		p.fail(ReasonInvalidField)
+		return nil
+	}
+	seen := map[string]bool{}
+	out := []string{}
+	for _, item := range items {
+		s, valid, ok := decodeString(item)
+		if !ok || !codeOK(s, valid, 64) || seen[s] {
+			p.fail(ReasonInvalidField)
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,269 @@
+// Package store keeps the ledger in Pebble.
+//
+// Key layout (all integers big-endian, so keys sort by partition):
+//
+//	'm' "meta"                  -> JSON: the topic and partition count the store was built from
+//	'o' u32 partition           -> u64 next offset of the events topic to fold
+//	'p' u32 partition           -> ledger.Partition encoding (channel policies, policy ids)
+//	's' u32 partition sku-bytes -> ledger.SKU encoding
+//
+// A Batch carries the new SKU states, partition states and next offsets of a
+// processing batch; committing it is one atomic Pebble write, so state and
+// input position never disagree (on restart the consumer resumes from the
+// offsets here). Writes skip fsync by default: Pebble's write-ahead log keeps
+// batches atomic and in order, so an OS crash loses at most a tail of whole
+// batches, and their events are folded again from Kafka.
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// Options configures Open.
+type Options struct {
+	// FS is the filesystem; nil means the OS's. Tests pass vfs.NewMem() or an
+	// error-injecting FS.
+	FS vfs.FS
+	// Sync makes every commit fsync its WAL write. Default false (see the
+	// package doc).
+	Sync bool
+	// CacheBytes is Pebble's block cache size. Default 64 MiB.
+	CacheBytes int64
+}
+
+// Store is the ledger's Pebble database.
+type Store struct {
+	db   *pebble.DB
+	sync *pebble.WriteOptions
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, o Options) (*Store, error) {
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref()
+	po := &pebble.Options{
+		FS:                          o.FS,
+		Cache:                       cache,
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       32,
+		Logger:                      quietLogger{},
+	}
+	po.EnsureDefaults()
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("opening pebble store %s: %w", dir, err)
+	}
+	wo := pebble.NoSync
+	if o.Sync {
+		wo = pebble.Sync
+	}
+	return &Store{db: db, sync: wo}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the Pebble database (metrics, checkpoints).
+func (s *Store) DB() *pebble.DB { return s.db }
+
+func offsetKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'o'}, uint32(p)) }
+
+func partitionKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'p'}, uint32(p)) }
+
+func skuPrefix(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'s'}, uint32(p)) }
+
+// AppendSKUKey appends the key of sku in partition p to dst.
+func AppendSKUKey(dst []byte, p int32, sku string) []byte {
+	dst = append(dst, 's')
+	dst = binary.BigEndian.AppendUint32(dst, uint32(p))
+	return append(dst, sku...)
+}
+
+var metaKey = []byte("mmeta")
+
+// Meta returns the stored metadata value, or nil.
+func (s *Store) Meta() ([]byte, error) { return s.get(metaKey) }
+
+// SetMeta stores the metadata value durably.
+func (s *Store) SetMeta(v []byte) error { return s.db.Set(metaKey, v, pebble.Sync) }
+
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out, nil
+}
+
+// Offset returns the next offset to fold for partition p, and whether the
+// store has one.
+func (s *Store) Offset(p int32) (int64, bool, error) {
+	v, err := s.get(offsetKey(p))
+	if err != nil {
+		return 0, false, fmt.Errorf("reading offset of partition %d: %w", p, err)
+	}
+	if v == nil {
+		return 0, false, nil
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("offset of partition %d: %w", p, ledger.ErrCorrupt)
+	}
+	return int64(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// Partition loads partition p's state into dst (keeping dst.Config); an
+// empty state if there is none.
+func (s *Store) Partition(p int32, dst *ledger.Partition) error {
+	v, err := s.get(partitionKey(p))
+	if err != nil {
+		return fmt.Errorf("reading state of partition %d: %w", p, err)
+	}
+	if v == nil {
+		*dst = ledger.Partition{Config: dst.Config}
+		return nil
+	}
+	return ledger.DecodePartition(v, dst)
+}
+
+// SKU loads sku of partition p into dst; found is false (and dst a new SKU
+// named sku) when the store does not have it.
+func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error) {
+	key := AppendSKUKey(nil, p, sku)
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		*dst = ledger.SKU{Name: sku}
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
+	}
+	defer closer.Close()
+	return true, ledger.DecodeSKU(sku, v, dst)
+}
+
+// SKUs calls fn with the name and encoded state of every SKU of partition p,
+// in key order. The value is only valid during the call.
+func (s *Store) SKUs(p int32, fn func(name string, val []byte) error) error {
+	lo := skuPrefix(p)
+	hi := skuPrefix(p + 1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(string(it.Key()[len(lo):]), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return fmt.Errorf("iterating SKUs of partition %d: %w", p, err)
+	}
+	return it.Close()
+}
+
+// Partitions lists the partitions that have an offset in the store.
+func (s *Store) Partitions() ([]int32, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'o'}, UpperBound: []byte{'p'}})
+	if err != nil {
+		return nil, err
+	}
+	var ps []int32
+	for it.First(); it.Valid(); it.Next() {
+		if k := it.Key(); len(k) == 5 {
+			ps = append(ps, int32(binary.BigEndian.Uint32(k[1:])))
+		}
+	}
+	return ps, it.Close()
+}
+
+// DropPartition deletes everything the store holds of partition p (when p
+// moves to another owner, so a later return starts from that owner's state).
+func (s *Store) DropPartition(p int32) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(skuPrefix(p), skuPrefix(p+1), nil); err != nil {
+		return err
+	}
+	_ = b.Delete(offsetKey(p), nil)
+	_ = b.Delete(partitionKey(p), nil)
+	return b.Commit(s.sync)
+}
+
+// Batch is one atomic write: new states and next offsets.
+type Batch struct {
+	s   *Store
+	b   *pebble.Batch
+	buf []byte
+	key []byte
+}
+
+// NewBatch starts a batch.
+func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
+
+// PutSKU stages sku's state.
+func (b *Batch) PutSKU(p int32, sku *ledger.SKU) error {
+	b.key = AppendSKUKey(b.key[:0], p, sku.Name)
+	b.buf = sku.AppendBinary(b.buf[:0])
+	return b.b.Set(b.key, b.buf, nil)
+}
+
+// PutPartition stages partition p's state.
+func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {
+	b.buf = st.AppendBinary(b.buf[:0])
+	return b.b.Set(partitionKey(p), b.buf, nil)
+}
+
+// SetOffset stages partition p's next offset.
+func (b *Batch) SetOffset(p int32, next int64) error {
+	return b.b.Set(offsetKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+}
+
+// Len is the number of bytes staged.
+func (b *Batch) Len() int { return b.b.Len() }
+
+// Commit writes the batch atomically and releases it.
+func (b *Batch) Commit() error {
+	err := b.b.Commit(b.s.sync)
+	b.b.Close()
+	b.b = nil
+	if err != nil {
+		return fmt.Errorf("committing ledger batch: %w", err)
+	}
+	return nil
+}
+
+// Close releases an uncommitted batch.
+func (b *Batch) Close() {
+	if b.b != nil {
+		b.b.Close()
+		b.b = nil
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}

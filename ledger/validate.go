@@ -1,0 +1,209 @@
+package ledger
+
+import (
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on codes, in bytes.
+const (
+	MaxEventIDBytes  = 128
+	MaxSKUBytes      = 128
+	MaxCodeBytes     = 64 // location and channel codes
+	MaxRefBytes      = 128
+	MaxSourceBytes   = 128
+	MaxReasonBytes   = 256
+	MaxPolicyEntries = MaxLocationsPerSKU
+)
+
+// Validate checks what can be checked of ev without state: presence,
+// ranges and codes (docs/decisions.md, "Codes and limits"). It returns
+// ReasonNone when ev may be applied.
+func Validate(ev *Event) (Reason, string) {
+	if ev.Type == TypeUnknown {
+		if ev.Has&FieldType == 0 {
+			return ReasonMissingField, "missing type"
+		}
+		return ReasonUnknownType, "unknown type"
+	}
+	v := validator{ev: ev}
+	v.code(FieldEventID, ev.ID, MaxEventIDBytes, false)
+	if ev.Type != TypeChannelPolicy {
+		v.code(FieldSKU, ev.SKU, MaxSKUBytes, false)
+	}
+	v.need(FieldOccurredAt)
+	if ev.Has&FieldSource != 0 && len(ev.Source) > MaxSourceBytes {
+		v.fail(ReasonInvalidField, "source longer than "+strconv.Itoa(MaxSourceBytes)+" bytes")
+	}
+	switch ev.Type {
+	case TypePurchaseOrder:
+		v.code(FieldPOID, ev.POID, MaxRefBytes, false)
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+	case TypeReceipt:
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+		v.code(FieldPOID, ev.POID, MaxRefBytes, true)
+	case TypePurchaseOrderClosed:
+		v.code(FieldPOID, ev.POID, MaxRefBytes, false)
+	case TypeOrder:
+		v.channel(ev.Channel)
+		v.code(FieldOrderID, ev.OrderID, MaxRefBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, true)
+	case TypeOrderCancelled:
+		v.code(FieldOrderID, ev.OrderID, MaxRefBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, true)
+	case TypeShipment:
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+		v.code(FieldOrderID, ev.OrderID, MaxRefBytes, true)
+	case TypePOSSale:
+		v.channel(ev.Channel)
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+	case TypeReturn:
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+	case TypeAdjustment:
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldOnHandDelta, ev.OnHandDelta, -MaxEventQty, MaxEventQty, false)
+		v.qty(FieldUnavailableDelta, ev.UnavailableDelta, -MaxEventQty, MaxEventQty, true)
+		if v.need(FieldReason) && (len(ev.Reason) == 0 || len(ev.Reason) > MaxReasonBytes) {
+			v.fail(ReasonInvalidField, "reason must be 1.."+strconv.Itoa(MaxReasonBytes)+" bytes")
+		}
+		if ev.OnHandDelta == 0 && ev.UnavailableDelta == 0 {
+			v.fail(ReasonZeroAdjustment, "on_hand_delta and unavailable_delta are both zero")
+		}
+	case TypeStockCount:
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.qty(FieldCounted, ev.Counted, 0, MaxEventQty, false)
+	case TypeTransferOut:
+		v.code(FieldTransferID, ev.TransferID, MaxRefBytes, false)
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+		v.code(FieldToLocation, ev.ToLocation, MaxCodeBytes, false)
+		if ev.Location == ev.ToLocation {
+			v.fail(ReasonInvalidField, "to_location is the same as location")
+		}
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+	case TypeTransferIn:
+		v.code(FieldTransferID, ev.TransferID, MaxRefBytes, false)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+	case TypeSKUPolicy:
+		if v.need(FieldSafetyStock) {
+			if len(ev.SafetyStock) > MaxPolicyEntries {
+				v.fail(ReasonInvalidField, "safety_stock has more than "+strconv.Itoa(MaxPolicyEntries)+" locations")
+			}
+			for i, e := range ev.SafetyStock {
+				v.codeValue("safety_stock location", e.Location, MaxCodeBytes)
+				if e.Qty < 0 || e.Qty > MaxEventQty {
+					v.fail(ReasonQuantityOutOfRange, "safety_stock["+strconv.Quote(e.Location)+"] "+rangeText(e.Qty, 0, MaxEventQty))
+				}
+				for _, f := range ev.SafetyStock[:i] {
+					if f.Location == e.Location {
+						v.fail(ReasonInvalidField, "safety_stock names "+strconv.Quote(e.Location)+" twice")
+					}
+				}
+			}
+		}
+		v.qty(FieldReorderPoint, ev.ReorderPoint, 0, MaxEventQty, true)
+	case TypeChannelPolicy:
+		v.channel(ev.Channel)
+		if v.need(FieldLocations) {
+			if len(ev.Locations) > MaxPolicyEntries {
+				v.fail(ReasonInvalidField, "locations has more than "+strconv.Itoa(MaxPolicyEntries)+" entries")
+			}
+			for i, l := range ev.Locations {
+				v.codeValue("locations entry", l, MaxCodeBytes)
+				for _, m := range ev.Locations[:i] {
+					if m == l {
+						v.fail(ReasonInvalidField, "locations names "+strconv.Quote(l)+" twice")
+					}
+				}
+			}
+		}
+		v.qty(FieldBuffer, ev.Buffer, 0, MaxEventQty, false)
+		if v.need(FieldSharePct) && (ev.SharePct < 1 || ev.SharePct > 100) {
+			v.fail(ReasonInvalidField, "share_pct "+strconv.FormatInt(ev.SharePct, 10)+" not in 1..100")
+		}
+		v.qty(FieldMaxQty, ev.MaxQty, 0, MaxEventQty, true)
+	}
+	return v.reason, v.detail
+}
+
+// validator records the first problem found.
+type validator struct {
+	ev     *Event
+	reason Reason
+	detail string
+}
+
+func (v *validator) fail(r Reason, detail string) {
+	if v.reason == ReasonNone {
+		v.reason, v.detail = r, detail
+	}
+}
+
+// need reports whether f is present, failing with missing_field if not.
+func (v *validator) need(f Field) bool {
+	if v.ev.Has&f == 0 {
+		v.fail(ReasonMissingField, "missing "+f.String())
+		return false
+	}
+	return true
+}
+
+func (v *validator) code(f Field, s string, maxBytes int, optional bool) {
+	if optional && v.ev.Has&f == 0 {
+		return
+	}
+	if v.need(f) && !ValidCode(s, maxBytes) {
+		v.fail(ReasonInvalidField, f.String()+" "+strconv.Quote(s)+" is not a valid code")
+	}
+}
+
+func (v *validator) codeValue(what, s string, maxBytes int) {
+	if !ValidCode(s, maxBytes) {
+		v.fail(ReasonInvalidField, what+" "+strconv.Quote(s)+" is not a valid code")
+	}
+}
+
+func (v *validator) channel(s string) {
+	v.code(FieldChannel, s, MaxCodeBytes, false)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			v.fail(ReasonInvalidField, "channel "+strconv.Quote(s)+" contains '/'")
+			return
+		}
+	}
+}
+
+func (v *validator) qty(f Field, q, lo, hi Qty, optional bool) {
+	if optional && v.ev.Has&f == 0 {
+		return
+	}
+	if v.need(f) && (q < lo || q > hi) {
+		v.fail(ReasonQuantityOutOfRange, f.String()+" "+rangeText(q, lo, hi))
+	}
+}
+
+func rangeText(q, lo, hi Qty) string {
+	return strconv.FormatInt(int64(q), 10) + " not in " + strconv.FormatInt(int64(lo), 10) + ".." + strconv.FormatInt(int64(hi), 10)
+}
+
+// ValidCode reports whether s is 1..maxBytes bytes of valid UTF-8 with no
+// control characters and no leading or trailing space.
+func ValidCode(s string, maxBytes int) bool {
+	if len(s) == 0 || len(s) > maxBytes || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	return !unicode.IsSpace(first) && !unicode.IsSpace(last)
+}

@@ -1,0 +1,178 @@
+package processors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// batcher runs one processing batch: fold each partition's records (in
+// parallel, one goroutine per partition), publish the outputs and wait for
+// Kafka to acknowledge them, then commit states and next offsets in one
+// Pebble batch. Outputs are acknowledged before the offsets that produced
+// them are committed, so a crash repeats outputs (same versions) rather
+// than losing them.
+type batcher struct {
+	p       *Processor
+	work    []*partition
+	recs    map[*partition][]*kgo.Record
+	ups     []coalesced
+	idx     map[updateKey]int
+	out     []*kgo.Record
+	outTS   []time.Time // cause timestamp per update record, zero for others
+	scratch []byte
+}
+
+func newBatcher(p *Processor) *batcher {
+	return &batcher{p: p, recs: make(map[*partition][]*kgo.Record), idx: make(map[updateKey]int)}
+}
+
+func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
+	p := b.p
+	b.work = b.work[:0]
+	clear(b.recs)
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		pt, ok := p.parts[fp.Partition]
+		if !ok || len(fp.Records) == 0 {
+			return
+		}
+		if _, seen := b.recs[pt]; !seen {
+			b.work = append(b.work, pt)
+		}
+		b.recs[pt] = append(b.recs[pt], fp.Records...)
+	})
+	if len(b.work) == 0 {
+		return nil
+	}
+	for len(p.decoders) < len(b.work) {
+		p.decoders = append(p.decoders, p.reg.NewDecoder(schemas.DecoderConfig{}))
+	}
+	var wg sync.WaitGroup
+	for i, pt := range b.work {
+		pt.resetBatch()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pt.fold(p.store, p.decoders[i], b.recs[pt])
+		}()
+	}
+	wg.Wait()
+	for _, pt := range b.work {
+		if pt.err != nil {
+			p.m.storeErrors.Inc()
+			return fmt.Errorf("folding partition %d: %w", pt.id, pt.err)
+		}
+	}
+	if err := b.publish(ctx); err != nil {
+		return err
+	}
+	batch := p.store.NewBatch()
+	defer batch.Close()
+	n := 0
+	for _, pt := range b.work {
+		if err := pt.stage(batch); err != nil {
+			return fmt.Errorf("staging partition %d: %w", pt.id, err)
+		}
+		n += len(b.recs[pt])
+	}
+	if err := batch.Commit(); err != nil {
+		p.m.storeErrors.Inc()
+		return err
+	}
+	b.account(n)
+	return nil
+}
+
+// publish produces every output of the batch and waits for all acks.
+func (b *batcher) publish(ctx context.Context) error {
+	p := b.p
+	t := p.cfg.Topics
+	b.out, b.outTS = b.out[:0], b.outTS[:0]
+	b.ups = b.ups[:0]
+	for _, pt := range b.work {
+		b.ups = pt.coalesce(b.ups, b.idx)
+		for i := range pt.fx.Alerts {
+			a := &pt.fx.Alerts[i]
+			b.add(t.Alerts, []byte(a.SKU), schemas.AppendAlert(nil, a), time.Time{})
+		}
+		for i := range pt.deads {
+			b.add(t.DeadLetters, pt.deadKeys[i], schemas.AppendDeadLetter(nil, &pt.deads[i]), time.Time{})
+		}
+	}
+	for i := range b.ups {
+		u := &b.ups[i].u
+		key := make([]byte, 0, len(u.Channel)+1+len(u.SKU))
+		key = append(append(append(key, u.Channel...), '/'), u.SKU...)
+		b.add(t.Updates, key, schemas.AppendUpdate(nil, u), b.ups[i].causeTS)
+	}
+	if len(b.out) == 0 {
+		return nil
+	}
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	wg.Add(len(b.out))
+	for i, r := range b.out {
+		ts := b.outTS[i]
+		p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = fmt.Errorf("publishing to %s: %w", r.Topic, err)
+				}
+				errMu.Unlock()
+			} else if !ts.IsZero() {
+				p.m.latency.Observe(time.Since(ts).Seconds())
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+func (b *batcher) add(topic string, key, value []byte, ts time.Time) {
+	b.out = append(b.out, &kgo.Record{Topic: topic, Key: key, Value: value})
+	b.outTS = append(b.outTS, ts)
+}
+
+// account updates metrics and status after a commit.
+func (b *batcher) account(n int) {
+	p := b.p
+	m := p.m
+	m.batches.Inc()
+	m.batchRecords.Observe(float64(n))
+	m.updates.Add(float64(len(b.ups)))
+	p.mu.Lock()
+	for _, pt := range b.work {
+		p.mu.next[pt.id] = pt.next
+		if end := p.mu.end[pt.id]; end > 0 {
+			m.setLag(pt.id, max(0, end-pt.next))
+		}
+	}
+	p.mu.Unlock()
+	for _, pt := range b.work {
+		for t, c := range pt.applied {
+			if c > 0 {
+				m.appliedBy[t].Add(float64(c))
+			}
+		}
+		if pt.duplicates > 0 {
+			m.duplicates.Add(float64(pt.duplicates))
+		}
+		for i := range pt.deads {
+			m.deadBy[pt.deads[i].Reason].Inc()
+		}
+		for i := range pt.fx.Alerts {
+			m.alertsBy[pt.fx.Alerts[i].Kind].Inc()
+		}
+		pt.trim(max(1, p.cfg.MaxCachedSKUs/max(1, len(p.parts))))
+	}
+}

@@ -1,0 +1,115 @@
+// Package processors is stockledger's Kafka runtime: the consumer-group
+// member that folds the events topic into the ledger (one owner per
+// partition), publishes channel stock updates, alerts and dead letters,
+// keeps state and input offsets together in Pebble, and serves HTTP.
+package processors
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// Topics names the topics stockledger uses.
+type Topics struct {
+	Events      string // the book of record, keyed by SKU
+	Updates     string // channel stock updates, keyed channel/sku, compacted
+	Alerts      string // alerts, keyed by SKU
+	DeadLetters string // events that could not be applied, keyed as the event was
+}
+
+// DefaultTopics returns the default topic names.
+func DefaultTopics() Topics {
+	return Topics{
+		Events:      "stockledger.events",
+		Updates:     "stockledger.updates",
+		Alerts:      "stockledger.alerts",
+		DeadLetters: "stockledger.dead-letters",
+	}
+}
+
+// Config configures a Processor. Start from DefaultConfig.
+type Config struct {
+	// Brokers are the Kafka seed brokers (host:port).
+	Brokers []string
+	// Topics are the topic names.
+	Topics Topics
+	// Group is the consumer group; every instance of one deployment shares it.
+	Group string
+	// Partitions is the partition count used when creating the events topic
+	// (and the others). Default 8. An existing topic keeps its count.
+	Partitions int32
+	// ReplicationFactor for created topics; -1 means the broker's default.
+	ReplicationFactor int16
+	// MaxBatchRecords caps the records folded per processing batch. Default 20,000.
+	MaxBatchRecords int
+	// MaxCachedSKUs caps the SKU states kept in memory across partitions;
+	// past it, clean states are dropped after a batch commits. Default 1,000,000.
+	MaxCachedSKUs int
+	// LagInterval is how often partition lag is refreshed. Default 1s.
+	LagInterval time.Duration
+	// Ledger bounds what the ledger remembers.
+	Ledger ledger.Config
+	// ClientOpts are extra franz-go options (TLS, SASL, logging).
+	ClientOpts []kgo.Opt
+}
+
+// DefaultConfig returns a Config with every default set.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:           []string{"127.0.0.1:9092"},
+		Topics:            DefaultTopics(),
+		Group:             "stockledger",
+		Partitions:        8,
+		ReplicationFactor: -1,
+		MaxBatchRecords:   20_000,
+		MaxCachedSKUs:     1_000_000,
+		LagInterval:       time.Second,
+		Ledger:            ledger.DefaultConfig(),
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one is required"))
+	}
+	for _, b := range c.Brokers {
+		if strings.TrimSpace(b) == "" || !strings.Contains(b, ":") {
+			errs = append(errs, fmt.Errorf("brokers: %q is not host:port", b))
+		}
+	}
+	for name, t := range map[string]string{"events": c.Topics.Events, "updates": c.Topics.Updates, "alerts": c.Topics.Alerts, "dead-letters": c.Topics.DeadLetters} {
+		if t == "" {
+			errs = append(errs, fmt.Errorf("topics.%s: must not be empty", name))
+		}
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("group: must not be empty"))
+	}
+	if c.Partitions < 1 || c.Partitions > 10_000 {
+		errs = append(errs, fmt.Errorf("partitions: %d not in 1..10000", c.Partitions))
+	}
+	if c.MaxBatchRecords < 1 {
+		errs = append(errs, fmt.Errorf("max batch records: %d must be at least 1", c.MaxBatchRecords))
+	}
+	if c.MaxCachedSKUs < 1 {
+		errs = append(errs, fmt.Errorf("max cached SKUs: %d must be at least 1", c.MaxCachedSKUs))
+	}
+	if c.LagInterval <= 0 {
+		errs = append(errs, errors.New("lag interval: must be positive"))
+	}
+	if c.Ledger.IDRetention < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("id retention: %v is under the 24h minimum", c.Ledger.IDRetention))
+	}
+	if c.Ledger.MaxIDsPerSKU < 1 {
+		errs = append(errs, fmt.Errorf("max ids per SKU: %d must be at least 1", c.Ledger.MaxIDsPerSKU))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,295 @@
+// Package e2etest holds what stockledger's end-to-end tests share: the
+// expected outputs of a stream computed by the independent spec model
+// (ledger/specmodel), the stream's wire form, and readers that collect what
+// a processor published from Kafka so the two can be compared.
+package e2etest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/specmodel"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// WireEvent is one event as it goes on the events topic.
+type WireEvent struct {
+	SKU    string // record key (best effort for unparseable lines)
+	Policy bool   // goes to every partition
+	Value  []byte
+}
+
+// Wire encodes lines for the events topic: a line that parses becomes Avro
+// (even when the ledger must refuse it); one that does not is sent as its
+// raw bytes, which the processor cannot decode.
+func Wire(lines [][]byte) ([]WireEvent, error) {
+	out := make([]WireEvent, 0, len(lines))
+	for _, line := range lines {
+		ev, v, ok := encode(line)
+		if !ok {
+			var loose struct {
+				SKU string `json:"sku"`
+			}
+			_ = json.Unmarshal(line, &loose)
+			out = append(out, WireEvent{SKU: loose.SKU + "?", Value: line})
+			continue
+		}
+		out = append(out, WireEvent{SKU: ev.SKU, Policy: ev.Type == ledger.TypeChannelPolicy, Value: v})
+	}
+	return out, nil
+}
+
+// encode returns the Avro form of line, or false when the line cannot be
+// an Avro event (it does not parse, or lacks a field Avro requires).
+func encode(line []byte) (*ledger.Event, []byte, bool) {
+	ev := new(ledger.Event)
+	if r, _ := schemas.ParseEventJSON(line, ev); r != ledger.ReasonNone {
+		return nil, nil, false
+	}
+	v, err := schemas.EncodeEvent(nil, ev)
+	if err != nil {
+		return nil, nil, false
+	}
+	return ev, v, true
+}
+
+// Expected is what the spec says a stream produces.
+type Expected struct {
+	Model  *specmodel.Model
+	Final  map[string]int64 // channel/sku -> available
+	Alerts map[string]int   // AlertKey -> count
+	Dead   map[string]int   // event_id|reason -> count
+}
+
+// Expect folds lines through the independent model. Lines that do not
+// parse are expected as undecodable dead letters without an event id,
+// since on the wire they are not Avro.
+func Expect(lines [][]byte) *Expected {
+	m := specmodel.New()
+	for _, l := range lines {
+		m.Apply(l)
+	}
+	e := &Expected{Model: m, Final: m.Final(), Alerts: map[string]int{}, Dead: map[string]int{}}
+	for _, a := range m.Alerts() {
+		e.Alerts[modelAlertKey(&a)]++
+	}
+	for _, d := range m.DeadLetters() {
+		if _, _, ok := encode(d.Line); !ok {
+			// On the wire these are the raw bytes: not Avro, or Avro
+			// framing with a fingerprint nobody registered.
+			if len(d.Line) >= 10 && d.Line[0] == 0xc3 && d.Line[1] == 0x01 {
+				e.Dead["|unknown_schema"]++
+			} else {
+				e.Dead["|undecodable"]++
+			}
+			continue
+		}
+		e.Dead[d.EventID+"|"+d.Reason]++
+	}
+	return e
+}
+
+func opt(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func modelAlertKey(a *specmodel.Alert) string {
+	return strings.Join([]string{a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
+		opt(a.Shortfall), opt(a.Units), opt(a.OnHand), opt(a.Total), opt(a.ReorderPoint),
+		fmt.Sprint(a.Version), a.CauseEventID}, "|")
+}
+
+// AlertKey renders a published alert like modelAlertKey.
+func AlertKey(a *ledger.Alert) string {
+	q := func(f ledger.AlertField, v ledger.Qty) string {
+		if a.Has&f == 0 {
+			return "-"
+		}
+		return fmt.Sprint(int64(v))
+	}
+	return strings.Join([]string{a.Kind.String(), a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
+		q(ledger.AlertHasShortfall, a.Shortfall), q(ledger.AlertHasUnits, a.Units), q(ledger.AlertHasOnHand, a.OnHand),
+		q(ledger.AlertHasTotal, a.Total), q(ledger.AlertHasReorderPoint, a.ReorderPoint),
+		fmt.Sprint(a.Version), a.CauseEventID}, "|")
+}
+
+// Outputs is what a processor published.
+type Outputs struct {
+	Final        map[string]int64  // channel/sku -> last available
+	FinalVersion map[string]uint64 // channel/sku -> last version
+	Alerts       map[string]int
+	Dead         map[string]int
+	Updates      int
+	// VersionsShrank lists keys whose versions went down (never allowed).
+	VersionsShrank []string
+}
+
+// NewOutputs returns empty outputs.
+func NewOutputs() *Outputs {
+	return &Outputs{Final: map[string]int64{}, FinalVersion: map[string]uint64{}, Alerts: map[string]int{}, Dead: map[string]int{}}
+}
+
+// AddUpdate records one update.
+func (o *Outputs) AddUpdate(u *ledger.Update) {
+	k := u.Channel + "/" + u.SKU
+	if v, ok := o.FinalVersion[k]; ok && u.Version < v {
+		o.VersionsShrank = append(o.VersionsShrank, fmt.Sprintf("%s: %d after %d", k, u.Version, v))
+	}
+	o.Final[k] = int64(u.Available)
+	o.FinalVersion[k] = u.Version
+	o.Updates++
+}
+
+// ReadOutputs reads the updates, alerts and dead-letter topics to their
+// current ends.
+func ReadOutputs(ctx context.Context, brokers []string, reg *schemas.Registry, opts ...kgo.Opt) (*Outputs, error) {
+	t := processors.DefaultTopics()
+	o := NewOutputs()
+	tail := processors.TailOptions{FromBeginning: true, ExitAtEnd: true}
+	err := processors.Tail(ctx, brokers, t.Updates, tail, func(r *kgo.Record) error {
+		var u ledger.Update
+		if err := reg.DecodeUpdate(r.Value, &u); err != nil {
+			return err
+		}
+		o.AddUpdate(&u)
+		return nil
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	err = processors.Tail(ctx, brokers, t.Alerts, tail, func(r *kgo.Record) error {
+		var a ledger.Alert
+		if err := reg.DecodeAlert(r.Value, &a); err != nil {
+			return err
+		}
+		o.Alerts[AlertKey(&a)]++
+		return nil
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	err = processors.Tail(ctx, brokers, t.DeadLetters, tail, func(r *kgo.Record) error {
+		var d schemas.DeadLetter
+		if err := reg.DecodeDeadLetter(r.Value, &d); err != nil {
+			return err
+		}
+		o.Dead[d.EventID+"|"+d.Reason.String()]++
+		return nil
+	}, opts...)
+	return o, err
+}
+
+// Compare lists every difference between outputs and expectations. With
+// repeats (after crashes) an alert or dead letter may appear more than
+// once; without, counts must match exactly.
+func Compare(exp *Expected, got *Outputs, repeats bool) []string {
+	var diffs []string
+	add := func(f string, a ...any) {
+		if len(diffs) < 30 {
+			diffs = append(diffs, fmt.Sprintf(f, a...))
+		}
+	}
+	for k, v := range exp.Final {
+		if g, ok := got.Final[k]; !ok || g != v {
+			add("update %s: published %d (present %v), model %d", k, g, ok, v)
+		}
+	}
+	for k, g := range got.Final {
+		if _, ok := exp.Final[k]; !ok {
+			add("update %s: published %d, model has no such key", k, g)
+		}
+	}
+	cmp := func(what string, want, have map[string]int) {
+		for k, n := range want {
+			if h := have[k]; h == 0 || (!repeats && h != n) || h < n {
+				add("%s %s: published %d, model %d", what, k, h, n)
+			}
+		}
+		for k, h := range have {
+			if want[k] == 0 {
+				add("%s %s: published %d, model none", what, k, h)
+			}
+		}
+	}
+	cmp("alert", exp.Alerts, got.Alerts)
+	cmp("dead letter", exp.Dead, got.Dead)
+	for _, s := range got.VersionsShrank {
+		add("version went down: %s", s)
+	}
+	sort.Strings(diffs)
+	return diffs
+}
+
+// CompareSKUs compares the ledger's state of every SKU with the model's.
+func CompareSKUs(exp *Expected, get func(sku string) (ledger.SKU, bool, error)) []string {
+	var diffs []string
+	for _, name := range exp.Model.SKUs() {
+		w, _ := exp.Model.SKU(name)
+		s, found, err := get(name)
+		if err != nil || !found {
+			diffs = append(diffs, fmt.Sprintf("%s: not in the store (%v)", name, err))
+			continue
+		}
+		if int64(s.Version) != w.Version || int64(s.Unassigned) != w.Unassigned {
+			diffs = append(diffs, fmt.Sprintf("%s: version/unassigned %d/%d, model %d/%d", name, s.Version, s.Unassigned, w.Version, w.Unassigned))
+		}
+		for _, l := range s.Locations {
+			if !l.Named {
+				continue
+			}
+			got := specmodel.LocationView{OnHand: int64(l.OnHand), Reserved: int64(l.Reserved), Unavailable: int64(l.Unavailable),
+				Incoming: int64(l.Incoming), SafetyStock: int64(l.SafetyStock), Available: int64(l.Available())}
+			if wl := w.Locations[l.Code]; got != wl {
+				diffs = append(diffs, fmt.Sprintf("%s@%s: %+v, model %+v", name, l.Code, got, wl))
+			}
+		}
+		if len(diffs) > 30 {
+			break
+		}
+	}
+	return diffs
+}
+
+// Produce sends events in order through an EventProducer.
+func Produce(ctx context.Context, p *processors.EventProducer, evs []WireEvent) error {
+	for _, e := range evs {
+		p.Produce(ctx, e.SKU, e.Policy, e.Value)
+	}
+	return p.Flush(ctx)
+}
+
+// WaitCaughtUp waits until next(partition) reaches the events topic's end
+// offset on every partition.
+func WaitCaughtUp(ctx context.Context, adm *kadm.Client, topic string, next func(p int32) (int64, bool)) error {
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			done := true
+			ends.Each(func(l kadm.ListedOffset) {
+				if n, ok := next(l.Partition); l.Offset > 0 && (!ok || n < l.Offset) {
+					done = false
+				}
+			})
+			if done {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the processor to catch up: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package processors
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// LocationJSON is one location of a SKU in GET /v1/skus/{sku}.
+type LocationJSON struct {
+	Location    string     `json:"location"`
+	OnHand      ledger.Qty `json:"on_hand"`
+	Reserved    ledger.Qty `json:"reserved"`
+	Unavailable ledger.Qty `json:"unavailable"`
+	Incoming    ledger.Qty `json:"incoming"`
+	SafetyStock ledger.Qty `json:"safety_stock"`
+	Available   ledger.Qty `json:"available"`
+}
+
+// SKUJSON is the body of GET /v1/skus/{sku}.
+type SKUJSON struct {
+	SKU          string                `json:"sku"`
+	Partition    int32                 `json:"partition"`
+	Version      uint64                `json:"version"`
+	Unassigned   ledger.Qty            `json:"unassigned"`
+	ReorderPoint *ledger.Qty           `json:"reorder_point"`
+	Locations    []LocationJSON        `json:"locations"`
+	Channels     map[string]ledger.Qty `json:"channels"`
+}
+
+// NewSKUJSON renders s (in partition part) for the API.
+func NewSKUJSON(s *ledger.SKU, part int32) SKUJSON {
+	out := SKUJSON{SKU: s.Name, Partition: part, Version: s.Version, Unassigned: s.Unassigned,
+		Locations: []LocationJSON{}, Channels: map[string]ledger.Qty{}}
+	if s.HasReorder {
+		rp := s.ReorderPoint
+		out.ReorderPoint = &rp
+	}
+	for i := range s.Locations {
+		l := &s.Locations[i]
+		if !l.Named {
+			continue
+		}
+		out.Locations = append(out.Locations, LocationJSON{l.Code, l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock, l.Available()})
+	}
+	for _, c := range s.Published {
+		out.Channels[c.Channel] = c.ATS
+	}
+	return out
+}
+
+// Handler serves the HTTP API: /v1/skus/{sku}, /v1/status, /metrics,
+// /healthz and /readyz.
+func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/skus/{sku}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("sku")
+		if !ledger.ValidCode(name, ledger.MaxSKUBytes) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid SKU code"})
+			return
+		}
+		s, found, err := p.SKU(name)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		if !found {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown SKU", "sku": name})
+			return
+		}
+		writeJSON(w, http.StatusOK, NewSKUJSON(&s, p.PartitionOf(name)))
+	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		parts, lag := p.Status()
+		if parts == nil {
+			parts = []PartitionStatus{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"ready": p.Ready(), "group": p.cfg.Group, "topic": p.cfg.Topics.Events,
+			"topic_partitions": p.numPartitions, "partitions": parts, "lag": lag,
+		})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !p.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return http.TimeoutHandler(mux, 10*time.Second, `{"error":"timeout"}`)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

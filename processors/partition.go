@@ -1,0 +1,245 @@
+package processors
+
+import (
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// partition is the state one owned partition folds into. Only the poll
+// loop's worker for this partition touches it, one batch at a time.
+type partition struct {
+	id    int32
+	topic string
+	st    ledger.Partition
+	skus  map[string]*ledger.SKU // hot states; Pebble has every committed one
+	next  int64                  // next offset to fold
+
+	// Per batch.
+	dirty      []*ledger.SKU
+	dirtySet   map[*ledger.SKU]struct{}
+	stDirty    bool
+	fx         ledger.Effects
+	causeTS    []time.Time // per fx.Updates entry: the cause record's timestamp
+	deads      []schemas.DeadLetter
+	deadKeys   [][]byte
+	applied    [16]int
+	duplicates int
+	err        error
+	ev         ledger.Event
+}
+
+func newPartition(id int32, topic string, cfg ledger.Config) *partition {
+	return &partition{
+		id: id, topic: topic, st: ledger.Partition{Config: cfg},
+		skus: make(map[string]*ledger.SKU), dirtySet: make(map[*ledger.SKU]struct{}),
+	}
+}
+
+func (pt *partition) resetBatch() {
+	clear(pt.dirtySet)
+	pt.dirty = pt.dirty[:0]
+	pt.stDirty = false
+	pt.fx.Reset()
+	pt.causeTS = pt.causeTS[:0]
+	pt.deads = pt.deads[:0]
+	pt.deadKeys = pt.deadKeys[:0]
+	pt.applied = [16]int{}
+	pt.duplicates = 0
+	pt.err = nil
+}
+
+func (pt *partition) markDirty(s *ledger.SKU) {
+	if _, ok := pt.dirtySet[s]; !ok {
+		pt.dirtySet[s] = struct{}{}
+		pt.dirty = append(pt.dirty, s)
+	}
+}
+
+// sku returns the hot state of name, loading it from the store or
+// starting a new one.
+func (pt *partition) sku(st *store.Store, name string) (*ledger.SKU, error) {
+	if s, ok := pt.skus[name]; ok {
+		return s, nil
+	}
+	s := new(ledger.SKU)
+	if _, err := st.SKU(pt.id, name, s); err != nil {
+		return nil, err
+	}
+	pt.skus[s.Name] = s
+	return s, nil
+}
+
+// fold applies records (in offset order) to the partition. On an operating
+// error (the store) it stops and records it in pt.err; the batch is then not
+// committed and the records are folded again.
+func (pt *partition) fold(st *store.Store, dec *schemas.Decoder, records []*kgo.Record) {
+	for _, r := range records {
+		pt.next = r.Offset + 1
+		ev := &pt.ev
+		ev.Reset()
+		if reason, detail := dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+			pt.deadLetter(r, ev, reason, detail)
+			continue
+		}
+		n := len(pt.fx.Updates)
+		var res ledger.Result
+		if ev.Type == ledger.TypeChannelPolicy {
+			res = pt.st.ApplyChannelPolicy(ev)
+			if res.Outcome == ledger.Applied {
+				pt.stDirty = true
+				if err := pt.reachAll(st, ev); err != nil {
+					pt.err = err
+					return
+				}
+			}
+		} else {
+			if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {
+				pt.deadLetter(r, ev, reason, detail)
+				continue
+			}
+			s, err := pt.sku(st, ev.SKU)
+			if err != nil {
+				pt.err = err
+				return
+			}
+			if res = pt.st.ApplyValid(s, ev, &pt.fx); res.Outcome == ledger.Applied {
+				pt.markDirty(s)
+			}
+		}
+		switch res.Outcome {
+		case ledger.Applied:
+			pt.applied[ev.Type]++
+		case ledger.Duplicate:
+			pt.duplicates++
+		case ledger.Refused:
+			pt.deadLetter(r, ev, res.Reason, res.Detail)
+		}
+		for range len(pt.fx.Updates) - n {
+			pt.causeTS = append(pt.causeTS, r.Timestamp)
+		}
+	}
+}
+
+// reachAll brings an applied channel_policy event to every SKU the
+// partition knows, in SKU order, loading those not in memory.
+func (pt *partition) reachAll(st *store.Store, ev *ledger.Event) error {
+	names := make([]string, 0, len(pt.skus))
+	for name := range pt.skus {
+		names = append(names, name)
+	}
+	err := st.SKUs(pt.id, func(name string, val []byte) error {
+		if _, ok := pt.skus[name]; ok {
+			return nil
+		}
+		s := new(ledger.SKU)
+		if err := ledger.DecodeSKU(name, val, s); err != nil {
+			return err
+		}
+		pt.skus[name] = s
+		names = append(names, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		s := pt.skus[name]
+		if !s.Known() {
+			continue
+		}
+		pt.st.ReachSKU(s, ev, &pt.fx)
+		pt.markDirty(s)
+	}
+	return nil
+}
+
+// deadLetter records r as a dead letter.
+func (pt *partition) deadLetter(r *kgo.Record, ev *ledger.Event, reason ledger.Reason, detail string) {
+	d := schemas.DeadLetter{
+		Original: r.Value, Reason: reason, Detail: detail,
+		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+	}
+	if reason != ledger.ReasonUndecodable && reason != ledger.ReasonUnknownSchema {
+		d.EventID, d.SKU = ev.ID, ev.SKU
+		if ev.Type != ledger.TypeUnknown {
+			d.Type = ev.Type.String()
+		}
+	}
+	pt.deads = append(pt.deads, d)
+	pt.deadKeys = append(pt.deadKeys, r.Key)
+}
+
+// stage writes the batch's new states and next offset into b.
+func (pt *partition) stage(b *store.Batch) error {
+	for _, s := range pt.dirty {
+		if err := b.PutSKU(pt.id, s); err != nil {
+			return err
+		}
+	}
+	if pt.stDirty {
+		if err := b.PutPartition(pt.id, &pt.st); err != nil {
+			return err
+		}
+	}
+	return b.SetOffset(pt.id, pt.next)
+}
+
+// trim drops clean states once more than max are hot. Every state in
+// memory is committed at this point, so dropping any is safe.
+func (pt *partition) trim(max int) {
+	if len(pt.skus) <= max {
+		return
+	}
+	target := max * 3 / 4
+	for name := range pt.skus {
+		if len(pt.skus) <= target {
+			break
+		}
+		delete(pt.skus, name)
+	}
+}
+
+// coalesced is one channel/sku's net update over a batch.
+type coalesced struct {
+	u       ledger.Update
+	causeTS time.Time
+}
+
+type updateKey struct{ channel, sku string }
+
+// coalesce folds the batch's updates to one per channel/sku: the last
+// value, with the previous value published before the batch. A key that
+// ends the batch where it began publishes nothing.
+func (pt *partition) coalesce(out []coalesced, idx map[updateKey]int) []coalesced {
+	clear(idx)
+	start := len(out)
+	for i := range pt.fx.Updates {
+		u := &pt.fx.Updates[i]
+		k := updateKey{u.Channel, u.SKU}
+		if j, ok := idx[k]; ok {
+			c := &out[j]
+			prev, has := c.u.Previous, c.u.HasPrevious
+			c.u = *u
+			c.u.Previous, c.u.HasPrevious = prev, has
+			c.causeTS = pt.causeTS[i]
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, coalesced{u: *u, causeTS: pt.causeTS[i]})
+	}
+	kept := out[:start]
+	for _, c := range out[start:] {
+		if c.u.HasPrevious && c.u.Previous == c.u.Available {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}

@@ -1,0 +1,292 @@
+package processors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// Processor is one member of the consumer group that folds the events
+// topic. Run owns every partition's state; HTTP handlers read the store.
+type Processor struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	reg   *schemas.Registry
+	m     *metrics
+	cl    *kgo.Client
+	adm   *kadm.Client
+
+	numPartitions int32
+	parts         map[int32]*partition // owned by the poll loop (callbacks run inside it)
+	decoders      []*schemas.Decoder
+
+	ready atomic.Bool
+	mu    struct {
+		sync.Mutex
+		next map[int32]int64 // owned partitions' next offsets
+		end  map[int32]int64 // their end offsets, refreshed every LagInterval
+	}
+}
+
+// storeMeta is what the store remembers of the topic it was built from.
+type storeMeta struct {
+	Topic      string `json:"topic"`
+	Partitions int32  `json:"partitions"`
+}
+
+// New connects to Kafka, creates missing topics and checks that the store
+// was built from this events topic with this partition count.
+func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry, promReg prometheus.Registerer, log *slog.Logger) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid processor config: %w", err)
+	}
+	p := &Processor{cfg: cfg, log: log, store: st, reg: reg, m: newMetrics(promReg), parts: make(map[int32]*partition)}
+	p.mu.next = make(map[int32]int64)
+	p.mu.end = make(map[int32]int64)
+	promReg.MustRegister(newPebbleCollector(st.DB()))
+	kp := kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("stockledger"),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics.Events),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
+		kgo.OnPartitionsAssigned(p.assigned),
+		kgo.OnPartitionsRevoked(p.revoked),
+		kgo.OnPartitionsLost(p.lost),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.WithHooks(kp),
+	}, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka client: %w", err)
+	}
+	p.cl, p.adm = cl, kadm.NewClient(cl)
+	n, err := EnsureTopics(ctx, p.adm, cfg.Topics, cfg.Partitions, cfg.ReplicationFactor)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	p.numPartitions = n
+	if err := p.checkMeta(n); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkMeta refuses a store built from another topic or partition count:
+// SKUs would be folded in the wrong partition's state.
+func (p *Processor) checkMeta(n int32) error {
+	want := storeMeta{Topic: p.cfg.Topics.Events, Partitions: n}
+	raw, err := p.store.Meta()
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		b, _ := json.Marshal(want)
+		return p.store.SetMeta(b)
+	}
+	var got storeMeta
+	if err := json.Unmarshal(raw, &got); err != nil {
+		return fmt.Errorf("reading store metadata: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("the store was built from topic %s with %d partitions, but topic %s has %d: "+
+			"partition counts of the events topic must never change (SKUs would move); use a new --data directory",
+			got.Topic, got.Partitions, want.Topic, want.Partitions)
+	}
+	return nil
+}
+
+// NumPartitions is the events topic's partition count.
+func (p *Processor) NumPartitions() int32 { return p.numPartitions }
+
+// Client is the processor's Kafka client.
+func (p *Processor) Client() *kgo.Client { return p.cl }
+
+// Ready reports whether the processor has joined its group and is folding.
+func (p *Processor) Ready() bool { return p.ready.Load() }
+
+// adjustOffsets starts every assigned partition at the offset in the
+// store, not at the group's committed offset, so state and position agree.
+func (p *Processor) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for topic, parts := range offsets {
+		for part := range parts {
+			next, ok, err := p.store.Offset(part)
+			if err != nil {
+				p.m.storeErrors.Inc()
+				return nil, err
+			}
+			o := kgo.NewOffset().AtStart()
+			if ok {
+				o = kgo.NewOffset().At(next).WithEpoch(-1)
+			}
+			parts[part] = o
+			p.log.Debug("resuming partition", "topic", topic, "partition", part, "offset", next, "from_store", ok)
+		}
+	}
+	return offsets, nil
+}
+
+func (p *Processor) assigned(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+	for _, part := range a[p.cfg.Topics.Events] {
+		pt := newPartition(part, p.cfg.Topics.Events, p.cfg.Ledger)
+		if err := p.store.Partition(part, &pt.st); err != nil {
+			p.m.storeErrors.Inc()
+			p.log.Error("loading partition state", "partition", part, "err", err)
+		}
+		next, _, _ := p.store.Offset(part)
+		pt.next = next
+		p.parts[part] = pt
+		p.mu.Lock()
+		p.mu.next[part] = next
+		p.mu.Unlock()
+	}
+	p.m.owned.Set(float64(len(p.parts)))
+	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Events])
+}
+
+func (p *Processor) revoked(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+	p.drop(r[p.cfg.Topics.Events])
+	p.log.Info("partitions revoked", "partitions", r[p.cfg.Topics.Events])
+}
+
+func (p *Processor) lost(_ context.Context, _ *kgo.Client, l map[string][]int32) {
+	p.drop(l[p.cfg.Topics.Events])
+	p.log.Warn("partitions lost", "partitions", l[p.cfg.Topics.Events])
+}
+
+// drop forgets partitions' hot state; everything folded is committed.
+func (p *Processor) drop(parts []int32) {
+	p.mu.Lock()
+	for _, part := range parts {
+		delete(p.parts, part)
+		delete(p.mu.next, part)
+		delete(p.mu.end, part)
+		p.m.lag.DeleteLabelValues(fmt.Sprint(part))
+	}
+	p.mu.Unlock()
+	p.m.owned.Set(float64(len(p.parts)))
+}
+
+// Run folds events until ctx is done or an operating error stops it. It
+// closes the Kafka client (leaving the group) before returning.
+func (p *Processor) Run(ctx context.Context) error {
+	defer func() {
+		// A poll blocks rebalances until AllowRebalance; leaving the group
+		// on Close is one, so allow it first or Close waits forever.
+		p.cl.AllowRebalance()
+		p.cl.Close()
+	}()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go p.lagLoop(lagCtx)
+	b := newBatcher(p)
+	p.ready.Store(true)
+	defer p.ready.Store(false)
+	for {
+		fetches := p.cl.PollRecords(ctx, p.cfg.MaxBatchRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(t string, part int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+			}
+		})
+		if err := b.process(ctx, fetches); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		p.cl.AllowRebalance()
+	}
+}
+
+// lagLoop refreshes end offsets of owned partitions.
+func (p *Processor) lagLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ends, err := p.adm.ListEndOffsets(ctx, p.cfg.Topics.Events)
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		ends.Each(func(o kadm.ListedOffset) {
+			if _, ok := p.mu.next[o.Partition]; ok && o.Err == nil {
+				p.mu.end[o.Partition] = o.Offset
+				p.m.setLag(o.Partition, max(0, o.Offset-p.mu.next[o.Partition]))
+			}
+		})
+		p.mu.Unlock()
+	}
+}
+
+// PartitionStatus is one owned partition's progress.
+type PartitionStatus struct {
+	Partition int32 `json:"partition"`
+	Next      int64 `json:"next_offset"`
+	End       int64 `json:"end_offset"`
+	Lag       int64 `json:"lag"`
+}
+
+// Status lists owned partitions with their lag, and the total lag.
+func (p *Processor) Status() ([]PartitionStatus, int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []PartitionStatus
+	var total int64
+	for part, next := range p.mu.next {
+		end := max(p.mu.end[part], next)
+		out = append(out, PartitionStatus{Partition: part, Next: next, End: end, Lag: end - next})
+		total += end - next
+	}
+	slices.SortFunc(out, func(a, b PartitionStatus) int { return int(a.Partition - b.Partition) })
+	return out, total
+}
+
+// PartitionOf returns the events partition that holds sku.
+func (p *Processor) PartitionOf(sku string) int32 { return PartitionOf(sku, p.numPartitions) }
+
+var keyPartitioner = kgo.StickyKeyPartitioner(nil).ForTopic("")
+
+// PartitionOf returns the partition Kafka's default partitioner (murmur2)
+// gives a record keyed sku among n partitions.
+func PartitionOf(sku string, n int32) int32 {
+	return int32(keyPartitioner.Partition(&kgo.Record{Key: []byte(sku)}, int(n)))
+}
+
+// SKU reads sku's committed state.
+func (p *Processor) SKU(sku string) (ledger.SKU, bool, error) {
+	var s ledger.SKU
+	found, err := p.store.SKU(p.PartitionOf(sku), sku, &s)
+	return s, found, err
+}

@@ -1,0 +1,292 @@
+package schemas
+
+import (
+	"encoding/binary"
+	"strconv"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// DecodeEvent decodes a single-object encoded event into ev (reset first;
+// its slices are reused, so do not keep them past the next decode). It
+// returns ledger.ReasonNone on success, and otherwise
+//
+//   - ReasonUndecodable: bad framing, or a body that is truncated, garbled or
+//     followed by extra bytes;
+//   - ReasonUnknownSchema: a fingerprint the registry does not know;
+//   - ReasonUnknownType: a schema that is not an event record;
+//   - ReasonInvalidField (or the first problem in decisions.md's check
+//     order before it): a writer field of a type the ledger field cannot
+//     hold.
+//
+// On failure ev keeps what was read before the problem (Has says which), so
+// a dead letter can name the event_id and sku. It does not run
+// ledger.Validate: the caller does. A Decoder is faster (it caches schemas
+// and interns codes); DecodeEvent allocates only the strings.
+func (r *Registry) DecodeEvent(b []byte, ev *ledger.Event) (ledger.Reason, string) {
+	e, reason, detail := r.frame(b)
+	if reason != ledger.ReasonNone {
+		ev.Reset()
+		return reason, detail
+	}
+	return decodeEvent(e, b, ev, nil)
+}
+
+// DecoderConfig configures a Decoder. The zero value is ready to use.
+type DecoderConfig struct {
+	// InternMaxStrings bounds the distinct codes (location, to_location,
+	// channel, source, adjustment reason, safety_stock keys, locations
+	// entries) a Decoder keeps to hand out again without allocating; the
+	// table is emptied when full. Default 4096; negative turns interning off.
+	InternMaxStrings int
+	// InternMaxBytes is the longest string interned, in bytes. Default 128.
+	InternMaxBytes int
+}
+
+// Decoder decodes events for one goroutine: it caches the schemas it has
+// seen and interns low-cardinality codes, so an event whose codes were seen
+// before allocates only its event_id, sku and ids. It is not safe for
+// concurrent use; make one per goroutine with Registry.NewDecoder.
+type Decoder struct {
+	reg   *Registry
+	cache [64]cached // direct-mapped by fingerprint
+	in    *interner
+}
+
+// NewDecoder returns a Decoder reading schemas from r.
+func (r *Registry) NewDecoder(c DecoderConfig) *Decoder {
+	d := &Decoder{reg: r}
+	if c.InternMaxStrings >= 0 {
+		d.in = &interner{m: map[string]string{}, maxStrings: c.InternMaxStrings, maxBytes: c.InternMaxBytes}
+		if d.in.maxStrings == 0 {
+			d.in.maxStrings = 4096
+		}
+		if d.in.maxBytes <= 0 {
+			d.in.maxBytes = 128
+		}
+	}
+	return d
+}
+
+// Decode is Registry.DecodeEvent with the Decoder's cache and interner.
+func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
+	if len(b) < soeHeaderLen || b[0] != 0xC3 || b[1] != 0x01 {
+		return d.reg.DecodeEvent(b, ev) // the registry words the problem
+	}
+	fp := binary.LittleEndian.Uint64(b[2:])
+	c := &d.cache[(fp^fp>>32)&63]
+	if c.e == nil || c.fp != fp {
+		e := d.reg.lookup(fp)
+		if e == nil {
+			return d.reg.DecodeEvent(b, ev)
+		}
+		c.fp, c.e = fp, e
+	}
+	return decodeEvent(c.e, b, ev, d.in)
+}
+
+// cached is a Decoder's cache slot: a fingerprint and its schema (which may
+// know it under another fingerprint: goavro's alias).
+type cached struct {
+	fp uint64
+	e  *entry
+}
+
+// interner hands out one string per distinct code.
+type interner struct {
+	m          map[string]string
+	maxStrings int
+	maxBytes   int
+}
+
+func (in *interner) get(b []byte) string {
+	if len(b) > in.maxBytes {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok { // no allocation: the compiler sees the lookup
+		return s
+	}
+	if len(in.m) >= in.maxStrings {
+		clear(in.m)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}
+
+// decodeEvent runs e's program on the body of message b.
+func decodeEvent(e *entry, b []byte, ev *ledger.Event, in *interner) (ledger.Reason, string) {
+	ev.Reset()
+	p := e.event
+	if p == nil {
+		ev.Has = ledger.FieldType // a type, just not an event's
+		return ledger.ReasonUnknownType, "schema " + e.describe() + " is not an event type"
+	}
+	ev.Type, ev.Has = p.reader.typ, ledger.FieldType
+	r := reader{b: b, i: soeHeaderLen}
+	for i := range p.ops {
+		if !r.field(&p.ops[i], ev, in) {
+			return ledger.ReasonUndecodable, e.name + " field " + p.ops[i].name + ": " + r.err
+		}
+	}
+	if r.i != len(b) {
+		return ledger.ReasonUndecodable, strconv.Itoa(len(b)-r.i) + " bytes after the end of the " + e.name + " record"
+	}
+	p.applyDefaults(ev)
+	if r.bad != 0 {
+		bad := earliest(p.reader, r.bad)
+		return firstProblem(ev, bad, ledger.ReasonInvalidField, p.badDetail(bad))
+	}
+	return ledger.ReasonNone, ""
+}
+
+// field runs op o: reads one writer field into ev.
+func (r *reader) field(o *op, ev *ledger.Event, in *interner) bool {
+	switch o.code {
+	case opString:
+		b, ok := r.bytes()
+		if !ok {
+			return false
+		}
+		if o.intern && in != nil {
+			setString(ev, o.slot, in.get(b))
+		} else {
+			setString(ev, o.slot, string(b))
+		}
+	case opLong:
+		v, ok := r.long()
+		if !ok {
+			return false
+		}
+		setLong(ev, o.slot, v)
+	case opInt:
+		v, ok := r.int()
+		if !ok {
+			return false
+		}
+		setLong(ev, o.slot, int64(v))
+	case opBool:
+		v, ok := r.boolean()
+		if !ok {
+			return false
+		}
+		ev.Resellable = v
+	case opUnion:
+		i, ok := r.index(len(o.branches))
+		return ok && r.field(&o.branches[i], ev, in)
+	case opNull:
+		return true
+	case opSkip:
+		return r.skip(o.t)
+	case opBad:
+		r.bad |= o.slot.field()
+		return r.skip(o.t)
+	case opMapLong, opMapInt:
+		if !r.safetyStock(o.code == opMapInt, ev, in) {
+			return false
+		}
+	case opArrayString:
+		if !r.locations(ev, in) {
+			return false
+		}
+	}
+	ev.Has |= o.slot.field()
+	return true
+}
+
+// safetyStock reads a map of units by location, in the writer's order.
+func (r *reader) safetyStock(intValues bool, ev *ledger.Event, in *interner) bool {
+	for {
+		n, ok := r.blockCount(2) // a key length and a value, at least
+		if !ok {
+			return false
+		}
+		if n == 0 {
+			return true
+		}
+		for range n {
+			k, ok := r.bytes()
+			if !ok {
+				return false
+			}
+			if r.duplicate(ev.SafetyStock, k) {
+				return r.fail("duplicate map key " + strconv.Quote(string(k)))
+			}
+			var q int64
+			if intValues {
+				var v int32
+				v, ok = r.int()
+				q = int64(v)
+			} else {
+				q, ok = r.long()
+			}
+			if !ok {
+				return false
+			}
+			ev.SafetyStock = append(ev.SafetyStock, ledger.LocQty{Location: intern(in, k), Qty: ledger.Qty(q)})
+		}
+	}
+}
+
+// duplicate reports whether k is already a key of entries: a scan while
+// the map is small, a set once it is not.
+func (r *reader) duplicate(entries []ledger.LocQty, k []byte) bool {
+	const scanMax = 16
+	if len(entries) < scanMax {
+		for i := range entries {
+			if entries[i].Location == string(k) {
+				return true
+			}
+		}
+		return false
+	}
+	if r.seen == nil {
+		r.seen = make(map[string]struct{}, 2*len(entries))
+		for i := range entries {
+			r.seen[entries[i].Location] = struct{}{}
+		}
+	}
+	if _, dup := r.seen[string(k)]; dup {
+		return true
+	}
+	r.seen[string(k)] = struct{}{}
+	return false
+}
+
+// locations reads an array of location codes.
+func (r *reader) locations(ev *ledger.Event, in *interner) bool {
+	for {
+		n, ok := r.blockCount(1)
+		if !ok {
+			return false
+		}
+		if n == 0 {
+			return true
+		}
+		for range n {
+			b, ok := r.bytes()
+			if !ok {
+				return false
+			}
+			ev.Locations = append(ev.Locations, intern(in, b))
+		}
+	}
+}
+
+func intern(in *interner, b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	return in.get(b)
+}
+
+// earliest returns the field of set that decisions.md's check order (the
+// current schema's field order) reaches first.
+func earliest(rd *readerEvent, set ledger.Field) ledger.Field {
+	for _, f := range rd.fields {
+		if set&f.slot.field() != 0 {
+			return f.slot.field()
+		}
+	}
+	return set & -set
+}

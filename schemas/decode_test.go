@@ -1,0 +1,310 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+func TestSlotsFollowLedgerFields(t *testing.T) {
+	for s := slot(0); s < numSlots; s++ {
+		if name := s.field().String(); name == "unknown" {
+			t.Fatalf("slot %d names no ledger field", s)
+		}
+	}
+	if ledger.Field(1<<numSlots).String() != "unknown" {
+		t.Fatal("ledger has fields past the slots")
+	}
+	for name, f := range map[string]ledger.Field{
+		"event_id": ledger.FieldEventID, "type": ledger.FieldType, "location": ledger.FieldLocation,
+		"qty": ledger.FieldQty, "locations": ledger.FieldLocations, "max_qty": ledger.FieldMaxQty,
+	} {
+		if slotByName[name].field() != f {
+			t.Errorf("slot of %s is %v, want %v", name, slotByName[name].field(), f)
+		}
+	}
+}
+
+func TestSchemasHaveDocsAndShape(t *testing.T) {
+	check := func(path, wantName string, sku bool) {
+		sf := loadSchemaFile(t, path)
+		if !strings.Contains(sf.text, `"namespace"`) {
+			t.Errorf("%s: no namespace", path)
+		}
+		if n := sf.codec.Schema(); !strings.Contains(n, wantName) {
+			t.Errorf("%s: want record %s", path, wantName)
+		}
+		if strings.Count(sf.text, `"doc"`) < len(sf.fields)+1 {
+			t.Errorf("%s: every field and the record need a doc", path)
+		}
+		var names []string
+		for _, f := range sf.fields {
+			names = append(names, f.name)
+		}
+		if sku {
+			if strings.Join(names[:4], ",") != "event_id,sku,occurred_at,source" {
+				t.Errorf("%s: common fields are %v", path, names[:4])
+			}
+		}
+	}
+	for _, typ := range ledger.EventTypes() {
+		camel := ""
+		for _, p := range strings.Split(typ.String(), "_") {
+			camel += strings.ToUpper(p[:1]) + p[1:]
+		}
+		check("events/"+typ.String()+".avsc", `"`+camel+`"`, typ != ledger.TypeChannelPolicy)
+	}
+	check("channel_stock_update.avsc", "ChannelStockUpdate", false)
+	check("alert.avsc", "Alert", false)
+	check("dead_letter.avsc", "DeadLetter", false)
+}
+
+// TestDecodeMatchesGoavro: random events of every type, encoded by goavro,
+// decode through the fast path to the event they came from and to what
+// goavro's own decoder reads.
+func TestDecodeMatchesGoavro(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 1))
+	reg := NewRegistry()
+	dec := reg.NewDecoder(DecoderConfig{InternMaxStrings: 8}) // small: exercise the reset
+	var got ledger.Event
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(t, typ)
+		for i := range 300 {
+			want := randomEvent(rng, typ, sf)
+			b, err := sf.single(eventNative(&want, sf))
+			if err != nil {
+				t.Fatalf("%s: goavro encode: %v", typ, err)
+			}
+			if r, d := reg.DecodeEvent(b, &got); r != ledger.ReasonNone {
+				t.Fatalf("%s #%d: %s: %s", typ, i, r, d)
+			}
+			sameEvent(t, typ.String()+" vs source", got, want)
+
+			native, rest, err := sf.native(b)
+			if err != nil || len(rest) != 0 {
+				t.Fatalf("goavro decode: %v (rest %d)", err, len(rest))
+			}
+			sameEvent(t, typ.String()+" vs goavro", got, nativeEvent(typ, native))
+
+			if r, d := dec.Decode(b, &got); r != ledger.ReasonNone {
+				t.Fatalf("%s: Decoder: %s: %s", typ, r, d)
+			}
+			sameEvent(t, typ.String()+" Decoder vs source", got, want)
+		}
+	}
+}
+
+// TestEncodeEventMatchesGoavro: EncodeEvent's bytes decode in goavro to the
+// event, and equal goavro's own encoding when map order cannot differ.
+func TestEncodeEventMatchesGoavro(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 2))
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(t, typ)
+		for range 300 {
+			ev := randomEvent(rng, typ, sf)
+			b, err := EncodeEvent([]byte("prefix"), &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(b, []byte("prefix")) {
+				t.Fatal("EncodeEvent dropped dst")
+			}
+			b = b[len("prefix"):]
+			native, rest, err := sf.native(b)
+			if err != nil || len(rest) != 0 {
+				t.Fatalf("%s: goavro cannot decode EncodeEvent's bytes: %v (rest %d)", typ, err, len(rest))
+			}
+			sameEvent(t, typ.String(), nativeEvent(typ, native), ev)
+			if len(ev.SafetyStock) <= 1 {
+				want, err := sf.single(eventNative(&ev, sf))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(b, want) {
+					t.Fatalf("%s: EncodeEvent\n got %x\nwant %x", typ, b, want)
+				}
+			}
+		}
+	}
+}
+
+func TestEncodeEventRefuses(t *testing.T) {
+	ev := ledger.Event{Type: ledger.TypeReceipt, Has: ledger.FieldEventID | ledger.FieldSKU | ledger.FieldOccurredAt | ledger.FieldLocation}
+	if _, err := EncodeEvent(nil, &ev); err == nil || !strings.Contains(err.Error(), "qty") {
+		t.Errorf("receipt without qty: err %v", err)
+	}
+	ev.Type = ledger.TypeUnknown
+	if _, err := EncodeEvent(nil, &ev); err == nil {
+		t.Error("unknown type encoded")
+	}
+}
+
+// TestEncodeEventDefaults: an absent resellable is written as true, an
+// absent unavailable_delta as 0.
+func TestEncodeEventDefaults(t *testing.T) {
+	reg := NewRegistry()
+	ev := ledger.Event{Type: ledger.TypeReturn, ID: "r", SKU: "S", Location: "dc", Qty: 1,
+		Has: ledger.FieldType | ledger.FieldEventID | ledger.FieldSKU | ledger.FieldOccurredAt | ledger.FieldLocation | ledger.FieldQty}
+	b, err := EncodeEvent(nil, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, _, err := eventFile(t, ledger.TypeReturn).native(b)
+	if err != nil || native.(map[string]any)["resellable"] != true {
+		t.Fatalf("resellable: %v %v", native, err)
+	}
+	var got ledger.Event
+	if r, d := reg.DecodeEvent(b, &got); r != ledger.ReasonNone || !got.IsResellable() {
+		t.Fatalf("%s %s %+v", r, d, got)
+	}
+}
+
+func TestDecodeProblems(t *testing.T) {
+	reg := NewRegistry()
+	sf := eventFile(t, ledger.TypeReceipt)
+	ev := ledger.Event{ID: "e", SKU: "S", Location: "dc", Qty: 5, POID: "PO", OccurredAt: 1,
+		Has: ledger.FieldEventID | ledger.FieldSKU | ledger.FieldLocation | ledger.FieldQty | ledger.FieldOccurredAt | ledger.FieldPOID}
+	good, err := sf.single(eventNative(&ev, sf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownFP := bytes.Clone(good)
+	binary.LittleEndian.PutUint64(unknownFP[2:], 12345)
+	update := AppendUpdate(nil, &ledger.Update{Channel: "web", SKU: "S", Version: 1})
+	badUnion := bytes.Clone(good)
+	badUnion[len(badUnion)-len("PO")-2] = 4 // po_id union index 2
+	for _, tc := range []struct {
+		name   string
+		b      []byte
+		reason ledger.Reason
+		detail string
+	}{
+		{"empty", nil, ledger.ReasonUndecodable, "shorter than"},
+		{"short", good[:9], ledger.ReasonUndecodable, "shorter than"},
+		{"bad magic", append([]byte{0xC3, 0x02}, good[2:]...), ledger.ReasonUndecodable, "single-object marker"},
+		{"json", []byte(`{"event_id":"x","type":"receipt"}`), ledger.ReasonUndecodable, "single-object marker"},
+		{"unknown fingerprint", unknownFP, ledger.ReasonUnknownSchema, "0000000000003039"},
+		{"header only", good[:10], ledger.ReasonUndecodable, "event_id"},
+		{"trailing byte", append(bytes.Clone(good), 0), ledger.ReasonUndecodable, "1 bytes after"},
+		{"union index", badUnion, ledger.ReasonUndecodable, "po_id: index 2 out of range"},
+		{"not an event", update, ledger.ReasonUnknownType, "stockledger.ChannelStockUpdate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got ledger.Event
+			for _, decode := range []func([]byte, *ledger.Event) (ledger.Reason, string){
+				reg.DecodeEvent, reg.NewDecoder(DecoderConfig{}).Decode,
+			} {
+				r, d := decode(tc.b, &got)
+				if r != tc.reason || !strings.Contains(d, tc.detail) {
+					t.Fatalf("got %s %q, want %s containing %q", r, d, tc.reason, tc.detail)
+				}
+			}
+		})
+	}
+	// Every truncation of a good message is undecodable, never a panic.
+	for n := range len(good) {
+		var got ledger.Event
+		if r, d := reg.DecodeEvent(good[:n], &got); r != ledger.ReasonUndecodable {
+			t.Fatalf("truncated to %d: %s %s", n, r, d)
+		}
+	}
+}
+
+// TestDecodeGarbage: mutated messages never panic, and are undecodable
+// exactly when goavro cannot decode them; when both decode, they agree.
+func TestDecodeGarbage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 3))
+	reg := NewRegistry()
+	withGoavroLimits(t)
+	var ev ledger.Event
+	decoded, total := 0, 0
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(t, typ)
+		for range 2000 {
+			src := randomEvent(rng, typ, sf)
+			b, err := sf.single(eventNative(&src, sf))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = mutate(rng, b)
+			total++
+			if checkAgainstGoavro(t, reg, sf, typ, b, &ev) {
+				decoded++
+			}
+		}
+	}
+	t.Logf("%d of %d mutated messages decoded", decoded, total)
+	if decoded == 0 || decoded == total {
+		t.Error("the comparison is one-sided")
+	}
+}
+
+// mutate changes one to three bytes of a message's body (or its length).
+func mutate(rng *rand.Rand, b []byte) []byte {
+	for range 1 + rng.IntN(3) {
+		if len(b) <= soeHeaderLen {
+			break
+		}
+		i := soeHeaderLen + rng.IntN(len(b)-soeHeaderLen)
+		switch rng.IntN(5) {
+		case 0:
+			b[i] = byte(rng.UintN(256))
+		case 1:
+			b[i] = byte(rng.UintN(4)) // small: lengths, indexes, booleans
+		case 2:
+			b[i] ^= 0x80 // continue or end a varint
+		case 3:
+			b = b[:i]
+		case 4:
+			b = append(b[:i:i], append([]byte{byte(rng.UintN(256))}, b[i:]...)...)
+		}
+	}
+	return b
+}
+
+// checkAgainstGoavro decodes b both ways and insists they agree on whether
+// it decodes and, when it does, on the event. It reports whether it did.
+func checkAgainstGoavro(t testing.TB, reg *Registry, sf *schemaFile, typ ledger.EventType, b []byte, ev *ledger.Event) bool {
+	t.Helper()
+	r, d := reg.DecodeEvent(b, ev)
+	native, rest, err := sf.native(b)
+	goavroOK := err == nil && len(rest) == 0
+	switch {
+	case goavroOK && r != ledger.ReasonNone:
+		t.Fatalf("%x: goavro decodes it, we say %s: %s", b, r, d)
+	case !goavroOK && r != ledger.ReasonUndecodable:
+		t.Fatalf("%x: goavro fails (%v, rest %d), we say %s", b, err, len(rest), r)
+	case goavroOK:
+		sameEvent(t, "garbage", *ev, nativeEvent(typ, native))
+	}
+	return goavroOK
+}
+
+// TestDecodeAllocations: with interning, an event whose codes were seen
+// before allocates only its event_id and sku.
+func TestDecodeAllocations(t *testing.T) {
+	reg := NewRegistry()
+	sf := eventFile(t, ledger.TypePOSSale)
+	ev := ledger.Event{Type: ledger.TypePOSSale, ID: "sale-000000001", SKU: "TEE-RED-M-2026", Source: "pos-system", Channel: "pos-store-12",
+		Location: "store-12", Qty: 1, OccurredAt: 1_795_860_000_123_456,
+		Has: ledger.FieldType | ledger.FieldEventID | ledger.FieldSKU | ledger.FieldOccurredAt | ledger.FieldSource | ledger.FieldChannel | ledger.FieldLocation | ledger.FieldQty}
+	msg, err := sf.single(eventNative(&ev, sf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := reg.NewDecoder(DecoderConfig{})
+	var got ledger.Event
+	allocs := testing.AllocsPerRun(1000, func() {
+		if r, d := dec.Decode(msg, &got); r != ledger.ReasonNone {
+			t.Fatal(r, d)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("%.1f allocations per decode, want 2 (event_id, sku)", allocs)
+	}
+	sameEvent(t, "pos_sale", got, ev)
+}

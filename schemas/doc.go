@@ -1,0 +1,33 @@
+// Package schemas holds stockledger's Avro schemas and the codecs between
+// wire bytes (or JSON lines) and ledger types.
+//
+// The model. Every message on a topic is Avro single-object encoded: the
+// marker 0xC3 0x01, the 8-byte little-endian CRC-64-AVRO (Rabin)
+// fingerprint of the writer schema's Parsing Canonical Form, then the
+// body. Any Avro library can decode a message by looking its fingerprint
+// up. Each event type has its own record schema (events/<type>.avsc,
+// namespace stockledger.events); the type is the record's name, not a
+// field. The outputs are stockledger.ChannelStockUpdate, stockledger.Alert
+// and stockledger.DeadLetter. All .avsc files are embedded; they are the
+// current ("reader") versions.
+//
+// A [Registry] holds every schema version messages may be written with,
+// by fingerprint: the current ones and any added with [Registry.Register].
+// Decoding uses the writer's version and maps its fields by name onto the
+// ledger type: writer fields the current schema lacks are skipped, fields
+// the writer lacks take the current schema's default (null is absent).
+// That resolution is compiled once per writer version into a small program
+// of field decoders that write straight into a reused ledger.Event, so the
+// hot path ([Decoder.Decode]) allocates nothing but the event's own
+// strings, and not even those for the low-cardinality codes it interns.
+//
+// Outputs are encoded by hand-written appenders ([AppendUpdate],
+// [AppendAlert], [AppendDeadLetter]) whose bytes the tests hold identical
+// to goavro's. The JSON Lines form ([ParseEventJSON], [AppendEventJSON],
+// ...) is for people and tools; its rules are in docs/decisions.md.
+//
+// Decoding reports bad input as a ledger.Reason (undecodable,
+// unknown_schema, unknown_type, missing_field, invalid_field), never as a
+// Go error: a bad event is a dead letter, not an operating failure. It does
+// not run ledger.Validate; callers do.
+package schemas

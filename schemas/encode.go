@@ -1,0 +1,161 @@
+package schemas
+
+import (
+	"errors"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// DeadLetter is an event that could not be applied, as published on the
+// dead-letter topic. An empty EventID, SKU or Type is written as null.
+type DeadLetter struct {
+	Original  []byte // the event's bytes, exactly as read
+	Reason    ledger.Reason
+	Detail    string
+	Topic     string
+	Partition int32
+	Offset    int64
+	EventID   string // when it could be read
+	SKU       string // when it could be read
+	Type      string // the event's type name, when it could be read
+}
+
+// The encoders below write the current output schemas field by field, in
+// the schemas' order; the tests hold them byte-identical to goavro's
+// SingleFromNative.
+
+// AppendUpdate appends u, single-object encoded with the current
+// channel_stock_update schema, to dst.
+func AppendUpdate(dst []byte, u *ledger.Update) []byte {
+	dst = append(dst, current.update.header[:]...)
+	dst = appendString(dst, u.Channel)
+	dst = appendString(dst, u.SKU)
+	dst = appendLong(dst, int64(u.Available))
+	dst = appendOptLong(dst, int64(u.Previous), u.HasPrevious)
+	dst = appendLong(dst, int64(u.Version))
+	dst = appendString(dst, u.CauseEventID)
+	return appendLong(dst, u.OccurredAt)
+}
+
+// AppendAlert appends a, single-object encoded with the current alert
+// schema, to dst. Fields a.Has does not mark are null.
+func AppendAlert(dst []byte, a *ledger.Alert) []byte {
+	dst = append(dst, current.alert.header[:]...)
+	dst = appendString(dst, a.Kind.String())
+	dst = appendString(dst, a.SKU)
+	dst = appendOptString(dst, a.Location, a.Has&ledger.AlertHasLocation != 0)
+	dst = appendOptString(dst, a.Channel, a.Has&ledger.AlertHasChannel != 0)
+	dst = appendOptString(dst, a.POID, a.Has&ledger.AlertHasPOID != 0)
+	dst = appendOptString(dst, a.OrderID, a.Has&ledger.AlertHasOrderID != 0)
+	dst = appendOptLong(dst, int64(a.Shortfall), a.Has&ledger.AlertHasShortfall != 0)
+	dst = appendOptLong(dst, int64(a.Units), a.Has&ledger.AlertHasUnits != 0)
+	dst = appendOptLong(dst, int64(a.OnHand), a.Has&ledger.AlertHasOnHand != 0)
+	dst = appendOptLong(dst, int64(a.Total), a.Has&ledger.AlertHasTotal != 0)
+	dst = appendOptLong(dst, int64(a.ReorderPoint), a.Has&ledger.AlertHasReorderPoint != 0)
+	dst = appendLong(dst, int64(a.Version))
+	dst = appendString(dst, a.CauseEventID)
+	return appendLong(dst, a.OccurredAt)
+}
+
+// AppendDeadLetter appends d, single-object encoded with the current
+// dead_letter schema, to dst.
+func AppendDeadLetter(dst []byte, d *DeadLetter) []byte {
+	dst = append(dst, current.deadLetter.header[:]...)
+	dst = appendBytes(dst, d.Original)
+	dst = appendString(dst, d.Reason.String())
+	dst = appendString(dst, d.Detail)
+	dst = appendString(dst, d.Topic)
+	dst = appendInt(dst, d.Partition)
+	dst = appendLong(dst, d.Offset)
+	dst = appendOptString(dst, d.EventID, d.EventID != "")
+	dst = appendOptString(dst, d.SKU, d.SKU != "")
+	return appendOptString(dst, d.Type, d.Type != "")
+}
+
+// appendOptString and appendOptLong write a ["null", T] union: branch 0
+// (null) or branch 1 and the value.
+func appendOptString(dst []byte, s string, ok bool) []byte {
+	if !ok {
+		return append(dst, 0)
+	}
+	return appendString(append(dst, 2), s)
+}
+
+func appendOptLong(dst []byte, v int64, ok bool) []byte {
+	if !ok {
+		return append(dst, 0)
+	}
+	return appendLong(append(dst, 2), v)
+}
+
+// EncodeEvent appends ev, single-object encoded with the current schema of
+// its type, to dst. An optional field ev.Has does not mark is written as
+// null (resellable and unavailable_delta as their defaults, true and 0);
+// a required one it does not mark is an error, as is an unknown type.
+// safety_stock entries keep their order, so the bytes are deterministic.
+func EncodeEvent(dst []byte, ev *ledger.Event) ([]byte, error) {
+	if int(ev.Type) >= len(current.events) || current.events[ev.Type] == nil {
+		return dst, errors.New("encoding event: unknown type " + ev.Type.String())
+	}
+	rd := current.events[ev.Type]
+	for _, f := range rd.fields {
+		if ev.Has&f.slot.field() == 0 && !f.optional && !f.hasDef {
+			return dst, errors.New("encoding " + ev.Type.String() + " event: required field " + f.name + " is absent")
+		}
+	}
+	out := append(dst, rd.header[:]...)
+	for i := range rd.fields {
+		out = appendEventField(out, ev, &rd.fields[i])
+	}
+	return out, nil
+}
+
+func appendEventField(dst []byte, ev *ledger.Event, f *readerField) []byte {
+	present := ev.Has&f.slot.field() != 0
+	if f.optional {
+		if !present {
+			return append(dst, 0)
+		}
+		dst = append(dst, 2)
+	}
+	switch slotKinds[f.slot] {
+	case valString:
+		s := getString(ev, f.slot)
+		if !present && f.hasDef {
+			s = f.defStr
+		}
+		return appendString(dst, s)
+	case valLong:
+		v := getLong(ev, f.slot)
+		if !present && f.hasDef {
+			v = f.defLong
+		}
+		return appendLong(dst, v)
+	case valBool:
+		v := ev.Resellable
+		if !present {
+			v = f.defBool
+		}
+		if v {
+			return append(dst, 1)
+		}
+		return append(dst, 0)
+	case valLocQtys:
+		if n := len(ev.SafetyStock); n > 0 {
+			dst = appendLong(dst, int64(n))
+			for _, e := range ev.SafetyStock {
+				dst = appendLong(appendString(dst, e.Location), int64(e.Qty))
+			}
+		}
+		return append(dst, 0)
+	case valStrings:
+		if n := len(ev.Locations); n > 0 {
+			dst = appendLong(dst, int64(n))
+			for _, l := range ev.Locations {
+				dst = appendString(dst, l)
+			}
+		}
+		return append(dst, 0)
+	}
+	return dst
+}

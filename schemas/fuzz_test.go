@@ -1,0 +1,127 @@
+package schemas
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// FuzzDecodeEvent: the decoder never panics on arbitrary bytes, agrees with
+// goavro on whether a message decodes (and on the event when it does), and
+// the Registry and Decoder paths agree with each other.
+func FuzzDecodeEvent(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(f, typ)
+		for range 3 {
+			ev := randomEvent(rng, typ, sf)
+			b, err := sf.single(eventNative(&ev, sf))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+		ev := randomEvent(rng, typ, sf)
+		goavroHeaded, err := sf.codec.SingleFromNative(nil, eventNative(&ev, sf))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(goavroHeaded)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0xC3, 0x01})
+	f.Add(AppendUpdate(nil, &ledger.Update{Channel: "web", SKU: "TEE"}))
+
+	// Who goavro says wrote a fingerprint: an event type's schema (under the
+	// specification's and goavro's fingerprints), or an output's.
+	type writer struct {
+		sf  *schemaFile
+		typ ledger.EventType // TypeUnknown: not an event
+	}
+	writers := map[uint64]writer{}
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(f, typ)
+		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, typ}
+		writers[sf.codec.Rabin] = writer{sf, typ}
+	}
+	for _, p := range []string{"channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc"} {
+		sf := loadSchemaFile(f, filepath.Clean(p))
+		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, ledger.TypeUnknown}
+		writers[sf.codec.Rabin] = writer{sf, ledger.TypeUnknown}
+	}
+	reg := NewRegistry()
+	dec := reg.NewDecoder(DecoderConfig{})
+	withGoavroLimits(f)
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1<<16 {
+			t.Skip("longer than the goavro block limit the test sets")
+		}
+		var ev, ev2 ledger.Event
+		r, d := reg.DecodeEvent(b, &ev)
+		r2, d2 := dec.Decode(b, &ev2)
+		if r != r2 || d != d2 {
+			t.Fatalf("Registry: %s %q; Decoder: %s %q", r, d, r2, d2)
+		}
+		if r == ledger.ReasonNone {
+			sameEvent(t, "Registry vs Decoder", ev, ev2)
+		}
+		if len(b) < 10 || b[0] != 0xC3 || b[1] != 0x01 {
+			if r != ledger.ReasonUndecodable {
+				t.Fatalf("bad framing: %s %q", r, d)
+			}
+			return
+		}
+		w, ok := writers[binary.LittleEndian.Uint64(b[2:])]
+		switch {
+		case !ok:
+			if r != ledger.ReasonUnknownSchema {
+				t.Fatalf("unknown fingerprint: %s %q", r, d)
+			}
+		case w.typ == ledger.TypeUnknown:
+			if r != ledger.ReasonUnknownType {
+				t.Fatalf("an output schema: %s %q", r, d)
+			}
+		default:
+			native, rest, err := w.sf.codec.NativeFromBinary(b[10:])
+			goavroOK := err == nil && len(rest) == 0
+			switch {
+			case goavroOK && r != ledger.ReasonNone:
+				t.Fatalf("goavro decodes it, we say %s: %s", r, d)
+			case !goavroOK && r != ledger.ReasonUndecodable:
+				t.Fatalf("goavro fails (%v, rest %d), we say %s", err, len(rest), r)
+			case goavroOK:
+				sameEvent(t, "vs goavro", ev, nativeEvent(w.typ, native))
+			}
+		}
+	})
+}
+
+// FuzzParseEventJSON: the JSON parser never panics, and what it accepts
+// renders to a line it reads back the same.
+func FuzzParseEventJSON(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, typ := range ledger.EventTypes() {
+		ev := randomJSONEvent(rng, typ)
+		f.Add(AppendEventJSON(nil, &ev))
+	}
+	f.Add([]byte(`{"type":"receipt","qty":1e3}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var ev, again ledger.Event
+		if r, _ := ParseEventJSON(line, &ev); r != ledger.ReasonNone {
+			return
+		}
+		ledger.Validate(&ev)
+		if ev.OccurredAt < -62135596800000000 || ev.OccurredAt > 253402300799999999 {
+			return // past year 9999 after a time zone shift: RFC 3339 cannot show it
+		}
+		out := AppendEventJSON(nil, &ev)
+		if r, d := ParseEventJSON(out, &again); r != ledger.ReasonNone {
+			t.Fatalf("%s -> %s: %s %s", line, out, r, d)
+		}
+		sameEvent(t, string(out), again, ev)
+	})
+}
