@@ -93,7 +93,7 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Reason is a stable dead-letter code (docs/decisions.md has the table).
+// Reason is a stable dead-letter code (ledger/DECISIONS.md has the table).
 type Reason uint8
 
 // Dead-letter reasons.

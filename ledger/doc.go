@@ -1,5 +1,5 @@
 // Package ledger is stockledger's deterministic core: the per-SKU stock
-// ledger of the spec (docs/decisions.md records the choices the spec leaves
+// ledger of the spec (ledger/DECISIONS.md records the choices the spec leaves
 // open) as a pure fold.
 //
 // The model: a partition of the events topic owns a set of SKUs and one copy

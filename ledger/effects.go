@@ -14,7 +14,7 @@ type Update struct {
 }
 
 // Alert is something an operator should look at. Which quantity fields
-// apply depends on Kind (docs/decisions.md); Has says which are set.
+// apply depends on Kind (ledger/DECISIONS.md); Has says which are set.
 type Alert struct {
 	Kind         AlertKind
 	SKU          string

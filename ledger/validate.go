@@ -18,7 +18,7 @@ const (
 )
 
 // Validate checks what can be checked of ev without state: presence,
-// ranges and codes (docs/decisions.md, "Codes and limits"). It returns
+// ranges and codes (ledger/DECISIONS.md, "Codes and limits"). It returns
 // ReasonNone when ev may be applied.
 func Validate(ev *Event) (Reason, string) {
 	if ev.Type == TypeUnknown {

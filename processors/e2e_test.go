@@ -2,15 +2,18 @@ package processors_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
@@ -58,7 +61,8 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	cfg.Brokers = brokers
 	cfg.Partitions = 4
 	cfg.MaxCachedSKUs = 300 // force states out of memory and back from Pebble
-	p, err := processors.New(ctx, cfg, st, reg, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	promReg := prometheus.NewRegistry()
+	p, err := processors.New(ctx, cfg, st, reg, promReg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +92,7 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 		t.Fatal(err)
 	}
 	t.Logf("%d events folded in %v", len(lines), time.Since(start))
+	checkHTTP(t, p, promReg, exp)
 	stop()
 	if err := <-runErr; err != nil {
 		t.Fatalf("processor: %v", err)
@@ -107,5 +112,99 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 		t.Error(d)
 	}
 	t.Logf("model: %d keys, %d alerts, %d dead letters; published %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()), got.Updates)
-	_ = kgo.Record{}
+}
+
+// checkHTTP reads the API of a caught-up processor and compares it with
+// the model: SKU documents, status, and the counters in /metrics.
+func checkHTTP(t *testing.T, p *processors.Processor, g prometheus.Gatherer, exp *e2etest.Expected) {
+	t.Helper()
+	srv := httptest.NewServer(p.Handler(g))
+	defer srv.Close()
+	get := func(path string, v any) int {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if v != nil {
+			if err := json.Unmarshal(body, v); err != nil {
+				t.Fatalf("%s: %v: %s", path, err, body)
+			}
+		}
+		return resp.StatusCode
+	}
+	for i, name := range exp.Model.SKUs() {
+		if i%97 != 0 {
+			continue
+		}
+		w, _ := exp.Model.SKU(name)
+		var doc processors.SKUJSON
+		if code := get("/v1/skus/"+url.PathEscape(name), &doc); code != 200 {
+			t.Fatalf("GET /v1/skus/%s: %d", name, code)
+		}
+		if int64(doc.Version) != w.Version || int64(doc.Unassigned) != w.Unassigned || len(doc.Locations) != len(w.Locations) {
+			t.Errorf("%s: API %+v, model %+v", name, doc, w)
+		}
+		for _, l := range doc.Locations {
+			wl := w.Locations[l.Location]
+			if int64(l.OnHand) != wl.OnHand || int64(l.Available) != wl.Available || int64(l.Reserved) != wl.Reserved || int64(l.Incoming) != wl.Incoming {
+				t.Errorf("%s@%s: API %+v, model %+v", name, l.Location, l, wl)
+			}
+		}
+		for c, v := range w.Channels {
+			if int64(doc.Channels[c]) != v {
+				t.Errorf("%s/%s: API %d, model %d", name, c, doc.Channels[c], v)
+			}
+		}
+	}
+	if code := get("/v1/skus/NO-SUCH-SKU", nil); code != 404 {
+		t.Errorf("unknown SKU: status %d, want 404", code)
+	}
+	var status struct {
+		Lag        int64 `json:"lag"`
+		Partitions []processors.PartitionStatus
+	}
+	if get("/v1/status", &status); len(status.Partitions) != 4 {
+		t.Errorf("status: %+v, want 4 partitions", status)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code := get(path, nil); code != 200 {
+			t.Errorf("%s: %d", path, code)
+		}
+	}
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(name string) float64 {
+		var s float64
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					s += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return s
+	}
+	if got, want := sum("stockledger_ledger_events_duplicate_total"), float64(exp.Model.Duplicates()); got != want {
+		t.Errorf("duplicates metric %v, model %v", got, want)
+	}
+	if got, want := sum("stockledger_ledger_dead_letters_total"), float64(len(exp.Model.DeadLetters())); got != want {
+		t.Errorf("dead letters metric %v, model %v", got, want)
+	}
+	if got, want := sum("stockledger_ledger_alerts_total"), float64(len(exp.Model.Alerts())); got != want {
+		t.Errorf("alerts metric %v, model %v", got, want)
+	}
+	for _, name := range []string{"stockledger_output_event_to_update_seconds", "stockledger_consumer_partition_lag_records",
+		"stockledger_pebble_disk_space_usage_bytes", "stockledger_kafka_buffered_produce_records_total"} {
+		found := false
+		for _, mf := range mfs {
+			found = found || mf.GetName() == name
+		}
+		if !found {
+			t.Errorf("metric %s not exported", name)
+		}
+	}
 }

@@ -24,7 +24,7 @@
 // Outputs are encoded by hand-written appenders ([AppendUpdate],
 // [AppendAlert], [AppendDeadLetter]) whose bytes the tests hold identical
 // to goavro's. The JSON Lines form ([ParseEventJSON], [AppendEventJSON],
-// ...) is for people and tools; its rules are in docs/decisions.md.
+// ...) is for people and tools; its rules are in ledger/DECISIONS.md.
 //
 // Decoding reports bad input as a ledger.Reason (undecodable,
 // unknown_schema, unknown_type, missing_field, invalid_field), never as a

@@ -97,7 +97,7 @@ func AppendUpdateJSON(dst []byte, u *ledger.Update) []byte {
 }
 
 // AppendAlertJSON appends a in the JSON Lines form: {"kind":...}, with only
-// the optional fields a.Has marks (docs/decisions.md, Alerts).
+// the optional fields a.Has marks (ledger/DECISIONS.md, Alerts).
 func AppendAlertJSON(dst []byte, a *ledger.Alert) []byte {
 	w := jsonObject{dst: append(dst, '{')}
 	w.str("kind", a.Kind.String())

@@ -13,7 +13,7 @@ import (
 
 // ParseEventJSON parses one event in the JSON Lines form into ev (reset
 // first), setting ev.Has for every field present. It follows
-// docs/decisions.md:
+// ledger/DECISIONS.md:
 //
 //   - not one JSON object (or data after it): ReasonUndecodable;
 //   - no "type" (or null): ReasonMissingField; an unknown one:

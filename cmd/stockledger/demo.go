@@ -23,6 +23,13 @@ type demo struct {
 	log *slog.Logger
 	r   *rand.Rand
 	n   int
+
+	flash []flashOrder // the last flash sale's orders
+}
+
+type flashOrder struct {
+	id  string
+	qty int
 }
 
 var (
@@ -98,20 +105,32 @@ func (d *demo) loop(ctx context.Context) error {
 		}
 		d.trade(ctx, i)
 		switch {
-		case i%300 == 100: // every 30 s: a flash sale on the hot SKU
-			d.log.Info("demo: flash sale on " + demoHot + ": 40 web and amazon orders in one burst")
-			for j := range 40 {
+		case i%300 == 30: // 3 s into every 30 s: a flash sale on the hot SKU
+			d.log.Info("demo: flash sale on " + demoHot + ": 60 web and amazon orders in one burst")
+			d.flash = d.flash[:0]
+			for j := range 60 {
 				ch := []string{"web", "amazon"}[j%2]
-				d.send(ctx, `"type":"order","sku":%q,"channel":%q,"order_id":"FLASH-%d-%d","qty":%d`, demoHot, ch, i, j, 1+d.r.IntN(3))
+				o, q := fmt.Sprintf("FLASH-%d-%d", i, j), 2+d.r.IntN(3)
+				d.flash = append(d.flash, flashOrder{o, q})
+				d.send(ctx, `"type":"order","sku":%q,"channel":%q,"order_id":%q,"qty":%d`, demoHot, ch, o, q)
 			}
-		case i%300 == 200: // the PO arrives short, is closed, then a late box turns up
+		case i%300 == 120: // the warehouse ships what it can and cancels the rest
+			for j, o := range d.flash {
+				if j%3 == 0 {
+					d.send(ctx, `"type":"order_cancelled","sku":%q,"order_id":%q`, demoHot, o.id)
+					continue
+				}
+				d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":%q,"qty":%d`, demoHot, o.id, []string{"dc-east", "dc-west"}[j%2], o.qty)
+			}
+			d.log.Info("demo: flash sale orders shipped from the warehouses, a third cancelled")
+		case i%300 == 200: // a PO arrives short, is closed, then a late box turns up
 			po := fmt.Sprintf("PO-%d", i)
-			d.send(ctx, `"type":"purchase_order","sku":%q,"po_id":%q,"location":"dc-east","qty":60`, demoHot, po)
-			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":45`, demoHot, po)
+			d.send(ctx, `"type":"purchase_order","sku":%q,"po_id":%q,"location":"dc-east","qty":160`, demoHot, po)
+			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":140`, demoHot, po)
 			d.send(ctx, `"type":"purchase_order_closed","sku":%q,"po_id":%q`, demoHot, po)
-			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":15`, demoHot, po)
-			d.log.Info("demo: " + po + " for " + demoHot + " received 45 of 60, closed short, then 15 arrived late")
-		case i%50 == 0: // restock the stores from the warehouse
+			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":30`, demoHot, po)
+			d.log.Info("demo: " + po + " for " + demoHot + " received 140 of 160, closed short, then 30 arrived late")
+		case i%50 == 0: // restock a store from the warehouse, and the warehouse from a supplier
 			s := d.sku()
 			t := fmt.Sprintf("T-%d", i)
 			d.send(ctx, `"type":"transfer_out","sku":%q,"transfer_id":%q,"location":"dc-west","to_location":"store-soho","qty":10`, s, t)
@@ -134,9 +153,14 @@ func (d *demo) trade(ctx context.Context, i int) {
 		s, o := d.sku(), fmt.Sprintf("W-%d", i)
 		d.send(ctx, `"type":"order","sku":%q,"channel":"web","order_id":%q,"qty":1,"location":"dc-east"`, s, o)
 		d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":"dc-east","qty":1`, s, o)
-	case 2:
-		d.send(ctx, `"type":"order","sku":%q,"channel":"amazon","order_id":"A-%d","qty":1`, d.sku(), i)
+	case 2: // a marketplace order, unassigned until the 3PL ships it
+		s := d.sku()
+		d.send(ctx, `"type":"order","sku":%q,"channel":"amazon","order_id":"A-%d","qty":1`, s, i)
+		d.send(ctx, `"type":"shipment","sku":%q,"order_id":"A-%d","location":"dc-west","qty":1`, s, i)
 	default:
+		if d.r.IntN(40) == 0 { // the web shop cancels an order the ledger never saw: a dead letter
+			d.send(ctx, `"type":"order_cancelled","sku":%q,"order_id":"W-UNKNOWN-%d"`, d.sku(), i)
+		}
 		if d.r.IntN(10) == 0 {
 			d.send(ctx, `"type":"return","sku":%q,"location":%q,"qty":1,"resellable":%v`, d.sku(), d.loc(), d.r.IntN(2) == 0)
 		}

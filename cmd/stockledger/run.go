@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
@@ -29,6 +30,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpAddr := fs.String("http", envOr("STOCKLEDGER_HTTP", "127.0.0.1:8080"), "HTTP listen address (API, /metrics, probes); empty disables")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic when creating it")
 	fs.StringVar(&cfg.Group, "group", cfg.Group, "consumer group")
+	sessionTimeout := fs.Duration("session-timeout", 45*time.Second, "consumer group session timeout: how long the group waits for a member that stopped heartbeating (one killed without leaving) before giving its partitions to others")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	withDemo := fs.Bool("demo", false, "also feed a live demo retailer's events into the events topic")
@@ -40,6 +42,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return exitError{2, err}
 	}
 	cfg.Partitions = int32(*partitions)
+	if *sessionTimeout <= 0 {
+		return exitError{2, fmt.Errorf("--session-timeout %v: must be positive", *sessionTimeout)}
+	}
+	cfg.ClientOpts = append(cfg.ClientOpts, kgo.SessionTimeout(*sessionTimeout))
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}

@@ -1,7 +1,7 @@
 package specmodel
 
 // Decoding and static validation of one JSON Lines event, written from
-// ledger-semantics.md and docs/decisions.md ("Codes and limits").
+// ledger-semantics.md and ledger/DECISIONS.md ("Codes and limits").
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// Dead-letter reason codes (docs/decisions.md).
+// Dead-letter reason codes (ledger/DECISIONS.md).
 const (
 	ReasonUndecodable         = "undecodable"
 	ReasonUnknownSchema       = "unknown_schema"
@@ -328,11 +328,17 @@ func numberValue(raw json.RawMessage, min, max int64, rangeReason string) (int64
 	if !ok {
 		return 0, ReasonInvalidField
 	}
-	x, isInt, inRange := parseInt(n.String())
-	if !isInt {
+	// decisions.md: a quantity is written as a plain JSON integer; a
+	// fraction or exponent (even 5.0), or a value beyond int64, is
+	// invalid_field.
+	if strings.ContainsAny(n.String(), ".eE") {
 		return 0, ReasonInvalidField
 	}
-	if !inRange || x < min || x > max {
+	x, isInt, inRange := parseInt(n.String())
+	if !isInt || !inRange {
+		return 0, ReasonInvalidField
+	}
+	if x < min || x > max {
 		return 0, rangeReason
 	}
 	return x, ""

@@ -1,6 +1,6 @@
 // Package specmodel is an independent reference model of the stock ledger,
 // written from /work/shared/spec/ledger-semantics.md, worked-examples.md and
-// docs/decisions.md only. It is meant for tests: simple and slow on purpose.
+// ledger/DECISIONS.md only. It is meant for tests: simple and slow on purpose.
 //
 // It folds one global sequence of events in the spec's JSON Lines form.
 // Channel policy events reach every SKU known so far, at their position in
