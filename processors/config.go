@@ -23,13 +23,20 @@ type Topics struct {
 	DeadLetters string // events that could not be applied, keyed as the event was
 }
 
+// DefaultTopicPrefix prefixes the default topic names.
+const DefaultTopicPrefix = "stockledger"
+
 // DefaultTopics returns the default topic names.
-func DefaultTopics() Topics {
+func DefaultTopics() Topics { return TopicsWithPrefix(DefaultTopicPrefix) }
+
+// TopicsWithPrefix returns the topic names under prefix: prefix.events,
+// prefix.updates, prefix.alerts and prefix.dead-letters.
+func TopicsWithPrefix(prefix string) Topics {
 	return Topics{
-		Events:      "stockledger.events",
-		Updates:     "stockledger.updates",
-		Alerts:      "stockledger.alerts",
-		DeadLetters: "stockledger.dead-letters",
+		Events:      prefix + ".events",
+		Updates:     prefix + ".updates",
+		Alerts:      prefix + ".alerts",
+		DeadLetters: prefix + ".dead-letters",
 	}
 }
 

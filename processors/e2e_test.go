@@ -45,12 +45,12 @@ func TestEndToEndMatchesModel(t *testing.T) {
 func runAndCompare(t *testing.T, lines [][]byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	emb, err := processors.StartEmbedded("127.0.0.1:0", "", 4)
+	cl, err := e2etest.NewCluster("e2e", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer emb.Close()
-	brokers := []string{emb.Addr()}
+	defer cl.Close()
+	brokers := cl.Brokers
 	reg := schemas.NewRegistry()
 	st, err := store.Open(filepath.Join(t.TempDir(), "ledger"), store.Options{})
 	if err != nil {
@@ -59,6 +59,8 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	defer st.Close()
 	cfg := processors.DefaultConfig()
 	cfg.Brokers = brokers
+	cfg.Topics = cl.Topics()
+	cfg.Group = cl.Group
 	cfg.Partitions = 4
 	cfg.MaxCachedSKUs = 300 // force states out of memory and back from Pebble
 	promReg := prometheus.NewRegistry()
@@ -74,7 +76,7 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prod, err := processors.NewEventProducer(ctx, brokers, processors.DefaultTopics(), 4)
+	prod, err := processors.NewEventProducer(ctx, brokers, cl.Topics(), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	if err := <-runErr; err != nil {
 		t.Fatalf("processor: %v", err)
 	}
-	got, err := e2etest.ReadOutputs(ctx, brokers, reg)
+	got, err := e2etest.ReadTopics(ctx, brokers, cl.Topics(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

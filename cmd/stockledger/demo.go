@@ -38,9 +38,9 @@ var (
 	demoHot       = "TEE-RED-M"
 )
 
-func runDemo(ctx context.Context, brokers []string, log *slog.Logger) error {
+func runDemo(ctx context.Context, brokers []string, topics processors.Topics, log *slog.Logger) error {
 	reg := schemas.NewRegistry()
-	p, err := processors.NewEventProducer(ctx, brokers, processors.DefaultTopics(), 8)
+	p, err := processors.NewEventProducer(ctx, brokers, topics, 8)
 	if err != nil {
 		return err
 	}

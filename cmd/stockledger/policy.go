@@ -23,6 +23,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fs := newFlags("policy set", "policy set --channel C [--locations a,b] [--buffer N] [--share-pct P] [--max-qty M]", stderr)
 	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
+	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
 	channel := fs.String("channel", "", "channel code (required)")
 	locations := fs.String("locations", "", "eligible locations, comma-separated; empty means every location")
 	buffer := fs.Int64("buffer", 0, "units held back from the channel's pool")
@@ -62,7 +63,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.DefaultTopics(), int32(*partitions))
+	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix), int32(*partitions))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type encodedEvent struct {
 func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("produce", "produce [--brokers a,b] [--skip-invalid] FILE|-", stderr)
 	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
+	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
 	skip := fs.Bool("skip-invalid", false, "send the valid lines even if some are invalid (the invalid ones are reported and not sent)")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
 	pos, err := parse(fs, args)
@@ -52,7 +53,7 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if bad > 0 && !*skip {
 		return exitError{2, fmt.Errorf("%d invalid line(s); nothing sent (use --skip-invalid to send the %d valid ones)", bad, len(events))}
 	}
-	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.DefaultTopics(), int32(*partitions))
+	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix), int32(*partitions))
 	if err != nil {
 		return err
 	}

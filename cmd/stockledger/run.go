@@ -29,7 +29,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", envOr("STOCKLEDGER_DATA", "./data"), "directory for the ledger store (and the embedded broker's log)")
 	httpAddr := fs.String("http", envOr("STOCKLEDGER_HTTP", "127.0.0.1:8080"), "HTTP listen address (API, /metrics, probes); empty disables")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic when creating it")
-	fs.StringVar(&cfg.Group, "group", cfg.Group, "consumer group")
+	fs.StringVar(&cfg.Group, "group", envOr("STOCKLEDGER_GROUP", cfg.Group), "consumer group")
+	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
 	sessionTimeout := fs.Duration("session-timeout", 45*time.Second, "consumer group session timeout: how long the group waits for a member that stopped heartbeating (one killed without leaving) before giving its partitions to others")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -42,6 +43,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return exitError{2, err}
 	}
 	cfg.Partitions = int32(*partitions)
+	cfg.Topics = processors.TopicsWithPrefix(*topicPrefix)
 	if *sessionTimeout <= 0 {
 		return exitError{2, fmt.Errorf("--session-timeout %v: must be positive", *sessionTimeout)}
 	}
@@ -89,7 +91,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", *data)
 	if *withDemo {
 		go func() {
-			if err := runDemo(ctx, cfg.Brokers, log); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, log); err != nil && ctx.Err() == nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()

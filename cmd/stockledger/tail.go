@@ -15,6 +15,7 @@ import (
 func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tail", "tail updates|alerts|dead-letters [--brokers a,b] [--from-beginning] [--exit-at-end]", stderr)
 	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
+	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
 	var o processors.TailOptions
 	fs.BoolVar(&o.FromBeginning, "from-beginning", false, "start at the beginning of the topic (default: only new records)")
 	fs.BoolVar(&o.ExitAtEnd, "exit-at-end", false, "exit once the records present at start have been printed")
@@ -27,7 +28,7 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return exitError{2, fmt.Errorf("tail: want one of updates, alerts, dead-letters")}
 	}
 	reg := schemas.NewRegistry()
-	topics := processors.DefaultTopics()
+	topics := processors.TopicsWithPrefix(*topicPrefix)
 	var topic string
 	switch pos[0] {
 	case "updates":

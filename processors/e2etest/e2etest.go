@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,44 @@ import (
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
 )
+
+// Cluster is where an end-to-end test runs: an in-process kfake broker, or
+// the real Kafka named by STOCKLEDGER_TEST_BROKERS (make test-kafka), with
+// topics and group names unique to the test so tests can share a broker.
+type Cluster struct {
+	Brokers []string
+	Prefix  string // topic prefix
+	Group   string
+	Real    bool
+	emb     *processors.Embedded
+}
+
+// Topics are the cluster's topic names.
+func (c *Cluster) Topics() processors.Topics { return processors.TopicsWithPrefix(c.Prefix) }
+
+// NewCluster starts kfake (partitions per topic) or points at the real
+// broker. Close stops what it started.
+func NewCluster(name string, partitions int32) (*Cluster, error) {
+	unique := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	if b := os.Getenv("STOCKLEDGER_TEST_BROKERS"); b != "" {
+		return &Cluster{Brokers: strings.Split(b, ","), Prefix: "t-" + unique, Group: "g-" + unique, Real: true}, nil
+	}
+	emb, err := processors.StartEmbedded("127.0.0.1:0", "", partitions)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Brokers: []string{emb.Addr()}, Prefix: processors.DefaultTopicPrefix, Group: "stockledger", emb: emb}, nil
+}
+
+// Embedded is the kfake broker, or nil on real Kafka.
+func (c *Cluster) Embedded() *processors.Embedded { return c.emb }
+
+// Close stops the embedded broker, if any.
+func (c *Cluster) Close() {
+	if c.emb != nil {
+		c.emb.Close()
+	}
+}
 
 // WireEvent is one event as it goes on the events topic.
 type WireEvent struct {
@@ -152,10 +191,15 @@ func (o *Outputs) AddUpdate(u *ledger.Update) {
 	o.Updates++
 }
 
-// ReadOutputs reads the updates, alerts and dead-letter topics to their
-// current ends.
+// ReadOutputs reads the default updates, alerts and dead-letter topics to
+// their current ends.
 func ReadOutputs(ctx context.Context, brokers []string, reg *schemas.Registry, opts ...kgo.Opt) (*Outputs, error) {
-	t := processors.DefaultTopics()
+	return ReadTopics(ctx, brokers, processors.DefaultTopics(), reg, opts...)
+}
+
+// ReadTopics reads the updates, alerts and dead-letter topics of t to their
+// current ends.
+func ReadTopics(ctx context.Context, brokers []string, t processors.Topics, reg *schemas.Registry, opts ...kgo.Opt) (*Outputs, error) {
 	o := NewOutputs()
 	tail := processors.TailOptions{FromBeginning: true, ExitAtEnd: true}
 	err := processors.Tail(ctx, brokers, t.Updates, tail, func(r *kgo.Record) error {
