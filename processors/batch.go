@@ -28,6 +28,13 @@ type batcher struct {
 	scratch []byte
 }
 
+// storeError is a failure to read or write the store: the batch is not
+// committed and the processor stalls until the store works again.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
 func newBatcher(p *Processor) *batcher {
 	return &batcher{p: p, recs: make(map[*partition][]*kgo.Record), idx: make(map[updateKey]int)}
 }
@@ -64,25 +71,31 @@ func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
 	wg.Wait()
 	for _, pt := range b.work {
 		if pt.err != nil {
-			p.m.storeErrors.Inc()
-			return fmt.Errorf("folding partition %d: %w", pt.id, pt.err)
+			return &storeError{fmt.Errorf("folding partition %d: %w", pt.id, pt.err)}
 		}
 	}
 	if err := b.publish(ctx); err != nil {
 		return err
+	}
+	marks := make(map[int32]int64, len(b.work))
+	for _, pt := range b.work {
+		pt.published = max(pt.published, pt.next)
+		marks[pt.id] = pt.published
+	}
+	if err := p.store.SetPublished(marks); err != nil {
+		return &storeError{err}
 	}
 	batch := p.store.NewBatch()
 	defer batch.Close()
 	n := 0
 	for _, pt := range b.work {
 		if err := pt.stage(batch); err != nil {
-			return fmt.Errorf("staging partition %d: %w", pt.id, err)
+			return &storeError{fmt.Errorf("staging partition %d: %w", pt.id, err)}
 		}
 		n += len(b.recs[pt])
 	}
 	if err := batch.Commit(); err != nil {
-		p.m.storeErrors.Inc()
-		return err
+		return &storeError{err}
 	}
 	b.account(n)
 	return nil

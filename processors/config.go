@@ -60,6 +60,9 @@ type Config struct {
 	MaxCachedSKUs int
 	// LagInterval is how often partition lag is refreshed. Default 1s.
 	LagInterval time.Duration
+	// StoreRetryInterval is how often a stalled processor probes the store
+	// after a read or write failed (disk full, I/O error). Default 1s.
+	StoreRetryInterval time.Duration
 	// Ledger bounds what the ledger remembers.
 	Ledger ledger.Config
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
@@ -69,15 +72,16 @@ type Config struct {
 // DefaultConfig returns a Config with every default set.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:           []string{"127.0.0.1:9092"},
-		Topics:            DefaultTopics(),
-		Group:             "stockledger",
-		Partitions:        8,
-		ReplicationFactor: -1,
-		MaxBatchRecords:   20_000,
-		MaxCachedSKUs:     1_000_000,
-		LagInterval:       time.Second,
-		Ledger:            ledger.DefaultConfig(),
+		Brokers:            []string{"127.0.0.1:9092"},
+		Topics:             DefaultTopics(),
+		Group:              "stockledger",
+		Partitions:         8,
+		ReplicationFactor:  -1,
+		MaxBatchRecords:    20_000,
+		MaxCachedSKUs:      1_000_000,
+		LagInterval:        time.Second,
+		StoreRetryInterval: time.Second,
+		Ledger:             ledger.DefaultConfig(),
 	}
 }
 
@@ -108,6 +112,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxCachedSKUs < 1 {
 		errs = append(errs, fmt.Errorf("max cached SKUs: %d must be at least 1", c.MaxCachedSKUs))
+	}
+	if c.StoreRetryInterval <= 0 {
+		errs = append(errs, errors.New("store retry interval: must be positive"))
 	}
 	if c.LagInterval <= 0 {
 		errs = append(errs, errors.New("lag interval: must be positive"))

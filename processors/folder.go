@@ -30,6 +30,9 @@ func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part int32,
 		return nil, err
 	}
 	pt.next = next
+	if pt.published, err = st.Published(part); err != nil {
+		return nil, err
+	}
 	return &Folder{st: st, dec: reg.NewDecoder(schemas.DecoderConfig{}), pt: pt, max: maxCached}, nil
 }
 

@@ -26,6 +26,7 @@ type metrics struct {
 	batchRecords prometheus.Histogram
 	owned        prometheus.Gauge
 	storeErrors  prometheus.Counter
+	stalled      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -66,9 +67,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stockledger_store_errors_total", Help: "Pebble reads or commits that failed.",
 		}),
+		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stockledger_store_stalled", Help: "1 while consumption is paused because the store cannot write.",
+		}),
 	}
 	reg.MustRegister(m.applied, m.duplicates, m.deadLetters, m.alerts, m.updates, m.latency,
-		m.lag, m.batches, m.batchRecords, m.owned, m.storeErrors)
+		m.lag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled)
 	for _, t := range ledger.EventTypes() {
 		m.appliedBy[t] = m.applied.WithLabelValues(t.String())
 	}
@@ -87,11 +91,11 @@ func (m *metrics) setLag(p int32, lag int64) {
 
 // pebbleCollector exports a few Pebble health figures.
 type pebbleCollector struct {
-	db    *pebble.DB
+	db    func() *pebble.DB // nil while the store is broken
 	descs map[string]*prometheus.Desc
 }
 
-func newPebbleCollector(db *pebble.DB) *pebbleCollector {
+func newPebbleCollector(db func() *pebble.DB) *pebbleCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("stockledger_pebble_"+name, help, nil, nil)
 	}
@@ -115,7 +119,11 @@ func (c *pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.db.Metrics()
+	db := c.db()
+	if db == nil {
+		return
+	}
+	m := db.Metrics()
 	g := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(c.descs[k], prometheus.GaugeValue, v) }
 	ct := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(c.descs[k], prometheus.CounterValue, v) }
 	g("disk", float64(m.DiskSpaceUsage()))

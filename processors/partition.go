@@ -19,6 +19,9 @@ type partition struct {
 	st    ledger.Partition
 	skus  map[string]*ledger.SKU // hot states; Pebble has every committed one
 	next  int64                  // next offset to fold
+	// published: outputs of records below this offset were acknowledged
+	// by Kafka (it may be ahead of the committed state after a crash).
+	published int64
 
 	// Per batch.
 	dirty      []*ledger.SKU
@@ -77,53 +80,69 @@ func (pt *partition) sku(st *store.Store, name string) (*ledger.SKU, error) {
 
 // fold applies records (in offset order) to the partition. On an operating
 // error (the store) it stops and records it in pt.err; the batch is then not
-// committed and the records are folded again.
+// committed and the records are folded again. Records below pt.published
+// were folded and their outputs acknowledged before a crash or stall that
+// kept their state from being committed: they are folded quietly, their
+// outputs not published again, so versions on the updates topic only grow.
 func (pt *partition) fold(st *store.Store, dec *schemas.Decoder, records []*kgo.Record) {
 	for _, r := range records {
+		nu, na, nd := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.deads)
 		pt.next = r.Offset + 1
-		ev := &pt.ev
-		ev.Reset()
-		if reason, detail := dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
-			pt.deadLetter(r, ev, reason, detail)
+		if !pt.foldOne(st, dec, r) {
+			return
+		}
+		if r.Offset < pt.published {
+			pt.fx.Updates, pt.fx.Alerts = pt.fx.Updates[:nu], pt.fx.Alerts[:na]
+			pt.deads, pt.deadKeys = pt.deads[:nd], pt.deadKeys[:nd]
 			continue
 		}
-		n := len(pt.fx.Updates)
-		var res ledger.Result
-		if ev.Type == ledger.TypeChannelPolicy {
-			res = pt.st.ApplyChannelPolicy(ev)
-			if res.Outcome == ledger.Applied {
-				pt.stDirty = true
-				if err := pt.reachAll(st, ev); err != nil {
-					pt.err = err
-					return
-				}
-			}
-		} else {
-			if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {
-				pt.deadLetter(r, ev, reason, detail)
-				continue
-			}
-			s, err := pt.sku(st, ev.SKU)
-			if err != nil {
-				pt.err = err
-				return
-			}
-			if res = pt.st.ApplyValid(s, ev, &pt.fx); res.Outcome == ledger.Applied {
-				pt.markDirty(s)
-			}
-		}
-		switch res.Outcome {
-		case ledger.Applied:
-			pt.applied[ev.Type]++
-		case ledger.Duplicate:
-			pt.duplicates++
-		case ledger.Refused:
-			pt.deadLetter(r, ev, res.Reason, res.Detail)
-		}
-		for range len(pt.fx.Updates) - n {
+		for range len(pt.fx.Updates) - nu {
 			pt.causeTS = append(pt.causeTS, r.Timestamp)
 		}
 	}
+}
+
+// foldOne folds one record; false means an operating error in pt.err.
+func (pt *partition) foldOne(st *store.Store, dec *schemas.Decoder, r *kgo.Record) bool {
+	ev := &pt.ev
+	ev.Reset()
+	if reason, detail := dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+		pt.deadLetter(r, ev, reason, detail)
+		return true
+	}
+	var res ledger.Result
+	if ev.Type == ledger.TypeChannelPolicy {
+		res = pt.st.ApplyChannelPolicy(ev)
+		if res.Outcome == ledger.Applied {
+			pt.stDirty = true
+			if err := pt.reachAll(st, ev); err != nil {
+				pt.err = err
+				return false
+			}
+		}
+	} else {
+		if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {
+			pt.deadLetter(r, ev, reason, detail)
+			return true
+		}
+		s, err := pt.sku(st, ev.SKU)
+		if err != nil {
+			pt.err = err
+			return false
+		}
+		if res = pt.st.ApplyValid(s, ev, &pt.fx); res.Outcome == ledger.Applied {
+			pt.markDirty(s)
+		}
+	}
+	switch res.Outcome {
+	case ledger.Applied:
+		pt.applied[ev.Type]++
+	case ledger.Duplicate:
+		pt.duplicates++
+	case ledger.Refused:
+		pt.deadLetter(r, ev, res.Reason, res.Detail)
+	}
+	return true
 }
 
 // reachAll brings an applied channel_policy event to every SKU the
@@ -215,11 +234,18 @@ type coalesced struct {
 type updateKey struct{ channel, sku string }
 
 // coalesce folds the batch's updates to one per channel/sku: the last
-// value, with the previous value published before the batch. A key that
-// ends the batch where it began publishes nothing.
+// value, with the previous value published before the batch.
+//
+// A key that changed is published even when it ends the batch where it
+// began (previous == available). The batch may be a replay: after a crash
+// (or a store failure) between publishing a batch and committing it, its
+// outputs reached consumers but the state did not, so the committed
+// "previous" is not what consumers last saw. Folded again with other batch
+// boundaries, a key that went 25 -> 13 in the lost batch may go 25 -> 13
+// -> 25 in one new batch; dropping that as "unchanged" would leave 13 as
+// the key's last value on the topic for good.
 func (pt *partition) coalesce(out []coalesced, idx map[updateKey]int) []coalesced {
 	clear(idx)
-	start := len(out)
 	for i := range pt.fx.Updates {
 		u := &pt.fx.Updates[i]
 		k := updateKey{u.Channel, u.SKU}
@@ -234,12 +260,5 @@ func (pt *partition) coalesce(out []coalesced, idx map[updateKey]int) []coalesce
 		idx[k] = len(out)
 		out = append(out, coalesced{u: *u, causeTS: pt.causeTS[i]})
 	}
-	kept := out[:start]
-	for _, c := range out[start:] {
-		if c.u.HasPrevious && c.u.Previous == c.u.Available {
-			continue
-		}
-		kept = append(kept, c)
-	}
-	return kept
+	return out
 }

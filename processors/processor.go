@@ -36,6 +36,8 @@ type Processor struct {
 	parts         map[int32]*partition // owned by the poll loop (callbacks run inside it)
 	decoders      []*schemas.Decoder
 
+	stalled bool // the store failed; fetching is paused until it works (poll loop only)
+
 	ready atomic.Bool
 	mu    struct {
 		sync.Mutex
@@ -59,7 +61,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	p := &Processor{cfg: cfg, log: log, store: st, reg: reg, m: newMetrics(promReg), parts: make(map[int32]*partition)}
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
-	promReg.MustRegister(newPebbleCollector(st.DB()))
+	promReg.MustRegister(newPebbleCollector(st.DB))
 	kp := kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -158,7 +160,11 @@ func (p *Processor) assigned(_ context.Context, _ *kgo.Client, a map[string][]in
 		}
 		next, _, _ := p.store.Offset(part)
 		pt.next = next
+		pt.published, _ = p.store.Published(part)
 		p.parts[part] = pt
+		if p.stalled {
+			p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {part}})
+		}
 		p.mu.Lock()
 		p.mu.next[part] = next
 		p.mu.Unlock()
@@ -179,6 +185,9 @@ func (p *Processor) lost(_ context.Context, _ *kgo.Client, l map[string][]int32)
 
 // drop forgets partitions' hot state; everything folded is committed.
 func (p *Processor) drop(parts []int32) {
+	// A partition paused while the store was failing must not stay paused
+	// in the client if it comes back later.
+	p.cl.ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Events: parts})
 	p.mu.Lock()
 	for _, part := range parts {
 		delete(p.parts, part)
@@ -206,9 +215,19 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.ready.Store(true)
 	defer p.ready.Store(false)
 	for {
-		fetches := p.cl.PollRecords(ctx, p.cfg.MaxBatchRecords)
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if p.stalled {
+			pollCtx, cancel = context.WithTimeout(ctx, p.cfg.StoreRetryInterval)
+		}
+		fetches := p.cl.PollRecords(pollCtx, p.cfg.MaxBatchRecords)
+		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return nil
+		}
+		if p.stalled {
+			p.tryRecover()
+			p.cl.AllowRebalance()
+			continue
 		}
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) {
@@ -219,7 +238,15 @@ func (p *Processor) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			var se *storeError
+			if !errors.As(err, &se) {
+				return err
+			}
+			if berr := p.store.Broken(); berr != nil {
+				p.m.storeErrors.Inc()
+				return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
+			}
+			p.stall(err)
 		}
 		p.cl.AllowRebalance()
 	}
@@ -289,4 +316,66 @@ func (p *Processor) SKU(sku string) (ledger.SKU, bool, error) {
 	var s ledger.SKU
 	found, err := p.store.SKU(p.PartitionOf(sku), sku, &s)
 	return s, found, err
+}
+
+// stall handles a store failure: the batch was not committed, so every
+// owned partition drops its hot state, fetching pauses and rewinds to the
+// last committed offsets, and /readyz reports not ready until a probe
+// write succeeds. Outputs of the lost batch may repeat (same versions).
+func (p *Processor) stall(err error) {
+	p.m.storeErrors.Inc()
+	p.m.stalled.Set(1)
+	p.ready.Store(false)
+	p.stalled = true
+	p.log.Error("store failed; pausing consumption until it can write again", "err", err)
+	parts := make([]int32, 0, len(p.parts))
+	rewind := map[int32]kgo.EpochOffset{}
+	p.mu.Lock()
+	for part := range p.parts {
+		parts = append(parts, part)
+		rewind[part] = kgo.EpochOffset{Epoch: -1, Offset: p.mu.next[part]}
+	}
+	p.mu.Unlock()
+	for _, part := range parts {
+		published := p.parts[part].published
+		p.parts[part] = newPartition(part, p.cfg.Topics.Events, p.cfg.Ledger)
+		p.parts[part].next = rewind[part].Offset
+		p.parts[part].published = published
+	}
+	p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: parts})
+	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Events: rewind})
+}
+
+// tryRecover probes the store; once it can write, it reloads every owned
+// partition's state and offset from it and resumes fetching.
+func (p *Processor) tryRecover() {
+	if err := p.store.Probe(); err != nil {
+		p.log.Debug("store still failing", "err", err)
+		return
+	}
+	rewind := map[int32]kgo.EpochOffset{}
+	var parts []int32
+	for part, pt := range p.parts {
+		if err := p.store.Partition(part, &pt.st); err != nil {
+			p.log.Warn("store readable but partition state is not", "partition", part, "err", err)
+			return
+		}
+		next, ok, err := p.store.Offset(part)
+		if err != nil {
+			return
+		}
+		o := kgo.EpochOffset{Epoch: -1, Offset: next}
+		if !ok {
+			o.Offset = 0 // nothing committed yet: fold from the start
+		}
+		pt.next = next
+		rewind[part] = o
+		parts = append(parts, part)
+	}
+	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Events: rewind})
+	p.cl.ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Events: parts})
+	p.stalled = false
+	p.m.stalled.Set(0)
+	p.ready.Store(true)
+	p.log.Info("store writable again; resuming", "partitions", parts)
 }

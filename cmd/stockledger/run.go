@@ -62,7 +62,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else {
 		cfg.Brokers = splitList(*brokers)
 	}
-	st, err := store.Open(filepath.Join(*data, "ledger"), store.Options{})
+	st, err := openStore(ctx, filepath.Join(*data, "ledger"), log)
 	if err != nil {
 		return err
 	}
@@ -114,4 +114,21 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, o)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// openStore opens the ledger store, retrying while the disk cannot be
+// written (a full or failing disk the operator is fixing).
+func openStore(ctx context.Context, dir string, log *slog.Logger) (*store.Store, error) {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		st, err := store.Open(dir, store.Options{MinFreeBytes: 64 << 20})
+		if err == nil {
+			return st, nil
+		}
+		log.Error("cannot open the ledger store; retrying", "dir", dir, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
 }

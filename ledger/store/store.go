@@ -6,6 +6,7 @@
 //	'o' u32 partition           -> u64 next offset of the events topic to fold
 //	'p' u32 partition           -> ledger.Partition encoding (channel policies, policy ids)
 //	's' u32 partition sku-bytes -> ledger.SKU encoding
+//	'u' u32 partition           -> u64 offset below which outputs are acknowledged
 //
 // A Batch carries the new SKU states, partition states and next offsets of a
 // processing batch; committing it is one atomic Pebble write, so state and
@@ -20,6 +21,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -37,19 +39,59 @@ type Options struct {
 	Sync bool
 	// CacheBytes is Pebble's block cache size. Default 64 MiB.
 	CacheBytes int64
+	// MinFreeBytes: writes fail with ErrDiskFull while the disk has less
+	// free space than this, before Pebble itself runs out. 0 disables the
+	// check.
+	MinFreeBytes int64
 }
 
 // Store is the ledger's Pebble database.
+//
+// Two kinds of write failure are told apart. A nearly full disk is seen
+// before Pebble writes (Options.MinFreeBytes): the write fails with
+// ErrDiskFull and the store stays usable, so the caller can wait for space.
+// An I/O error inside Pebble makes Pebble stop (panic), since it can no
+// longer vouch for what it holds; the store turns that into an error and
+// is Broken from then on, and the process must restart. Because a batch
+// carries its states and offsets together, whatever the log kept is
+// consistent when the store is opened again.
 type Store struct {
-	db   *pebble.DB
+	dir  string
+	opts Options
 	sync *pebble.WriteOptions
+
+	mu struct {
+		sync.RWMutex
+		db     *pebble.DB
+		broken error
+	}
 }
+
+// ErrDiskFull is returned when the store's disk has less free space than
+// Options.MinFreeBytes: the store refuses to write before Pebble fails.
+var ErrDiskFull = errors.New("store disk is nearly full")
 
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, o Options) (*Store, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 64 << 20
 	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	db, err := openDB(dir, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: o, sync: pebble.NoSync}
+	if o.Sync {
+		s.sync = pebble.Sync
+	}
+	s.mu.db = db
+	return s, nil
+}
+
+func openDB(dir string, o Options) (*pebble.DB, error) {
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -66,20 +108,97 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening pebble store %s: %w", dir, err)
 	}
-	wo := pebble.NoSync
-	if o.Sync {
-		wo = pebble.Sync
-	}
-	return &Store{db: db, sync: wo}, nil
+	return db, nil
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.db == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("closing broken store: %v", r)
+		}
+	}()
+	db := s.mu.db
+	s.mu.db = nil
+	return db.Close()
+}
 
-// DB exposes the Pebble database (metrics, checkpoints).
-func (s *Store) DB() *pebble.DB { return s.db }
+// Broken returns why the store stopped writing, or nil. A broken store
+// stays broken: Pebble stops when it cannot write its log, and the process
+// must restart (opening the store replays the log from disk).
+func (s *Store) Broken() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mu.broken
+}
+
+// DB returns the current Pebble database (metrics); nil while broken.
+func (s *Store) DB() *pebble.DB {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.mu.broken != nil {
+		return nil
+	}
+	return s.mu.db
+}
+
+// db returns the database for a read, or the reason there is none.
+func (s *Store) db() (*pebble.DB, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.mu.broken != nil {
+		return nil, s.mu.broken
+	}
+	if s.mu.db == nil {
+		return nil, errors.New("store closed")
+	}
+	return s.mu.db, nil
+}
+
+// write runs fn, a write to db, turning a Pebble panic into an error
+// that marks the store broken.
+func (s *Store) write(fn func(db *pebble.DB) error) (err error) {
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	if err := s.checkSpace(); err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pebble stopped writing: %v", r)
+			s.mu.Lock()
+			s.mu.broken = err
+			s.mu.Unlock()
+		}
+	}()
+	return fn(db)
+}
+
+// checkSpace refuses writes when the disk is nearly full.
+func (s *Store) checkSpace() error {
+	if s.opts.MinFreeBytes <= 0 {
+		return nil
+	}
+	u, err := s.opts.FS.GetDiskUsage(s.dir)
+	if err != nil {
+		return nil // unknown: let Pebble try
+	}
+	if u.AvailBytes < uint64(s.opts.MinFreeBytes) {
+		return fmt.Errorf("%w: %d bytes free, under %d", ErrDiskFull, u.AvailBytes, s.opts.MinFreeBytes)
+	}
+	return nil
+}
 
 func offsetKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'o'}, uint32(p)) }
+
+func publishedKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'u'}, uint32(p)) }
 
 func partitionKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'p'}, uint32(p)) }
 
@@ -98,10 +217,16 @@ var metaKey = []byte("mmeta")
 func (s *Store) Meta() ([]byte, error) { return s.get(metaKey) }
 
 // SetMeta stores the metadata value durably.
-func (s *Store) SetMeta(v []byte) error { return s.db.Set(metaKey, v, pebble.Sync) }
+func (s *Store) SetMeta(v []byte) error {
+	return s.write(func(db *pebble.DB) error { return db.Set(metaKey, v, pebble.Sync) })
+}
 
 func (s *Store) get(k []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(k)
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	v, closer, err := db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -111,6 +236,18 @@ func (s *Store) get(k []byte) ([]byte, error) {
 	out := bytes.Clone(v)
 	closer.Close()
 	return out, nil
+}
+
+var probeKey = []byte("mprobe")
+
+// Probe writes and syncs a small key: it fails while the disk is full or
+// failing.
+func (s *Store) Probe() error {
+	err := s.write(func(db *pebble.DB) error { return db.Set(probeKey, []byte{1}, pebble.Sync) })
+	if err != nil {
+		return fmt.Errorf("probing store: %w", err)
+	}
+	return nil
 }
 
 // Offset returns the next offset to fold for partition p, and whether the
@@ -127,6 +264,31 @@ func (s *Store) Offset(p int32) (int64, bool, error) {
 		return 0, false, fmt.Errorf("offset of partition %d: %w", p, ledger.ErrCorrupt)
 	}
 	return int64(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// SetPublished records, before the state commit that follows, that the
+// outputs of partition p's records below next are acknowledged by Kafka.
+// A restart that folds them again then does not publish them again.
+func (s *Store) SetPublished(marks map[int32]int64) error {
+	return s.write(func(db *pebble.DB) error {
+		b := db.NewBatch()
+		defer b.Close()
+		for p, next := range marks {
+			if err := b.Set(publishedKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil); err != nil {
+				return err
+			}
+		}
+		return b.Commit(s.sync)
+	})
+}
+
+// Published returns the mark SetPublished recorded for p (0 if none).
+func (s *Store) Published(p int32) (int64, error) {
+	v, err := s.get(publishedKey(p))
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // Partition loads partition p's state into dst (keeping dst.Config); an
@@ -147,7 +309,11 @@ func (s *Store) Partition(p int32, dst *ledger.Partition) error {
 // named sku) when the store does not have it.
 func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error) {
 	key := AppendSKUKey(nil, p, sku)
-	v, closer, err := s.db.Get(key)
+	db, err := s.db()
+	if err != nil {
+		return false, err
+	}
+	v, closer, err := db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		*dst = ledger.SKU{Name: sku}
 		return false, nil
@@ -164,7 +330,11 @@ func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error
 func (s *Store) SKUs(p int32, fn func(name string, val []byte) error) error {
 	lo := skuPrefix(p)
 	hi := skuPrefix(p + 1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
 	}
@@ -183,7 +353,11 @@ func (s *Store) SKUs(p int32, fn func(name string, val []byte) error) error {
 
 // Partitions lists the partitions that have an offset in the store.
 func (s *Store) Partitions() ([]int32, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'o'}, UpperBound: []byte{'p'}})
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{'o'}, UpperBound: []byte{'p'}})
 	if err != nil {
 		return nil, err
 	}
@@ -199,14 +373,17 @@ func (s *Store) Partitions() ([]int32, error) {
 // DropPartition deletes everything the store holds of partition p (when p
 // moves to another owner, so a later return starts from that owner's state).
 func (s *Store) DropPartition(p int32) error {
-	b := s.db.NewBatch()
-	defer b.Close()
-	if err := b.DeleteRange(skuPrefix(p), skuPrefix(p+1), nil); err != nil {
-		return err
-	}
-	_ = b.Delete(offsetKey(p), nil)
-	_ = b.Delete(partitionKey(p), nil)
-	return b.Commit(s.sync)
+	return s.write(func(db *pebble.DB) error {
+		b := db.NewBatch()
+		defer b.Close()
+		if err := b.DeleteRange(skuPrefix(p), skuPrefix(p+1), nil); err != nil {
+			return err
+		}
+		_ = b.Delete(offsetKey(p), nil)
+		_ = b.Delete(partitionKey(p), nil)
+		_ = b.Delete(publishedKey(p), nil)
+		return b.Commit(s.sync)
+	})
 }
 
 // Batch is one atomic write: new states and next offsets.
@@ -217,8 +394,9 @@ type Batch struct {
 	key []byte
 }
 
-// NewBatch starts a batch.
-func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
+// NewBatch starts a batch. Staging into it needs no database; Commit
+// applies it to the current one.
+func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: new(pebble.Batch)} }
 
 // PutSKU stages sku's state.
 func (b *Batch) PutSKU(p int32, sku *ledger.SKU) error {
@@ -243,8 +421,7 @@ func (b *Batch) Len() int { return b.b.Len() }
 
 // Commit writes the batch atomically and releases it.
 func (b *Batch) Commit() error {
-	err := b.b.Commit(b.s.sync)
-	b.b.Close()
+	err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) })
 	b.b = nil
 	if err != nil {
 		return fmt.Errorf("committing ledger batch: %w", err)
@@ -253,12 +430,7 @@ func (b *Batch) Commit() error {
 }
 
 // Close releases an uncommitted batch.
-func (b *Batch) Close() {
-	if b.b != nil {
-		b.b.Close()
-		b.b = nil
-	}
-}
+func (b *Batch) Close() { b.b = nil }
 
 type quietLogger struct{}
 
