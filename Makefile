@@ -5,7 +5,10 @@ BIN     := bin/stockledger
 DATA    ?= ./data
 PKGS    := ./...
 
-.PHONY: all build run test vet lint bench fuzz clean
+KAFKA_DIR ?= $(CURDIR)/.kafka-test
+KAFKA    := deploy/kafka/kafka.sh
+
+.PHONY: all build run test test-kafka vet lint bench fuzz clean
 
 all: build
 
@@ -20,13 +23,24 @@ run: build
 test: vet
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
+## test-kafka: the end-to-end suite against a real Apache Kafka broker
+## (fetched from Maven Central, started on 127.0.0.1:19092, stopped after).
+## Against any other Kafka: STOCKLEDGER_TEST_BROKERS=host:port go test ./processors/ ./cmd/stockledger/
+test-kafka: build
+	$(KAFKA) fetch
+	rm -rf $(KAFKA_DIR)
+	@set -e; $(KAFKA) start --dir $(KAFKA_DIR) --port 19092 --controller-port 19093 --sasl-port 19094; \
+	  trap '$(KAFKA) stop --dir $(KAFKA_DIR)' EXIT; \
+	  STOCKLEDGER_TEST_BROKERS=127.0.0.1:19092 STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
+	    $(GO) test -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ManyProcessors|ExactlyOnce' ./processors/ ./cmd/stockledger/
+
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 lint: vet
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 ## bench: the fold benchmarks (go test -bench), medians of 5 runs.
 bench:

@@ -33,6 +33,9 @@ func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
 		fx.Alerts = fx.Alerts[:a.n0]
 		return res
 	}
+	if !s.Known() {
+		s.PolicySeq = p.PolicySeq // every policy so far is in force for it
+	}
 	s.Version++
 	s.Newest = max(s.Newest, ev.OccurredAt)
 	cutoff := s.Newest - p.retentionMicros()

@@ -12,8 +12,8 @@ import (
 // equal bytes and a checksum of a store is a checksum of the ledger.
 
 const (
-	skuFormat       = 1
-	partitionFormat = 1
+	skuFormat       = 2
+	partitionFormat = 2
 )
 
 // ErrCorrupt is wrapped by decode errors.
@@ -28,6 +28,7 @@ func (s *SKU) AppendBinary(dst []byte) []byte {
 	dst = appendBool(dst, s.HasReorder)
 	dst = binary.AppendVarint(dst, int64(s.ReorderPoint))
 	dst = binary.AppendVarint(dst, s.Newest)
+	dst = binary.AppendUvarint(dst, s.PolicySeq)
 	dst = binary.AppendUvarint(dst, uint64(len(s.Locations)))
 	for i := range s.Locations {
 		l := &s.Locations[i]
@@ -84,6 +85,7 @@ func DecodeSKU(name string, b []byte, s *SKU) error {
 	s.HasReorder = d.bool()
 	s.ReorderPoint = Qty(d.varint())
 	s.Newest = d.varint()
+	s.PolicySeq = d.uvarint()
 	if n := d.count(); n > 0 {
 		s.Locations = make([]Location, n)
 		for i := range s.Locations {
@@ -136,6 +138,7 @@ func DecodeSKU(name string, b []byte, s *SKU) error {
 func (p *Partition) AppendBinary(dst []byte) []byte {
 	dst = append(dst, partitionFormat)
 	dst = binary.AppendVarint(dst, p.Newest)
+	dst = binary.AppendUvarint(dst, p.PolicySeq)
 	dst = binary.AppendUvarint(dst, uint64(len(p.Channels)))
 	for i := range p.Channels {
 		c := &p.Channels[i]
@@ -160,6 +163,7 @@ func DecodePartition(b []byte, p *Partition) error {
 	}
 	*p = Partition{Config: p.Config}
 	p.Newest = d.varint()
+	p.PolicySeq = d.uvarint()
 	if n := d.count(); n > 0 {
 		p.Channels = make([]ChannelPolicy, n)
 		for i := range p.Channels {

@@ -13,13 +13,13 @@ type Config struct {
 	// the newest occurred_at the SKU (or partition) has seen. Default 7 days.
 	IDRetention time.Duration
 	// MaxIDsPerSKU caps the event ids remembered per SKU (and channel_policy
-	// ids per partition); past it the oldest are forgotten. Default 100,000.
+	// ids per partition); past it the oldest are forgotten. Default 10,000.
 	MaxIDsPerSKU int
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{IDRetention: 7 * 24 * time.Hour, MaxIDsPerSKU: 100_000}
+	return Config{IDRetention: 7 * 24 * time.Hour, MaxIDsPerSKU: 10_000}
 }
 
 // ChannelPolicy is a channel's policy.
@@ -52,6 +52,10 @@ type Partition struct {
 	Channels []ChannelPolicy // sorted by Channel
 	Seen     IDWindow
 	Newest   int64
+	// PolicySeq counts the channel_policy events applied. A SKU records
+	// the count it has seen, so a policy reaches each SKU once even when a
+	// restored SKU state is ahead of the partition's (see ReachSKU).
+	PolicySeq uint64
 }
 
 // NewPartition returns an empty partition state.
@@ -99,16 +103,20 @@ func (p *Partition) ApplyChannelPolicy(ev *Event) Result {
 	}
 	p.Newest = max(p.Newest, ev.OccurredAt)
 	p.Seen.Add(ev.ID, ev.OccurredAt, p.Config.MaxIDsPerSKU, p.Newest-p.retentionMicros())
+	p.PolicySeq++
 	return Result{Outcome: Applied}
 }
 
 // ReachSKU brings an applied channel_policy event to a SKU the partition
 // knows: its version grows and the channel's update is published if its
-// ats changed or is new. Unknown SKUs are left alone.
+// ats changed or is new. Unknown SKUs, and SKUs the policy already reached
+// (a state restored from a changelog can be ahead of its partition's), are
+// left alone.
 func (p *Partition) ReachSKU(s *SKU, ev *Event, fx *Effects) {
-	if !s.Known() {
+	if !s.Known() || s.PolicySeq >= p.PolicySeq {
 		return
 	}
+	s.PolicySeq = p.PolicySeq
 	s.Version++
 	c := p.Channel(ev.Channel)
 	p.publish(s, c, ev, fx)

@@ -67,6 +67,7 @@ type SKU struct {
 	Transfers    map[string]Transfer
 	Published    []ChannelValue // sorted by Channel
 	Seen         IDWindow
+	PolicySeq    uint64 // the partition's PolicySeq when a policy last reached it (or it appeared)
 }
 
 // Known reports whether any event has been applied to s.

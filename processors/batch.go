@@ -25,6 +25,7 @@ type batcher struct {
 	idx     map[updateKey]int
 	out     []*kgo.Record
 	outTS   []time.Time // cause timestamp per update record, zero for others
+	clRecs  []*kgo.Record
 	scratch []byte
 }
 
@@ -97,8 +98,33 @@ func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
 	if err := batch.Commit(); err != nil {
 		return &storeError{err}
 	}
+	if p.cfg.Changelog {
+		b.changelog()
+	}
 	b.account(n)
 	return nil
+}
+
+// changelog publishes the committed states without waiting: a restore
+// only trusts a partition's states up to its last offset marker, and a
+// partition whose changelog writes failed gets no more markers.
+func (b *batcher) changelog() {
+	p := b.p
+	for _, pt := range b.work {
+		broken := p.clBroken[pt.id]
+		if broken == nil || broken.Load() {
+			continue
+		}
+		b.clRecs = pt.changelogRecords(p.cfg.Topics.Changelog, b.clRecs[:0])
+		for _, r := range b.clRecs {
+			p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+				if err != nil && !broken.Swap(true) {
+					p.m.changelogErrors.Inc()
+					p.log.Error("changelog write failed; no more offset markers for this partition until it is reassigned", "partition", r.Partition, "err", err)
+				}
+			})
+		}
+	}
 }
 
 // publish produces every output of the batch and waits for all acks.

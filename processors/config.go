@@ -21,6 +21,10 @@ type Topics struct {
 	Updates     string // channel stock updates, keyed channel/sku, compacted
 	Alerts      string // alerts, keyed by SKU
 	DeadLetters string // events that could not be applied, keyed as the event was
+	// Changelog holds each partition's ledger state (compacted, one
+	// partition per events partition), so a new owner restores a partition
+	// without folding its whole history.
+	Changelog string
 }
 
 // DefaultTopicPrefix prefixes the default topic names.
@@ -37,6 +41,7 @@ func TopicsWithPrefix(prefix string) Topics {
 		Updates:     prefix + ".updates",
 		Alerts:      prefix + ".alerts",
 		DeadLetters: prefix + ".dead-letters",
+		Changelog:   prefix + ".changelog",
 	}
 }
 
@@ -63,6 +68,14 @@ type Config struct {
 	// StoreRetryInterval is how often a stalled processor probes the store
 	// after a read or write failed (disk full, I/O error). Default 1s.
 	StoreRetryInterval time.Duration
+	// Changelog, when true (the default), publishes every committed state to
+	// the changelog topic and restores newly assigned partitions from it
+	// when it is ahead of the local store.
+	Changelog bool
+	// AdvertiseHTTP is this instance's HTTP address as other instances and
+	// clients reach it; GET /v1/skus on an instance that does not own the
+	// SKU names the owner's. Empty: not advertised.
+	AdvertiseHTTP string
 	// Ledger bounds what the ledger remembers.
 	Ledger ledger.Config
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
@@ -81,6 +94,7 @@ func DefaultConfig() Config {
 		MaxCachedSKUs:      1_000_000,
 		LagInterval:        time.Second,
 		StoreRetryInterval: time.Second,
+		Changelog:          true,
 		Ledger:             ledger.DefaultConfig(),
 	}
 }
@@ -96,7 +110,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("brokers: %q is not host:port", b))
 		}
 	}
-	for name, t := range map[string]string{"events": c.Topics.Events, "updates": c.Topics.Updates, "alerts": c.Topics.Alerts, "dead-letters": c.Topics.DeadLetters} {
+	for name, t := range map[string]string{"events": c.Topics.Events, "updates": c.Topics.Updates, "alerts": c.Topics.Alerts, "dead-letters": c.Topics.DeadLetters, "changelog": c.Topics.Changelog} {
 		if t == "" {
 			errs = append(errs, fmt.Errorf("topics.%s: must not be empty", name))
 		}

@@ -27,6 +27,9 @@ type metrics struct {
 	owned        prometheus.Gauge
 	storeErrors  prometheus.Counter
 	stalled      prometheus.Gauge
+
+	changelogErrors prometheus.Counter
+	restoreSeconds  prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -67,12 +70,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stockledger_store_errors_total", Help: "Pebble reads or commits that failed.",
 		}),
+		changelogErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stockledger_changelog_errors_total", Help: "Changelog writes that failed.",
+		}),
+		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "stockledger_changelog_restore_seconds", Help: "Time to restore a newly assigned partition from the changelog.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
+		}),
 		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "stockledger_store_stalled", Help: "1 while consumption is paused because the store cannot write.",
 		}),
 	}
 	reg.MustRegister(m.applied, m.duplicates, m.deadLetters, m.alerts, m.updates, m.latency,
-		m.lag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled)
+		m.lag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled, m.changelogErrors, m.restoreSeconds)
 	for _, t := range ledger.EventTypes() {
 		m.appliedBy[t] = m.applied.WithLabelValues(t.String())
 	}

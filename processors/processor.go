@@ -38,6 +38,12 @@ type Processor struct {
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
 
+	// Partitions being restored from the changelog (poll loop only): they
+	// stay paused until their restore result is installed.
+	restoring map[int32]context.CancelFunc
+	restores  chan restoreResult
+	clBroken  map[int32]*atomic.Bool // changelog writes failed: no more offset markers
+
 	ready atomic.Bool
 	mu    struct {
 		sync.Mutex
@@ -58,14 +64,20 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid processor config: %w", err)
 	}
-	p := &Processor{cfg: cfg, log: log, store: st, reg: reg, m: newMetrics(promReg), parts: make(map[int32]*partition)}
+	p := &Processor{cfg: cfg, log: log, store: st, reg: reg, m: newMetrics(promReg), parts: make(map[int32]*partition),
+		restoring: make(map[int32]context.CancelFunc), restores: make(chan restoreResult, 64), clBroken: make(map[int32]*atomic.Bool)}
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
 	promReg.MustRegister(newPebbleCollector(st.DB))
 	kp := kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())
+	clientID := "stockledger"
+	if cfg.AdvertiseHTTP != "" {
+		clientID = "stockledger@" + cfg.AdvertiseHTTP
+	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID("stockledger"),
+		kgo.ClientID(clientID),
+		kgo.RecordPartitioner(outputPartitioner(cfg.Topics.Changelog)),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics.Events),
 		kgo.DisableAutoCommit(),
@@ -151,29 +163,93 @@ func (p *Processor) adjustOffsets(_ context.Context, offsets map[string]map[int3
 	return offsets, nil
 }
 
-func (p *Processor) assigned(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, a map[string][]int32) {
 	for _, part := range a[p.cfg.Topics.Events] {
-		pt := newPartition(part, p.cfg.Topics.Events, p.cfg.Ledger)
-		if err := p.store.Partition(part, &pt.st); err != nil {
-			p.m.storeErrors.Inc()
-			p.log.Error("loading partition state", "partition", part, "err", err)
+		if p.cfg.Changelog {
+			p.startRestore(ctx, part)
+			continue
 		}
-		next, _, _ := p.store.Offset(part)
-		pt.next = next
-		pt.published, _ = p.store.Published(part)
-		p.parts[part] = pt
-		if p.stalled {
-			p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {part}})
-		}
-		p.mu.Lock()
-		p.mu.next[part] = next
-		p.mu.Unlock()
+		p.install(part)
 	}
-	p.m.owned.Set(float64(len(p.parts)))
+	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
 	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Events])
 }
 
-func (p *Processor) revoked(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+// startRestore pauses part and restores it from the changelog in the
+// background; the poll loop installs it when done (installRestores).
+func (p *Processor) startRestore(ctx context.Context, part int32) {
+	p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {part}})
+	rctx, cancel := context.WithCancel(ctx)
+	p.restoring[part] = cancel
+	go func() { p.restores <- restore(rctx, p.cfg, p.store, part) }()
+}
+
+// installRestores installs finished restores (poll loop only).
+func (p *Processor) installRestores(ctx context.Context) {
+	for {
+		select {
+		case r := <-p.restores:
+			cancel, ok := p.restoring[r.part]
+			if !ok {
+				continue // revoked meanwhile
+			}
+			cancel()
+			delete(p.restoring, r.part)
+			if r.err != nil {
+				p.log.Error("restoring partition from the changelog; retrying", "partition", r.part, "err", r.err)
+				p.m.storeErrors.Inc()
+				time.Sleep(p.cfg.StoreRetryInterval)
+				p.startRestore(ctx, r.part)
+				continue
+			}
+			if r.restored {
+				p.log.Info("partition restored from the changelog", "partition", r.part, "skus", r.skus, "next_offset", r.next, "took", r.took)
+				p.m.restoreSeconds.Observe(r.took.Seconds())
+			}
+			p.install(r.part)
+			next, ok, _ := p.store.Offset(r.part)
+			o := kgo.EpochOffset{Epoch: -1, Offset: next}
+			if !ok {
+				o.Offset = 0
+			}
+			p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Events: {r.part: o}})
+			p.cl.ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {r.part}})
+		default:
+			return
+		}
+	}
+}
+
+// install makes part an owned, folding partition from the store's state.
+func (p *Processor) install(part int32) {
+	pt := newPartition(part, p.cfg.Topics.Events, p.cfg.Ledger)
+	if err := p.store.Partition(part, &pt.st); err != nil {
+		p.m.storeErrors.Inc()
+		p.log.Error("loading partition state", "partition", part, "err", err)
+	}
+	next, _, _ := p.store.Offset(part)
+	pt.next = next
+	pt.published, _ = p.store.Published(part)
+	p.parts[part] = pt
+	if p.clBroken[part] == nil {
+		p.clBroken[part] = new(atomic.Bool)
+	}
+	if p.stalled {
+		p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {part}})
+	}
+	p.mu.Lock()
+	p.mu.next[part] = next
+	p.mu.Unlock()
+}
+
+func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
+	// The next owner restores from the changelog: it must hold every state
+	// this instance committed.
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := cl.Flush(fctx); err != nil {
+		p.log.Warn("flushing the changelog before giving up partitions", "err", err)
+	}
+	cancel()
 	p.drop(r[p.cfg.Topics.Events])
 	p.log.Info("partitions revoked", "partitions", r[p.cfg.Topics.Events])
 }
@@ -185,6 +261,12 @@ func (p *Processor) lost(_ context.Context, _ *kgo.Client, l map[string][]int32)
 
 // drop forgets partitions' hot state; everything folded is committed.
 func (p *Processor) drop(parts []int32) {
+	for _, part := range parts {
+		if cancel, ok := p.restoring[part]; ok {
+			cancel()
+			delete(p.restoring, part)
+		}
+	}
 	// A partition paused while the store was failing must not stay paused
 	// in the client if it comes back later.
 	p.cl.ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Events: parts})
@@ -196,13 +278,17 @@ func (p *Processor) drop(parts []int32) {
 		p.m.lag.DeleteLabelValues(fmt.Sprint(part))
 	}
 	p.mu.Unlock()
-	p.m.owned.Set(float64(len(p.parts)))
+	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
 }
 
 // Run folds events until ctx is done or an operating error stops it. It
 // closes the Kafka client (leaving the group) before returning.
 func (p *Processor) Run(ctx context.Context) error {
 	defer func() {
+		// Changelog records of the last batch go out before leaving.
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = p.cl.Flush(fctx)
+		cancel()
 		// A poll blocks rebalances until AllowRebalance; leaving the group
 		// on Close is one, so allow it first or Close waits forever.
 		p.cl.AllowRebalance()
@@ -215,9 +301,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.ready.Store(true)
 	defer p.ready.Store(false)
 	for {
+		p.installRestores(ctx)
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if p.stalled {
 			pollCtx, cancel = context.WithTimeout(ctx, p.cfg.StoreRetryInterval)
+		} else if len(p.restoring) > 0 {
+			pollCtx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
 		}
 		fetches := p.cl.PollRecords(pollCtx, p.cfg.MaxBatchRecords)
 		cancel()
@@ -378,4 +467,17 @@ func (p *Processor) tryRecover() {
 	p.m.stalled.Set(0)
 	p.ready.Store(true)
 	p.log.Info("store writable again; resuming", "partitions", parts)
+}
+
+// outputPartitioner sends changelog records to the partition set on the
+// record (the events partition they mirror) and hashes the keys of every
+// other output as Kafka does.
+func outputPartitioner(changelog string) kgo.Partitioner {
+	return kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+		keyed := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+		if topic == changelog {
+			return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+		}
+		return func(r *kgo.Record, n int) int { return keyed.Partition(r, n) }
+	})
 }

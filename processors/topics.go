@@ -23,6 +23,8 @@ func topicConfigs(t Topics) map[string]map[string]*string {
 		// Dead letters hold events that are nowhere else applied: kept forever,
 		// and allowed to be larger than an event (they carry it whole).
 		t.DeadLetters: {"cleanup.policy": s("delete"), "retention.ms": s("-1"), "max.message.bytes": s("4194304")},
+		// Latest state per SKU per partition; states of very hot SKUs can be large.
+		t.Changelog: {"cleanup.policy": s("compact"), "max.message.bytes": s("16777216")},
 	}
 }
 
