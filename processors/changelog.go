@@ -107,6 +107,7 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 	states := make(map[string][]byte)
 	var partState []byte
 	clNext := int64(-1)
+	next := int64(0) // offset after the last record read
 	for done := false; !done; {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -119,7 +120,15 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 			res.err = fmt.Errorf("reading changelog partition %d: %w", part, ferr)
 			return res
 		}
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			// Compaction and transaction markers leave gaps: the high
+			// watermark, not the last offset, says when the end is read.
+			if len(fp.Records) == 0 && fp.HighWatermark <= next {
+				done = true
+			}
+		})
 		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
 			switch string(r.Key) {
 			case string(changelogOffsetKey):
 				if len(r.Value) == 8 {
@@ -130,7 +139,7 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 			default:
 				states[string(r.Key)] = r.Value
 			}
-			done = done || r.Offset >= end.Offset-1
+			done = done || next >= end.Offset
 		})
 	}
 	if clNext < 0 || (haveLocal && clNext <= local) {

@@ -64,6 +64,16 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid SKU code"})
 			return
 		}
+		part := p.PartitionOf(name)
+		if !p.Owns(part) {
+			owner := p.Owner(r.Context(), part)
+			body := map[string]any{"error": "this instance does not own the SKU's partition", "sku": name, "partition": part, "owner": owner}
+			if owner != "" {
+				w.Header().Set("Location", "http://"+owner+r.URL.Path)
+			}
+			writeJSON(w, http.StatusMisdirectedRequest, body)
+			return
+		}
 		s, found, err := p.SKU(name)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
@@ -73,7 +83,7 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown SKU", "sku": name})
 			return
 		}
-		writeJSON(w, http.StatusOK, NewSKUJSON(&s, p.PartitionOf(name)))
+		writeJSON(w, http.StatusOK, NewSKUJSON(&s, part))
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		parts, lag := p.Status()

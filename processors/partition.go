@@ -260,12 +260,5 @@ func (pt *partition) coalesce(out []coalesced, idx map[updateKey]int) []coalesce
 		idx[k] = len(out)
 		out = append(out, coalesced{u: *u, causeTS: pt.causeTS[i]})
 	}
-	kept := out[:0]
-	for _, c := range out {
-		if c.u.HasPrevious && c.u.Previous == c.u.Available {
-			continue
-		}
-		kept = append(kept, c)
-	}
-	return kept
+	return out
 }

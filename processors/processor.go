@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,6 +203,7 @@ func (p *Processor) installRestores(ctx context.Context) {
 				p.startRestore(ctx, r.part)
 				continue
 			}
+			p.log.Debug("restore finished", "partition", r.part, "restored", r.restored, "next_offset", r.next, "took", r.took)
 			if r.restored {
 				p.log.Info("partition restored from the changelog", "partition", r.part, "skus", r.skus, "next_offset", r.next, "took", r.took)
 				p.m.restoreSeconds.Observe(r.took.Seconds())
@@ -302,12 +304,16 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer p.ready.Store(false)
 	for {
 		p.installRestores(ctx)
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		// Polls are bounded: a rebalance can start a restore while a poll
+		// waits, and only the loop installs it; a stalled store is probed
+		// between polls.
+		wait := 200 * time.Millisecond
 		if p.stalled {
-			pollCtx, cancel = context.WithTimeout(ctx, p.cfg.StoreRetryInterval)
+			wait = p.cfg.StoreRetryInterval
 		} else if len(p.restoring) > 0 {
-			pollCtx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+			wait = 20 * time.Millisecond
 		}
+		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := p.cl.PollRecords(pollCtx, p.cfg.MaxBatchRecords)
 		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -319,7 +325,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			continue
 		}
 		fetches.EachError(func(t string, part int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
 			}
 		})
@@ -480,4 +486,41 @@ func outputPartitioner(changelog string) kgo.Partitioner {
 		}
 		return func(r *kgo.Record, n int) int { return keyed.Partition(r, n) }
 	})
+}
+
+// Owns reports whether this instance owns events partition part.
+func (p *Processor) Owns(part int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.mu.next[part]
+	return ok
+}
+
+// Owner returns the advertised HTTP address of the group member that owns
+// events partition part, or "" if no member advertises one or it is
+// unknown (a rebalance in progress).
+func (p *Processor) Owner(ctx context.Context, part int32) string {
+	groups, err := p.adm.DescribeGroups(ctx, p.cfg.Group)
+	if err != nil {
+		return ""
+	}
+	g, ok := groups[p.cfg.Group]
+	if !ok {
+		return ""
+	}
+	for _, m := range g.Members {
+		c, ok := m.Assigned.AsConsumer()
+		if !ok {
+			continue
+		}
+		for _, t := range c.Topics {
+			if t.Topic == p.cfg.Topics.Events && slices.Contains(t.Partitions, part) {
+				if addr, ok := strings.CutPrefix(m.ClientID, "stockledger@"); ok {
+					return addr
+				}
+				return ""
+			}
+		}
+	}
+	return ""
 }

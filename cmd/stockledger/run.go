@@ -35,6 +35,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	withDemo := fs.Bool("demo", false, "also feed a live demo retailer's events into the events topic")
+	advertise := fs.String("advertise-http", envOr("STOCKLEDGER_ADVERTISE_HTTP", ""), "HTTP address other instances and clients use to reach this one (default: --http)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +45,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.Partitions = int32(*partitions)
 	cfg.Topics = processors.TopicsWithPrefix(*topicPrefix)
+	cfg.AdvertiseHTTP = *advertise
+	if cfg.AdvertiseHTTP == "" {
+		cfg.AdvertiseHTTP = *httpAddr
+	}
 	if *sessionTimeout <= 0 {
 		return exitError{2, fmt.Errorf("--session-timeout %v: must be positive", *sessionTimeout)}
 	}

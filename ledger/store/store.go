@@ -118,6 +118,14 @@ func (s *Store) Close() (err error) {
 	if s.mu.db == nil {
 		return nil
 	}
+	if s.mu.broken != nil {
+		// Pebble panicked inside its commit pipeline (a failed WAL write
+		// or sync), which leaves its commit and DB mutexes locked: its
+		// Close would block forever. Leave the instance to the process's
+		// exit; the next Open replays the log from disk.
+		s.mu.db = nil
+		return s.mu.broken
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("closing broken store: %v", r)

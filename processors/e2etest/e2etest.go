@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type Cluster struct {
 	Group   string
 	Real    bool
 	emb     *processors.Embedded
+	dataDir string // kfake's log, so a restart keeps it
 }
 
 // Topics are the cluster's topic names.
@@ -43,20 +45,64 @@ func NewCluster(name string, partitions int32) (*Cluster, error) {
 	if b := os.Getenv("STOCKLEDGER_TEST_BROKERS"); b != "" {
 		return &Cluster{Brokers: strings.Split(b, ","), Prefix: "t-" + unique, Group: "g-" + unique, Real: true}, nil
 	}
-	emb, err := processors.StartEmbedded("127.0.0.1:0", "", partitions)
+	dir, err := os.MkdirTemp("", "kfake-")
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{Brokers: []string{emb.Addr()}, Prefix: processors.DefaultTopicPrefix, Group: "stockledger", emb: emb}, nil
+	emb, err := processors.StartEmbedded("127.0.0.1:0", dir, partitions)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Brokers: []string{emb.Addr()}, Prefix: processors.DefaultTopicPrefix, Group: "stockledger", emb: emb, dataDir: dir}, nil
+}
+
+// Stop stops the broker (kfake: closes it, keeping its log; real Kafka:
+// deploy/kafka/kafka.sh stop, named by STOCKLEDGER_KAFKA_SCRIPT).
+func (c *Cluster) Stop() error {
+	if c.Real {
+		return c.script("stop")
+	}
+	c.emb.Close()
+	return nil
+}
+
+// Start starts a stopped broker again on the same address with its log.
+func (c *Cluster) Start() error {
+	if c.Real {
+		return c.script("start")
+	}
+	emb, err := processors.StartEmbedded(c.Brokers[0], c.dataDir, 4)
+	if err != nil {
+		return err
+	}
+	c.emb = emb
+	return nil
+}
+
+// CanRestart reports whether Stop and Start work here (real Kafka needs
+// the script and its directory).
+func (c *Cluster) CanRestart() bool {
+	return !c.Real || (os.Getenv("STOCKLEDGER_KAFKA_SCRIPT") != "" && os.Getenv("STOCKLEDGER_KAFKA_DIR") != "")
+}
+
+func (c *Cluster) script(cmd string) error {
+	out, err := exec.Command(os.Getenv("STOCKLEDGER_KAFKA_SCRIPT"), cmd, "--dir", os.Getenv("STOCKLEDGER_KAFKA_DIR")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kafka.sh %s: %v: %s", cmd, err, out)
+	}
+	return nil
 }
 
 // Embedded is the kfake broker, or nil on real Kafka.
 func (c *Cluster) Embedded() *processors.Embedded { return c.emb }
 
-// Close stops the embedded broker, if any.
+// Close stops the embedded broker, if any, and removes its log.
 func (c *Cluster) Close() {
 	if c.emb != nil {
 		c.emb.Close()
+	}
+	if c.dataDir != "" {
+		os.RemoveAll(c.dataDir)
 	}
 }
 
