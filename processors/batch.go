@@ -75,8 +75,28 @@ func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
 			return &storeError{fmt.Errorf("folding partition %d: %w", pt.id, pt.err)}
 		}
 	}
+	if p.sess != nil {
+		if err := p.sess.Begin(); err != nil {
+			return fmt.Errorf("beginning transaction: %w", err)
+		}
+	}
 	if err := b.publish(ctx); err != nil {
 		return err
+	}
+	if p.sess != nil {
+		if p.cfg.Changelog {
+			b.changelog() // inside the transaction: a restore reads it committed
+		}
+		committed, err := p.sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			return fmt.Errorf("committing transaction: %w", err)
+		}
+		if !committed {
+			// A rebalance aborted it: nothing of this batch is visible.
+			p.log.Info("transaction aborted by a rebalance; folding the batch again")
+			p.rewind()
+			return nil
+		}
 	}
 	marks := make(map[int32]int64, len(b.work))
 	for _, pt := range b.work {
@@ -98,7 +118,7 @@ func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
 	if err := batch.Commit(); err != nil {
 		return &storeError{err}
 	}
-	if p.cfg.Changelog {
+	if p.cfg.Changelog && p.sess == nil {
 		b.changelog()
 	}
 	b.account(n)

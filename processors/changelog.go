@@ -3,6 +3,7 @@ package processors
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,6 +76,8 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 		kgo.ClientID("stockledger-restore"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	}, cfg.ClientOpts...)...)
 	if err != nil {
 		res.err = err
@@ -108,25 +111,34 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 	var partState []byte
 	clNext := int64(-1)
 	next := int64(0) // offset after the last record read
-	for done := false; !done; {
-		fs := cl.PollFetches(ctx)
+	// Nobody writes this changelog partition while we restore it (we own
+	// the partition and the previous owner flushed before giving it up), so
+	// the end is reached at the end offset, or, when transaction markers or
+	// aborted records sit at the tail, once the broker has nothing more.
+	idle := 0
+	for next < end.Offset && idle < 3 {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			res.err = ctx.Err()
 			return res
 		}
 		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = err
+			}
+		})
 		if ferr != nil {
 			res.err = fmt.Errorf("reading changelog partition %d: %w", part, ferr)
 			return res
 		}
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			// Compaction and transaction markers leave gaps: the high
-			// watermark, not the last offset, says when the end is read.
-			if len(fp.Records) == 0 && fp.HighWatermark <= next {
-				done = true
-			}
-		})
+		if fs.NumRecords() == 0 {
+			idle++
+			continue
+		}
+		idle = 0
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
 			switch string(r.Key) {
@@ -139,7 +151,6 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 			default:
 				states[string(r.Key)] = r.Value
 			}
-			done = done || next >= end.Offset
 		})
 	}
 	if clNext < 0 || (haveLocal && clNext <= local) {
@@ -200,12 +211,13 @@ func lastRecord(ctx context.Context, cfg Config, part int32, end int64) (*kgo.Re
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("stockledger-restore"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().At(end - 1)}}),
+		kgo.FetchMaxWait(100 * time.Millisecond),
 	}, cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	for {
 		fs := cl.PollFetches(ctx)

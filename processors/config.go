@@ -7,6 +7,7 @@ package processors
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -76,6 +77,19 @@ type Config struct {
 	// clients reach it; GET /v1/skus on an instance that does not own the
 	// SKU names the owner's. Empty: not advertised.
 	AdvertiseHTTP string
+	// ExactlyOnce publishes each batch's outputs (and changelog records) in a
+	// Kafka transaction together with the group's offsets, and commits the
+	// batch to Pebble only after the transaction commits: read_committed
+	// consumers see each update once, even across crashes.
+	ExactlyOnce bool
+	// InstanceID names this instance; with ExactlyOnce the transactional id
+	// is Group-InstanceID, so it must be unique per instance and stable
+	// across its restarts (a restart then aborts its open transaction at
+	// once). Default: the host name.
+	InstanceID string
+	// TransactionTimeout bounds a transaction: a crashed instance's open
+	// transaction blocks read_committed readers at most this long. Default 10s.
+	TransactionTimeout time.Duration
 	// Ledger bounds what the ledger remembers.
 	Ledger ledger.Config
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
@@ -95,6 +109,8 @@ func DefaultConfig() Config {
 		LagInterval:        time.Second,
 		StoreRetryInterval: time.Second,
 		Changelog:          true,
+		InstanceID:         hostname(),
+		TransactionTimeout: 10 * time.Second,
 		Ledger:             ledger.DefaultConfig(),
 	}
 }
@@ -114,6 +130,12 @@ func (c *Config) Validate() error {
 		if t == "" {
 			errs = append(errs, fmt.Errorf("topics.%s: must not be empty", name))
 		}
+	}
+	if c.ExactlyOnce && c.InstanceID == "" {
+		errs = append(errs, errors.New("instance id: required with exactly-once"))
+	}
+	if c.ExactlyOnce && c.TransactionTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("transaction timeout: %v is under 1s", c.TransactionTimeout))
 	}
 	if c.Group == "" {
 		errs = append(errs, errors.New("group: must not be empty"))
@@ -140,4 +162,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max ids per SKU: %d must be at least 1", c.Ledger.MaxIDsPerSKU))
 	}
 	return errors.Join(errs...)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "stockledger"
+	}
+	return h
 }

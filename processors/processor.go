@@ -33,7 +33,12 @@ type Processor struct {
 	cl    *kgo.Client
 	adm   *kadm.Client
 
+	sess          *kgo.GroupTransactSession // with ExactlyOnce
 	numPartitions int32
+	// committed: the group's committed offsets at assignment. With
+	// ExactlyOnce they are committed in the transaction with the outputs,
+	// so records below them were published even if Pebble lags.
+	committed map[int32]int64
 	parts         map[int32]*partition // owned by the poll loop (callbacks run inside it)
 	decoders      []*schemas.Decoder
 
@@ -66,7 +71,8 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		return nil, fmt.Errorf("invalid processor config: %w", err)
 	}
 	p := &Processor{cfg: cfg, log: log, store: st, reg: reg, m: newMetrics(promReg), parts: make(map[int32]*partition),
-		restoring: make(map[int32]context.CancelFunc), restores: make(chan restoreResult, 64), clBroken: make(map[int32]*atomic.Bool)}
+		restoring: make(map[int32]context.CancelFunc), restores: make(chan restoreResult, 64), clBroken: make(map[int32]*atomic.Bool),
+		committed: make(map[int32]int64)}
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
 	promReg.MustRegister(newPebbleCollector(st.DB))
@@ -92,9 +98,19 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.WithHooks(kp),
 	}, cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating kafka client: %w", err)
+	var cl *kgo.Client
+	if cfg.ExactlyOnce {
+		opts = append(opts, kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID), kgo.TransactionTimeout(cfg.TransactionTimeout))
+		sess, err := kgo.NewGroupTransactSession(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("creating transactional kafka client: %w", err)
+		}
+		p.sess, cl = sess, sess.Client()
+	} else {
+		var err error
+		if cl, err = kgo.NewClient(opts...); err != nil {
+			return nil, fmt.Errorf("creating kafka client: %w", err)
+		}
 	}
 	p.cl, p.adm = cl, kadm.NewClient(cl)
 	n, err := EnsureTopics(ctx, p.adm, cfg.Topics, cfg.Partitions, cfg.ReplicationFactor)
@@ -147,7 +163,10 @@ func (p *Processor) Ready() bool { return p.ready.Load() }
 // store, not at the group's committed offset, so state and position agree.
 func (p *Processor) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	for topic, parts := range offsets {
-		for part := range parts {
+		for part, committed := range parts {
+			if eo := committed.EpochOffset(); p.cfg.ExactlyOnce && eo.Offset > 0 {
+				p.committed[part] = eo.Offset
+			}
 			next, ok, err := p.store.Offset(part)
 			if err != nil {
 				p.m.storeErrors.Inc()
@@ -232,6 +251,7 @@ func (p *Processor) install(part int32) {
 	next, _, _ := p.store.Offset(part)
 	pt.next = next
 	pt.published, _ = p.store.Published(part)
+	pt.published = max(pt.published, p.committed[part])
 	p.parts[part] = pt
 	if p.clBroken[part] == nil {
 		p.clBroken[part] = new(atomic.Bool)
@@ -293,7 +313,11 @@ func (p *Processor) Run(ctx context.Context) error {
 		cancel()
 		// A poll blocks rebalances until AllowRebalance; leaving the group
 		// on Close is one, so allow it first or Close waits forever.
-		p.cl.AllowRebalance()
+		p.allowRebalance()
+		if p.sess != nil {
+			p.sess.Close() // aborts a transaction left open
+			return
+		}
 		p.cl.Close()
 	}()
 	lagCtx, stopLag := context.WithCancel(ctx)
@@ -314,14 +338,14 @@ func (p *Processor) Run(ctx context.Context) error {
 			wait = 20 * time.Millisecond
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
-		fetches := p.cl.PollRecords(pollCtx, p.cfg.MaxBatchRecords)
+		fetches := p.poll(pollCtx)
 		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return nil
 		}
 		if p.stalled {
 			p.tryRecover()
-			p.cl.AllowRebalance()
+			p.allowRebalance()
 			continue
 		}
 		fetches.EachError(func(t string, part int32, err error) {
@@ -343,7 +367,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			}
 			p.stall(err)
 		}
-		p.cl.AllowRebalance()
+		p.allowRebalance()
 	}
 }
 
@@ -523,4 +547,36 @@ func (p *Processor) Owner(ctx context.Context, part int32) string {
 		}
 	}
 	return ""
+}
+
+func (p *Processor) poll(ctx context.Context) kgo.Fetches {
+	if p.sess != nil {
+		return p.sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
+	}
+	return p.cl.PollRecords(ctx, p.cfg.MaxBatchRecords)
+}
+
+func (p *Processor) allowRebalance() {
+	if p.sess != nil {
+		p.sess.AllowRebalance()
+		return
+	}
+	p.cl.AllowRebalance()
+}
+
+// rewind drops every owned partition's hot state and seeks back to the
+// store's offsets: a batch whose transaction aborted is folded again.
+func (p *Processor) rewind() {
+	rewind := map[int32]kgo.EpochOffset{}
+	for part, pt := range p.parts {
+		published := pt.published
+		p.install(part)
+		p.parts[part].published = published
+		next, ok, _ := p.store.Offset(part)
+		if !ok {
+			next = 0
+		}
+		rewind[part] = kgo.EpochOffset{Epoch: -1, Offset: next}
+	}
+	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Events: rewind})
 }

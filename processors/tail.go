@@ -3,6 +3,7 @@ package processors
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,7 +17,9 @@ type TailOptions struct {
 
 // Tail reads topic (all partitions, no consumer group) and calls fn with
 // each record in partition order, until ctx is done, fn fails or, with
-// ExitAtEnd, every partition reaches the end it had when Tail started.
+// ExitAtEnd, every partition reaches the end it had when Tail started (or,
+// where transaction markers hide that end, the broker has sent nothing for
+// about 1.5 seconds).
 func Tail(ctx context.Context, brokers []string, topic string, o TailOptions, fn func(*kgo.Record) error, opts ...kgo.Opt) error {
 	start := kgo.NewOffset().AtEnd()
 	if o.FromBeginning {
@@ -28,6 +31,7 @@ func Tail(ctx context.Context, brokers []string, topic string, o TailOptions, fn
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(start),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("creating kafka client: %w", err)
@@ -57,11 +61,27 @@ func Tail(ctx context.Context, brokers []string, topic string, o TailOptions, fn
 			return nil
 		}
 	}
+	idle := 0
 	for {
-		fs := cl.PollFetches(ctx)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if o.ExitAtEnd {
+			pctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+		}
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
+		// Transaction markers take offsets without being records: a
+		// partition whose last offsets are markers never shows its end
+		// offset, so ExitAtEnd also stops once the broker has nothing more.
+		if o.ExitAtEnd && fs.NumRecords() == 0 {
+			if idle++; idle >= 3 {
+				return nil
+			}
+			continue
+		}
+		idle = 0
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("fetching %s/%d: %w", t, p, err) })
 		if ferr != nil {

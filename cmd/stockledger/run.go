@@ -35,6 +35,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	withDemo := fs.Bool("demo", false, "also feed a live demo retailer's events into the events topic")
+	fs.BoolVar(&cfg.ExactlyOnce, "exactly-once", envOr("STOCKLEDGER_EXACTLY_ONCE", "") == "true", "publish each batch in a Kafka transaction: read_committed consumers see every update once")
+	fs.StringVar(&cfg.InstanceID, "instance-id", envOr("STOCKLEDGER_INSTANCE_ID", cfg.InstanceID), "this instance's name, unique in the group and stable across restarts (transactional id with --exactly-once)")
 	advertise := fs.String("advertise-http", envOr("STOCKLEDGER_ADVERTISE_HTTP", ""), "HTTP address other instances and clients use to reach this one (default: --http)")
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -217,18 +217,26 @@ type Outputs struct {
 	Alerts       map[string]int
 	Dead         map[string]int
 	Updates      int
+	// Repeated counts updates published more than once (same key and version).
+	Repeated int
+	seen     map[string]struct{}
 	// VersionsShrank lists keys whose versions went down (never allowed).
 	VersionsShrank []string
 }
 
 // NewOutputs returns empty outputs.
 func NewOutputs() *Outputs {
-	return &Outputs{Final: map[string]int64{}, FinalVersion: map[string]uint64{}, Alerts: map[string]int{}, Dead: map[string]int{}}
+	return &Outputs{Final: map[string]int64{}, FinalVersion: map[string]uint64{}, Alerts: map[string]int{}, Dead: map[string]int{}, seen: map[string]struct{}{}}
 }
 
 // AddUpdate records one update.
 func (o *Outputs) AddUpdate(u *ledger.Update) {
 	k := u.Channel + "/" + u.SKU
+	kv := k + "@" + fmt.Sprint(u.Version)
+	if _, ok := o.seen[kv]; ok {
+		o.Repeated++
+	}
+	o.seen[kv] = struct{}{}
 	if v, ok := o.FinalVersion[k]; ok && u.Version < v {
 		o.VersionsShrank = append(o.VersionsShrank, fmt.Sprintf("%s: %d after %d", k, u.Version, v))
 	}
