@@ -192,6 +192,7 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, a map[string][]
 		p.install(part)
 	}
 	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
+	p.ready.Store(!p.stalled)
 	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Events])
 }
 
@@ -324,8 +325,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer stopLag()
 	go p.lagLoop(lagCtx)
 	b := newBatcher(p)
-	p.ready.Store(true)
-	defer p.ready.Store(false)
+	defer p.ready.Store(false) // ready once the group assigned partitions (assigned)
 	for {
 		p.installRestores(ctx)
 		// Polls are bounded: a rebalance can start a restore while a poll
@@ -345,6 +345,13 @@ func (p *Processor) Run(ctx context.Context) error {
 		}
 		if p.stalled {
 			p.tryRecover()
+			if berr := p.store.Broken(); berr != nil {
+				// The probe's synced write found the log unwritable (a
+				// WAL write that failed in the background): Pebble has
+				// stopped and only a restart replays the log.
+				p.m.storeErrors.Inc()
+				return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
+			}
 			p.allowRebalance()
 			continue
 		}
