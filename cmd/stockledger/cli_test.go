@@ -388,11 +388,11 @@ func TestSIGKILLRestart(t *testing.T) {
 	seed := testSeed(t)
 	t.Logf("seed %d (replay with STOCKLEDGER_TEST_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0x51c1))
-	n := 150_000
+	n := 200_000
 	if testing.Short() {
 		n = 40_000
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	started := time.Now()
 
@@ -417,10 +417,10 @@ func TestSIGKILLRestart(t *testing.T) {
 	adm := kadm.NewClient(prod.Client())
 	data := filepath.Join(t.TempDir(), "data")
 
-	// Four production segments (80% of the stream), each with a SIGKILL at
+	// Eight production segments (80% of the stream), each with a SIGKILL at
 	// a random chunk while it is being produced; the rest is produced while
 	// the processor is down and is the backlog of the catch-up kills.
-	const segments, chunk = 4, 1000
+	const segments, chunk = 8, 1000
 	backlogAt := n * 4 / 5
 	segEnds := []int{}
 	for i := 1; i <= segments; i++ {
