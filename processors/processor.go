@@ -39,8 +39,8 @@ type Processor struct {
 	// ExactlyOnce they are committed in the transaction with the outputs,
 	// so records below them were published even if Pebble lags.
 	committed map[int32]int64
-	parts         map[int32]*partition // owned by the poll loop (callbacks run inside it)
-	decoders      []*schemas.Decoder
+	parts     map[int32]*partition // owned by the poll loop (callbacks run inside it)
+	decoders  []*schemas.Decoder
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
 
