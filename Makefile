@@ -8,7 +8,7 @@ PKGS    := ./...
 KAFKA_DIR ?= $(CURDIR)/.kafka-test
 KAFKA    := deploy/kafka/kafka.sh
 
-.PHONY: all build run test test-kafka vet lint bench fuzz clean
+.PHONY: all build run test test-kafka vet lint bench bench-quick bench-kafka fuzz clean
 
 all: build
 
@@ -32,7 +32,7 @@ test-kafka: build
 	@set -e; $(KAFKA) start --dir $(KAFKA_DIR) --port 19092 --controller-port 19093 --sasl-port 19094; \
 	  trap '$(KAFKA) stop --dir $(KAFKA_DIR)' EXIT; \
 	  STOCKLEDGER_TEST_BROKERS=127.0.0.1:19092 STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
-	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python' ./processors/ ./cmd/stockledger/
+	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python' ./processors/ ./processors/audit/ ./cmd/stockledger/
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -42,9 +42,28 @@ vet:
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
-## bench: the fold benchmarks (go test -bench), medians of 5 runs.
+## bench: every figure: the fold and codec micro-benchmarks (go test
+## -bench, 5 runs), then the harness (bench/README.md) at the issue's
+## sizes, three runs each, with a CPU profile of the steady workload.
+## Hours on a 2-core machine; BENCH_FLAGS adds or overrides flags (sizes).
+BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./schemas/
+	$(GO) run ./bench -full -cpuprofile bench/results/steady.prof $(BENCH_FLAGS)
+
+## bench-quick: every workload at small sizes, one run (a few minutes).
+bench-quick:
+	$(GO) run ./bench $(BENCH_FLAGS)
+
+## bench-kafka: the quick harness against a real Kafka broker
+## (deploy/kafka/kafka.sh, on ports apart from test-kafka's).
+BENCH_KAFKA_DIR ?= $(or $(TMPDIR),/tmp)/stockledger-bench-kafka
+bench-kafka:
+	$(KAFKA) fetch
+	rm -rf $(BENCH_KAFKA_DIR)
+	@set -e; $(KAFKA) start --dir $(BENCH_KAFKA_DIR) --port 29092 --controller-port 29093 --sasl-port 29094; \
+	  trap '$(KAFKA) stop --dir $(BENCH_KAFKA_DIR)' EXIT; \
+	  $(GO) run ./bench -brokers 127.0.0.1:29092 -label kafka $(BENCH_FLAGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime 60s ./schemas/

@@ -3,6 +3,8 @@ package processors
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,8 +56,8 @@ func NewSKUJSON(s *ledger.SKU, part int32) SKUJSON {
 	return out
 }
 
-// Handler serves the HTTP API: /v1/skus/{sku}, /v1/status, /metrics,
-// /healthz and /readyz.
+// Handler serves the HTTP API: /v1/skus/{sku}, /v1/status, POST
+// /v1/checkpoint, /metrics, /healthz and /readyz.
 func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/skus/{sku}", func(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +96,22 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 			"ready": p.Ready(), "group": p.cfg.Group, "topic": p.cfg.Topics.Events,
 			"topic_partitions": p.numPartitions, "partitions": parts, "lag": lag,
 		})
+	})
+	mux.HandleFunc("POST /v1/checkpoint", func(w http.ResponseWriter, r *http.Request) {
+		// A consistent copy of the store for `stockledger verify` while the
+		// processor runs (Pebble lets one process open a store). It goes
+		// beside the store; the caller removes it when done.
+		dir := filepath.Join(filepath.Dir(p.store.Dir()), "checkpoints", "checkpoint-"+time.Now().UTC().Format("20060102T150405.000000000"))
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		if err := p.store.Checkpoint(dir); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		abs, _ := filepath.Abs(dir)
+		writeJSON(w, http.StatusOK, map[string]string{"path": abs})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -263,6 +263,7 @@ func (p *Processor) install(part int32) {
 	p.mu.Lock()
 	p.mu.next[part] = next
 	p.mu.Unlock()
+	p.m.setLag(part, 0) // until the first refresh: the series exists for every owned partition
 }
 
 func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]int32) {

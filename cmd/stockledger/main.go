@@ -1,5 +1,6 @@
 // Command stockledger runs and operates the stock ledger: the processor
-// (run), event producer (produce, policy set) and readers (tail).
+// (run), event producer (produce, policy set), readers (tail) and audits
+// (replay, history, verify, backtest).
 package main
 
 import (
@@ -21,6 +22,10 @@ Usage:
   stockledger produce  [--brokers a,b] [--skip-invalid] FILE|-
   stockledger tail     updates|alerts|dead-letters [--brokers a,b] [--from-beginning] [--exit-at-end]
   stockledger policy set --channel C [--locations a,b] [--buffer N] [--share-pct P] [--max-qty M]
+  stockledger replay   [--until-offset P:O,... | --until-time T] [--out DIR]
+  stockledger history  SKU [--since T] [--until T] [--format table|jsonl|csv]
+  stockledger verify   [--data DIR | --http ADDR]
+  stockledger backtest --policies FILE [--until-time T]
 
 Run "stockledger COMMAND --help" for a command's flags.
 `
@@ -66,6 +71,14 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return tailCmd(ctx, rest, stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, rest, stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, rest, stdout, stderr)
+	case "history":
+		return historyCmd(ctx, rest, stdout, stderr)
+	case "verify":
+		return verifyCmd(ctx, rest, stdout, stderr)
+	case "backtest":
+		return backtestCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

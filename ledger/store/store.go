@@ -43,6 +43,10 @@ type Options struct {
 	// free space than this, before Pebble itself runs out. 0 disables the
 	// check.
 	MinFreeBytes int64
+	// ReadOnly opens an existing store without writing to it (audits of a
+	// stopped processor's store, or of a checkpoint). Pebble still takes
+	// the directory's lock, so this fails while a processor has it open.
+	ReadOnly bool
 }
 
 // Store is the ledger's Pebble database.
@@ -102,6 +106,7 @@ func openDB(dir string, o Options) (*pebble.DB, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       32,
 		Logger:                      quietLogger{},
+		ReadOnly:                    o.ReadOnly,
 	}
 	po.EnsureDefaults()
 	db, err := pebble.Open(dir, po)
@@ -109,6 +114,24 @@ func openDB(dir string, o Options) (*pebble.DB, error) {
 		return nil, fmt.Errorf("opening pebble store %s: %w", dir, err)
 	}
 	return db, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Checkpoint writes a consistent copy of the store, as of one instant, to
+// dir (which must not exist), hard-linking its tables where it can. Every
+// committed batch is either wholly in it or not at all, so its states and
+// next offsets agree. A checkpoint opens as a store of its own.
+func (s *Store) Checkpoint(dir string) error {
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	if err := db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("checkpointing store to %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Close closes the store.

@@ -1,0 +1,187 @@
+package audit_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/gen"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/processors/audit"
+	"github.com/stockledger/stockledger/processors/e2etest"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// The replay benchmark: one large events topic (STOCKLEDGER_BENCH_EVENTS,
+// default 1,000,000; 8 partitions; 100,000 SKUs), produced once per
+// process, then read to its end by a raw consumer (records counted,
+// nothing decoded: the ceiling) and replayed into a scratch store, so both
+// rates come from the same run on the same topic:
+//
+//	go test -run '^$' -bench Replay -benchtime 1x -count 5 ./processors/audit/ | tee replay.txt
+//	STOCKLEDGER_BENCH_EVENTS=10000000 go test -run '^$' -bench Replay -benchtime 1x -count 5 -timeout 60m ./processors/audit/
+//	go run golang.org/x/perf/cmd/benchstat@latest replay.txt   # medians
+//
+// With STOCKLEDGER_TEST_BROKERS the topic is on that Kafka instead of an
+// in-process kfake (which shares this process's CPUs).
+var bench struct {
+	once sync.Once
+	cl   *e2etest.Cluster
+	n    int64
+	err  error
+}
+
+const benchPartitions = 8
+
+func benchCluster(b *testing.B) (*e2etest.Cluster, int64) {
+	b.Helper()
+	bench.once.Do(func() {
+		n := 1_000_000
+		if s := os.Getenv("STOCKLEDGER_BENCH_EVENTS"); s != "" {
+			if v, err := strconv.Atoi(s); err == nil && v > 0 {
+				n = v
+			}
+		}
+		bench.cl, bench.err = e2etest.NewCluster("bench", benchPartitions)
+		if bench.err != nil {
+			return
+		}
+		start := time.Now()
+		bench.n, bench.err = produceGenerated(bench.cl, n)
+		b.Logf("produced %d events (%d records) in %v", n, bench.n, time.Since(start))
+	})
+	if bench.err != nil {
+		b.Fatal(bench.err)
+	}
+	return bench.cl, bench.n
+}
+
+// produceGenerated produces n generated events (the steady mix with
+// retries and refusals) and returns the records the topic then holds.
+func produceGenerated(cl *e2etest.Cluster, n int) (int64, error) {
+	ctx := context.Background()
+	p, err := processors.NewEventProducer(ctx, cl.Brokers, cl.Topics(), benchPartitions)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	g := gen.New(gen.Config{Seed: 99, SKUs: 100_000, DupPct: 2, RefusePct: 2, Zipf: 1.05})
+	var ev ledger.Event
+	var records int64
+	for i := range n {
+		line := g.Next()
+		ev.Reset()
+		if r, _ := schemas.ParseEventJSON(line, &ev); r != ledger.ReasonNone {
+			continue
+		}
+		v, err := schemas.EncodeEvent(nil, &ev)
+		if err != nil {
+			continue
+		}
+		policy := ev.Type == ledger.TypeChannelPolicy
+		p.Produce(ctx, ev.SKU, policy, v)
+		records++
+		if policy {
+			records += benchPartitions - 1
+		}
+		if i%100_000 == 0 {
+			if err := p.Flush(ctx); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return records, p.Flush(ctx)
+}
+
+// BenchmarkReplay reports events/s of a raw consume of the whole topic
+// (the ceiling) and of a replay of it, in the same run.
+func BenchmarkReplay(b *testing.B) {
+	cl, n := benchCluster(b)
+	cfg := auditConfig(cl)
+	b.Run("consume", func(b *testing.B) {
+		for range b.N {
+			if got := rawConsume(b, cfg); got != n {
+				b.Fatalf("consumed %d records, want %d", got, n)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("replay", func(b *testing.B) {
+		for range b.N {
+			res, err := audit.Replay(context.Background(), cfg, audit.Stop{}, filepath.Join(b.TempDir(), "scratch"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Counts.Records != n {
+				b.Fatalf("replayed %d records, want %d", res.Counts.Records, n)
+			}
+			b.StopTimer()
+			res.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// rawConsume reads every partition to its end with the replay's client
+// settings, counting records.
+func rawConsume(b *testing.B, cfg audit.Config) int64 {
+	ctx := context.Background()
+	ends := map[int32]int64{}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	offsets := map[int32]kgo.Offset{}
+	for p := range int32(benchPartitions) {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: offsets}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxBytes(cfg.FetchMaxBytes), kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes/4),
+		kgo.FetchMaxWait(250*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	lo, err := listEnds(ctx, adm, cfg.Topic)
+	adm.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for p, o := range lo {
+		if o > 0 {
+			ends[p] = o
+		}
+	}
+	var count int64
+	for len(ends) > 0 {
+		fs := cl.PollFetches(ctx)
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			count += int64(len(fp.Records))
+			if k := len(fp.Records); k > 0 && fp.Records[k-1].Offset+1 >= ends[fp.Partition] {
+				delete(ends, fp.Partition)
+			}
+		})
+	}
+	return count
+}
+
+func listEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, ends.Error()
+}

@@ -1,0 +1,237 @@
+package audit
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// Counts are what a fold did with its records.
+type Counts struct {
+	Records    int64
+	Applied    int64
+	Duplicates int64
+	Dead       map[string]int64 // dead letters by reason
+	Alerts     map[string]int64 // alerts by kind
+}
+
+func newCounts() Counts { return Counts{Dead: map[string]int64{}, Alerts: map[string]int64{}} }
+
+func (c *Counts) add(o Counts) {
+	c.Records += o.Records
+	c.Applied += o.Applied
+	c.Duplicates += o.Duplicates
+	for k, v := range o.Dead {
+		c.Dead[k] += v
+	}
+	for k, v := range o.Alerts {
+		c.Alerts[k] += v
+	}
+}
+
+// hotSKU is a SKU state held in memory; dirty until written back.
+type hotSKU struct {
+	s     ledger.SKU
+	dirty bool
+}
+
+// replayFold folds one partition into a scratch store the way the
+// processor does (decode, validate, apply; a channel_policy reaches every
+// known SKU in SKU order), keeping states in memory and writing them back
+// in batches: a state is read from the store only after it was evicted,
+// never once per event.
+type replayFold struct {
+	part    int32
+	st      *store.Store
+	pst     ledger.Partition
+	skus    map[string]*hotSKU
+	maxHot  int
+	evicted bool // some states live only in the store
+	dec     *schemas.Decoder
+	ev      ledger.Event
+	fx      ledger.Effects
+	counts  Counts
+	next    int64
+}
+
+func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
+	return &replayFold{
+		part: part, st: st, pst: ledger.Partition{Config: cfg}, skus: make(map[string]*hotSKU),
+		maxHot: max(1, maxHot), dec: reg.NewDecoder(schemas.DecoderConfig{}), counts: newCounts(),
+	}
+}
+
+func (f *replayFold) fold(recs []*kgo.Record) error {
+	for _, r := range recs {
+		if err := f.one(r.Value); err != nil {
+			return err
+		}
+	}
+	f.counts.Records += int64(len(recs))
+	for i := range f.fx.Alerts {
+		f.counts.Alerts[f.fx.Alerts[i].Kind.String()]++
+	}
+	f.fx.Reset()
+	if len(f.skus) > f.maxHot {
+		return f.writeBack(true)
+	}
+	return nil
+}
+
+// one folds one event.
+func (f *replayFold) one(value []byte) error {
+	ev := &f.ev
+	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
+		f.counts.Dead[reason.String()]++
+		return nil
+	}
+	var res ledger.Result
+	if ev.Type == ledger.TypeChannelPolicy {
+		res = f.pst.ApplyChannelPolicy(ev)
+		if res.Outcome == ledger.Applied {
+			if err := f.reachAll(ev); err != nil {
+				return err
+			}
+		}
+	} else {
+		if reason, _ := ledger.Validate(ev); reason != ledger.ReasonNone {
+			f.counts.Dead[reason.String()]++
+			return nil
+		}
+		h, hot, err := f.sku(ev.SKU)
+		if err != nil {
+			return err
+		}
+		if res = f.pst.ApplyValid(&h.s, ev, &f.fx); res.Outcome == ledger.Applied {
+			h.dirty = true
+			if !hot {
+				f.skus[h.s.Name] = h // a new SKU joins once an event applies to it
+			}
+		}
+	}
+	switch res.Outcome {
+	case ledger.Applied:
+		f.counts.Applied++
+	case ledger.Duplicate:
+		f.counts.Duplicates++
+	case ledger.Refused:
+		f.counts.Dead[res.Reason.String()]++
+	}
+	return nil
+}
+
+// sku returns name's state and whether it is in the hot set: from memory,
+// else (only once states were evicted) from the store, else a new SKU,
+// which the caller adds once an event applies to it.
+func (f *replayFold) sku(name string) (*hotSKU, bool, error) {
+	if h, ok := f.skus[name]; ok {
+		return h, true, nil
+	}
+	h := &hotSKU{}
+	if !f.evicted {
+		h.s.Name = name
+		return h, false, nil
+	}
+	found, err := f.st.SKU(f.part, name, &h.s)
+	if err != nil {
+		return nil, false, err
+	}
+	if found {
+		f.skus[name] = h
+	}
+	return h, found, nil
+}
+
+// reachAll brings an applied channel_policy to every known SKU in SKU
+// order, loading evicted ones.
+func (f *replayFold) reachAll(ev *ledger.Event) error {
+	if f.evicted {
+		err := f.st.SKUs(f.part, func(name string, val []byte) error {
+			if _, ok := f.skus[name]; ok {
+				return nil
+			}
+			h := &hotSKU{}
+			if err := ledger.DecodeSKU(name, val, &h.s); err != nil {
+				return err
+			}
+			f.skus[name] = h
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(f.skus))
+	for name := range f.skus {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		h := f.skus[name]
+		if !h.s.Known() {
+			continue
+		}
+		f.pst.ReachSKU(&h.s, ev, &f.fx)
+		h.dirty = true
+	}
+	return nil
+}
+
+// writeBack writes every dirty state to the store; with evict, it then
+// drops states until a quarter of the budget is free.
+func (f *replayFold) writeBack(evict bool) error {
+	b := f.st.NewBatch()
+	defer func() { b.Close() }()
+	for _, h := range f.skus {
+		if !h.dirty {
+			continue
+		}
+		if err := b.PutSKU(f.part, &h.s); err != nil {
+			return err
+		}
+		h.dirty = false
+		if b.Len() > 8<<20 {
+			if err := b.Commit(); err != nil {
+				return err
+			}
+			b = f.st.NewBatch()
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	if evict {
+		target := f.maxHot * 3 / 4
+		for name := range f.skus {
+			if len(f.skus) <= target {
+				break
+			}
+			delete(f.skus, name)
+		}
+		f.evicted = true
+	}
+	return nil
+}
+
+// finish writes the partition's remaining states, its policies and its
+// next offset, so the scratch store holds what the live store would at
+// that offset.
+func (f *replayFold) finish(next int64) error {
+	f.next = next
+	if err := f.writeBack(false); err != nil {
+		return err
+	}
+	b := f.st.NewBatch()
+	defer b.Close()
+	if err := b.PutPartition(f.part, &f.pst); err != nil {
+		return err
+	}
+	if err := b.SetOffset(f.part, next); err != nil {
+		return err
+	}
+	return b.Commit()
+}

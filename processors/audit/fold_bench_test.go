@@ -1,0 +1,57 @@
+package audit
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/gen"
+	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// BenchmarkReplayFold is the replay's fold of one partition without
+// Kafka (decode, validate, apply, write-back at the end), on one core: it
+// says how much of BenchmarkReplay is the fold itself.
+func BenchmarkReplayFold(b *testing.B) {
+	const n = 500_000
+	g := gen.New(gen.Config{Seed: 99, SKUs: 12_500, DupPct: 2, RefusePct: 2, Zipf: 1.05})
+	recs := make([]*kgo.Record, 0, n)
+	var ev ledger.Event
+	for len(recs) < n {
+		ev.Reset()
+		if r, _ := schemas.ParseEventJSON(g.Next(), &ev); r != ledger.ReasonNone {
+			continue
+		}
+		v, err := schemas.EncodeEvent(nil, &ev)
+		if err != nil {
+			continue
+		}
+		recs = append(recs, &kgo.Record{Value: v, Offset: int64(len(recs))})
+	}
+	reg := schemas.NewRegistry()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		st, err := store.Open(filepath.Join(b.TempDir(), "s"), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := newReplayFold(0, st, reg, ledger.DefaultConfig(), 1_000_000)
+		b.StartTimer()
+		for i := 0; i < n; i += 500 {
+			if err := f.fold(recs[i:min(i+500, n)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := f.finish(n); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,181 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// LocationRow is one location's quantities after an event.
+type LocationRow struct {
+	Location    string
+	OnHand      ledger.Qty
+	Reserved    ledger.Qty
+	Unavailable ledger.Qty
+	Incoming    ledger.Qty
+	SafetyStock ledger.Qty
+	Available   ledger.Qty
+}
+
+// HistoryRow is one event of a SKU's history and the SKU just after it.
+type HistoryRow struct {
+	Partition  int32
+	Offset     int64
+	AppendedAt time.Time // the record's timestamp: when Kafka got the event
+	// The event, as far as it could be read: Event.Has says which fields
+	// (nothing when Reason is undecodable or unknown_schema).
+	Event ledger.Event
+	// Outcome is what the ledger did with it; Reason and Detail say why a
+	// refused event (a dead letter) was refused.
+	Outcome ledger.Outcome
+	Reason  ledger.Reason
+	Detail  string
+	// The SKU after the event.
+	Version    uint64
+	Unassigned ledger.Qty
+	Locations  []LocationRow         // the locations the SKU has, by code
+	Channels   []ledger.ChannelValue // each channel's available, by channel
+	// What it caused: updates (before the processor coalesces a batch's
+	// changes) and alerts.
+	Updates []ledger.Update
+	Alerts  []ledger.Alert
+}
+
+// HistoryOptions selects a SKU's history.
+type HistoryOptions struct {
+	SKU string
+	// Since and Until, when set, keep the rows whose record timestamp is in
+	// [Since, Until]; the fold still starts at the beginning of the topic,
+	// and stops after Until.
+	Since, Until time.Time
+}
+
+// HistoryResult is a SKU's history.
+type HistoryResult struct {
+	Partition int32
+	Next      int64 // the partition's next offset after the read
+	Rows      []HistoryRow
+}
+
+// History folds the partition that holds opts.SKU (and only it), keeping
+// the channel policies and that one SKU, and returns a row for every event
+// of the SKU in topic order: applied, duplicate or refused, and each
+// channel_policy that reached it. A record is the SKU's when the event
+// names it, or, when the sku cannot be read from it, when its key does.
+func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid audit config: %w", err)
+	}
+	if !ledger.ValidCode(opts.SKU, ledger.MaxSKUBytes) {
+		return nil, fmt.Errorf("%q is not a valid SKU code", opts.SKU)
+	}
+	adm, closeAdm, err := admin(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	n, err := processors.PartitionCount(ctx, adm, cfg.Topic)
+	if err != nil {
+		closeAdm()
+		return nil, err
+	}
+	part := processors.PartitionOf(opts.SKU, n)
+	ranges, _, err := plan(ctx, adm, cfg.Topic, Stop{}, []int32{part})
+	closeAdm()
+	if err != nil {
+		return nil, err
+	}
+	h := &historyFold{opts: opts, pst: ledger.Partition{Config: cfg.Ledger}, s: ledger.SKU{Name: opts.SKU},
+		dec: schemas.NewRegistry().NewDecoder(schemas.DecoderConfig{})}
+	next, err := read(ctx, &cfg, ranges, opts.Until, map[int32]sink{part: h}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &HistoryResult{Partition: part, Next: next[part], Rows: h.rows}, nil
+}
+
+// historyFold folds one partition's policies and one SKU. Other SKUs'
+// events are decoded only to be skipped: nothing but channel policies
+// reaches a SKU from outside it.
+type historyFold struct {
+	opts HistoryOptions
+	pst  ledger.Partition
+	s    ledger.SKU
+	dec  *schemas.Decoder
+	ev   ledger.Event
+	fx   ledger.Effects
+	rows []HistoryRow
+}
+
+func (h *historyFold) finish(int64) error { return nil }
+
+func (h *historyFold) fold(recs []*kgo.Record) error {
+	for _, r := range recs {
+		h.one(r)
+	}
+	return nil
+}
+
+func (h *historyFold) one(r *kgo.Record) {
+	ev := &h.ev
+	h.fx.Reset()
+	if reason, detail := h.dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+		if h.mine(r, ev) {
+			h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
+		}
+		return
+	}
+	if ev.Type == ledger.TypeChannelPolicy {
+		if res := h.pst.ApplyChannelPolicy(ev); res.Outcome == ledger.Applied && h.s.Known() {
+			h.pst.ReachSKU(&h.s, ev, &h.fx)
+			h.row(r, res)
+		}
+		return
+	}
+	if !h.mine(r, ev) {
+		return
+	}
+	if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {
+		h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
+		return
+	}
+	h.row(r, h.pst.ApplyValid(&h.s, ev, &h.fx))
+}
+
+// mine reports whether r is an event of the SKU.
+func (h *historyFold) mine(r *kgo.Record, ev *ledger.Event) bool {
+	if ev.Has&ledger.FieldSKU != 0 {
+		return ev.SKU == h.opts.SKU
+	}
+	return ev.Type != ledger.TypeChannelPolicy && string(r.Key) == h.opts.SKU
+}
+
+// row records the event just folded and the SKU after it.
+func (h *historyFold) row(r *kgo.Record, res ledger.Result) {
+	if (!h.opts.Since.IsZero() && r.Timestamp.Before(h.opts.Since)) || (!h.opts.Until.IsZero() && r.Timestamp.After(h.opts.Until)) {
+		return
+	}
+	row := HistoryRow{
+		Partition: r.Partition, Offset: r.Offset, AppendedAt: r.Timestamp,
+		Outcome: res.Outcome, Reason: res.Reason, Detail: res.Detail,
+		Version: h.s.Version, Unassigned: h.s.Unassigned,
+		Channels: append([]ledger.ChannelValue(nil), h.s.Published...),
+		Updates:  append([]ledger.Update(nil), h.fx.Updates...),
+		Alerts:   append([]ledger.Alert(nil), h.fx.Alerts...),
+	}
+	row.Event = h.ev
+	row.Event.SafetyStock = append([]ledger.LocQty(nil), h.ev.SafetyStock...)
+	row.Event.Locations = append([]string(nil), h.ev.Locations...)
+	for i := range h.s.Locations {
+		l := &h.s.Locations[i]
+		if l.Named {
+			row.Locations = append(row.Locations, LocationRow{l.Code, l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock, l.Available()})
+		}
+	}
+	h.rows = append(h.rows, row)
+}

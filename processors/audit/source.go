@@ -1,0 +1,394 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+)
+
+// Config says where the events topic is and how an audit reads it. Start
+// from DefaultConfig.
+type Config struct {
+	// Brokers are the Kafka seed brokers (host:port).
+	Brokers []string
+	// Topic is the events topic (PREFIX.events).
+	Topic string
+	// Ledger must be the live processor's ledger config (the same
+	// idempotency window), or a replay forgets other ids than it did.
+	Ledger ledger.Config
+	// MaxHotSKUs caps the SKU states a replay keeps in memory across all
+	// partitions; past it, a partition writes its changed states back to the
+	// scratch store and drops some. Default 2,000,000.
+	MaxHotSKUs int
+	// FetchMaxBytes caps one fetch response. Default 64 MiB.
+	FetchMaxBytes int32
+	// IdleEnd ends the partitions still short of their stop offset once the
+	// broker has sent nothing for this long: their last offsets are
+	// transaction markers or aborted records, which are never delivered.
+	// Default 3s.
+	IdleEnd time.Duration
+	// ClientOpts are extra franz-go options (TLS, SASL, logging).
+	ClientOpts []kgo.Opt
+}
+
+// DefaultConfig returns a Config with every default set, for the default
+// topic names and brokers.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:       []string{"127.0.0.1:9092"},
+		Topic:         "stockledger.events",
+		Ledger:        ledger.DefaultConfig(),
+		MaxHotSKUs:    2_000_000,
+		FetchMaxBytes: 64 << 20,
+		IdleEnd:       3 * time.Second,
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one is required"))
+	}
+	if c.Topic == "" {
+		errs = append(errs, errors.New("topic: must not be empty"))
+	}
+	if c.MaxHotSKUs < 1 {
+		errs = append(errs, fmt.Errorf("max hot SKUs: %d must be at least 1", c.MaxHotSKUs))
+	}
+	if c.FetchMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("fetch max bytes: %d is under 1 MiB", c.FetchMaxBytes))
+	}
+	if c.IdleEnd <= 0 {
+		errs = append(errs, errors.New("idle end: must be positive"))
+	}
+	if c.Ledger.IDRetention <= 0 || c.Ledger.MaxIDsPerSKU < 1 {
+		errs = append(errs, errors.New("ledger: config not set (use ledger.DefaultConfig)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Stop says where a replay of each partition ends. The ledger "as of" a
+// Stop is the fold of a prefix of every partition: a state the live
+// processor itself held once it had folded those records.
+type Stop struct {
+	// Offsets: partition -> the offset to stop before (the next offset to
+	// fold, as the store and /v1/status name it). Nil means every
+	// partition, to the end offset it has when the replay starts; given,
+	// only the partitions it names are replayed.
+	Offsets map[int32]int64
+	// Until, when set, also stops each partition before its first record
+	// appended to Kafka after Until (the record timestamp: when the
+	// ledger could first know of the event, not its occurred_at).
+	Until time.Time
+}
+
+// ParseOffsets parses "P:O,P:O..." (partition:next offset).
+func ParseOffsets(s string) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		ps, os, ok := strings.Cut(item, ":")
+		p, err1 := strconv.ParseInt(ps, 10, 32)
+		o, err2 := strconv.ParseInt(os, 10, 64)
+		if !ok || err1 != nil || err2 != nil || p < 0 || o < 0 {
+			return nil, fmt.Errorf("%q is not PARTITION:OFFSET", item)
+		}
+		if _, dup := out[int32(p)]; dup {
+			return nil, fmt.Errorf("partition %d named twice", p)
+		}
+		out[int32(p)] = o
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PARTITION:OFFSET given")
+	}
+	return out, nil
+}
+
+// FormatOffsets renders offsets as ParseOffsets reads them, by partition.
+func FormatOffsets(offsets map[int32]int64) string {
+	parts := make([]int32, 0, len(offsets))
+	for p := range offsets {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d:%d", p, offsets[p])
+	}
+	return b.String()
+}
+
+// Progress counts a read's records as it goes; safe to read from another
+// goroutine (a progress bar).
+type Progress struct {
+	// Records folded so far.
+	Records atomic.Int64
+	// Total is the number of records below the stop offsets (an upper
+	// bound with Stop.Until), known once the read has planned.
+	Total atomic.Int64
+}
+
+// partitionRange is one partition's planned read: records [start, stop).
+type partitionRange struct {
+	part        int32
+	start, stop int64
+}
+
+// sink folds one partition's records. A read calls it from one goroutine
+// per partition, in offset order, then calls finish once with the offset
+// after the last record folded (the partition's next offset).
+type sink interface {
+	fold(recs []*kgo.Record) error
+	finish(next int64) error
+}
+
+// plan resolves which records of which partitions a read covers.
+func plan(ctx context.Context, adm *kadm.Client, topic string, stop Stop, only []int32) ([]partitionRange, int32, error) {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing start offsets of %s: %w", topic, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing end offsets of %s: %w", topic, err)
+	}
+	if e := ends.Error(); e != nil {
+		return nil, 0, fmt.Errorf("end offsets of %s: %w", topic, e)
+	}
+	n := int32(len(ends[topic]))
+	if n == 0 {
+		return nil, 0, fmt.Errorf("topic %s does not exist", topic)
+	}
+	var out []partitionRange
+	var lerr []error
+	for p := range n {
+		if only != nil && !slices.Contains(only, p) {
+			continue
+		}
+		end, ok := ends.Lookup(topic, p)
+		if !ok || end.Err != nil {
+			lerr = append(lerr, fmt.Errorf("end offset of %s/%d unknown (%v)", topic, p, end.Err))
+			continue
+		}
+		start := int64(0)
+		if s, ok := starts.Lookup(topic, p); ok && s.Err == nil {
+			start = s.Offset
+		}
+		r := partitionRange{part: p, start: start, stop: end.Offset}
+		if stop.Offsets != nil {
+			o, named := stop.Offsets[p]
+			if !named {
+				continue
+			}
+			if o > end.Offset {
+				lerr = append(lerr, fmt.Errorf("partition %d: offset %d is past its end offset %d", p, o, end.Offset))
+				continue
+			}
+			r.stop = o
+		}
+		if start > 0 && r.stop > start {
+			lerr = append(lerr, fmt.Errorf("partition %d starts at offset %d: its first records were deleted, so the book of record is incomplete and the ledger cannot be rebuilt from it", p, start))
+			continue
+		}
+		out = append(out, r)
+	}
+	for p := range stop.Offsets {
+		if p < 0 || p >= n {
+			lerr = append(lerr, fmt.Errorf("partition %d: %s has partitions 0..%d", p, topic, n-1))
+		}
+	}
+	if len(lerr) > 0 {
+		sort.Slice(lerr, func(i, j int) bool { return lerr[i].Error() < lerr[j].Error() })
+		return nil, n, errors.Join(lerr...)
+	}
+	return out, n, nil
+}
+
+// read folds the planned ranges, one goroutine per partition, and returns
+// each partition's next offset after the read. A partition stops at its
+// stop offset, or before its first record appended after until (when
+// set), or, after cfg.IdleEnd without records, where it is (see
+// Config.IdleEnd).
+func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.Time, sinks map[int32]sink, prog *Progress) (map[int32]int64, error) {
+	reached := make(map[int32]int64, len(ranges))
+	consume := map[int32]kgo.Offset{}
+	var total int64
+	for _, r := range ranges {
+		reached[r.part] = r.start
+		if r.stop > r.start {
+			consume[r.part] = kgo.NewOffset().At(r.start)
+			total += r.stop - r.start
+		}
+	}
+	if prog != nil {
+		prog.Total.Store(total)
+	}
+	// Partitions with nothing to read finish at once.
+	for _, r := range ranges {
+		if r.stop <= r.start {
+			if err := sinks[r.part].finish(r.start); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(consume) == 0 {
+		return reached, nil
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("stockledger-audit"),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: consume}),
+		// As the processor reads: records of aborted transactions are not
+		// part of the book.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes / 4),
+		kgo.FetchMaxWait(250 * time.Millisecond),
+	}, cfg.ClientOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka client: %w", err)
+	}
+	defer cl.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type worker struct {
+		ch     chan []*kgo.Record
+		stop   int64
+		next   int64 // offset after the last record sent (poll loop only)
+		done   bool
+		byTime bool // stopped by Until
+	}
+	workers := make(map[int32]*worker, len(consume))
+	var wg sync.WaitGroup
+	for _, r := range ranges {
+		if r.stop <= r.start {
+			continue
+		}
+		w := &worker{ch: make(chan []*kgo.Record, 16), stop: r.stop, next: r.start}
+		workers[r.part] = w
+		s := sinks[r.part]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for recs := range w.ch {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				if err := s.fold(recs); err != nil {
+					cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
+					continue
+				}
+				if prog != nil {
+					prog.Records.Add(int64(len(recs)))
+				}
+			}
+		}()
+	}
+	remaining := len(workers)
+	finish := func(p int32, w *worker) {
+		w.done = true
+		remaining--
+		close(w.ch)
+		cl.PauseFetchPartitions(map[string][]int32{cfg.Topic: {p}})
+	}
+	lastRecords := time.Now()
+	var rerr error
+	for remaining > 0 && rerr == nil {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		if ctx.Err() != nil {
+			break
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if rerr == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				rerr = fmt.Errorf("fetching %s/%d: %w", t, p, err)
+			}
+		})
+		got := false
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			w := workers[fp.Partition]
+			if w == nil || w.done || len(fp.Records) == 0 {
+				return
+			}
+			got = true
+			recs := fp.Records
+			cut := len(recs)
+			for i, r := range recs {
+				if r.Offset >= w.stop || (!until.IsZero() && r.Timestamp.After(until)) {
+					cut = i
+					break
+				}
+			}
+			ended := cut < len(recs)
+			if cut > 0 {
+				w.next = recs[cut-1].Offset + 1
+				w.ch <- recs[:cut]
+			}
+			if ended && recs[cut].Offset < w.stop {
+				// Stopped by Until: the next offset is the first record
+				// not folded.
+				w.next, w.byTime = recs[cut].Offset, true
+			}
+			if ended || w.next >= w.stop {
+				finish(fp.Partition, w)
+			}
+		})
+		if got {
+			lastRecords = time.Now()
+			continue
+		}
+		if time.Since(lastRecords) >= cfg.IdleEnd {
+			for p, w := range workers {
+				if !w.done {
+					finish(p, w)
+				}
+			}
+		}
+	}
+	for _, w := range workers {
+		if !w.done {
+			w.done = true
+			close(w.ch)
+		}
+	}
+	wg.Wait()
+	if rerr != nil {
+		return nil, rerr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	for p, w := range workers {
+		reached[p] = w.next
+		if w.next < w.stop && !w.byTime {
+			// Only transaction markers or aborted records lay between:
+			// nothing below the stop offset is left to fold.
+			reached[p] = w.stop
+		}
+		if err := sinks[p].finish(reached[p]); err != nil {
+			return nil, err
+		}
+	}
+	return reached, nil
+}
