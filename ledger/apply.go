@@ -1,6 +1,9 @@
 package ledger
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // pruneEvery: closed orders, PO lines and transfers past the retention are
 // forgotten when a SKU's version is a multiple of this, so the cost of the
@@ -104,6 +107,7 @@ func (a *applier) apply() Result {
 		short := line.Expected
 		s.slot(line.Location).Incoming -= short
 		s.POs[ev.POID] = POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt}
+		s.noteClosed(ev.OccurredAt)
 		if short > 0 {
 			a.alert(Alert{Kind: AlertPOShort, Location: line.Location, POID: ev.POID, Units: short,
 				Has: AlertHasLocation | AlertHasPOID | AlertHasUnits})
@@ -224,6 +228,9 @@ func (a *applier) apply() Result {
 		t.Expected -= got
 		t.Touched = ev.OccurredAt
 		s.Transfers[ev.TransferID] = t
+		if t.Expected == 0 {
+			s.noteClosed(ev.OccurredAt)
+		}
 	case TypeSKUPolicy:
 		a.skuPolicy()
 	default:
@@ -289,6 +296,9 @@ func (a *applier) release(orderID string, q Qty) {
 	o.Open -= r
 	o.Touched = a.ev.OccurredAt
 	s.Orders[orderID] = o
+	if o.Open == 0 {
+		s.noteClosed(o.Touched)
+	}
 	if o.Location != "" {
 		s.slot(o.Location).Reserved -= r
 	} else {
@@ -374,19 +384,30 @@ func (a *applier) afterAlerts(totalBefore Qty) {
 // prune forgets closed orders, closed PO lines and completed transfers last
 // touched before cutoff.
 func (s *SKU) prune(cutoff int64) {
+	if s.closedKnown && s.closedFloor >= cutoff {
+		return // nothing closed is old enough
+	}
+	floor := int64(math.MaxInt64)
+	defer func() { s.closedFloor, s.closedKnown = floor, true }()
 	for id, o := range s.Orders {
 		if o.Open == 0 && o.Touched < cutoff {
 			delete(s.Orders, id)
+		} else if o.Open == 0 {
+			floor = min(floor, o.Touched)
 		}
 	}
 	for id, l := range s.POs {
 		if l.Closed && l.Touched < cutoff {
 			delete(s.POs, id)
+		} else if l.Closed {
+			floor = min(floor, l.Touched)
 		}
 	}
 	for id, t := range s.Transfers {
 		if t.Expected == 0 && t.Touched < cutoff {
 			delete(s.Transfers, id)
+		} else if t.Expected == 0 {
+			floor = min(floor, t.Touched)
 		}
 	}
 }

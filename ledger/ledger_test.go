@@ -129,3 +129,48 @@ func TestStdlibOnly(t *testing.T) {
 		}
 	}
 }
+
+// Closed orders are forgotten once older than the retention (at the next
+// sweep, every 64 versions); open ones are kept however old.
+func TestClosedRecordsForgotten(t *testing.T) {
+	p := NewPartition(Config{IDRetention: 24 * time.Hour, MaxIDsPerSKU: 1000})
+	s := &SKU{Name: "S"}
+	var fx Effects
+	day := func(d int, sec int) string {
+		return time.Date(2026, 11, 1+d, 0, 0, sec, 0, time.UTC).Format(time.RFC3339)
+	}
+	ev := func(id string, typ EventType, at string, f func(*Event)) Result {
+		e := &Event{ID: id, Type: typ, SKU: "S", OccurredAt: micros(at), Has: FieldEventID | FieldType | FieldSKU | FieldOccurredAt}
+		f(e)
+		return p.Apply(s, e, &fx)
+	}
+	order := func(id, oid, at string) {
+		if r := ev(id, TypeOrder, at, func(e *Event) {
+			e.Channel, e.OrderID, e.Qty = "web", oid, 1
+			e.Has |= FieldChannel | FieldOrderID | FieldQty
+		}); r.Outcome != Applied {
+			t.Fatalf("order %s: %v", oid, r.Reason)
+		}
+	}
+	cancel := func(id, oid, at string) Result {
+		return ev(id, TypeOrderCancelled, at, func(e *Event) { e.OrderID, e.Has = oid, e.Has|FieldOrderID })
+	}
+	order("o1", "CLOSED", day(0, 0))
+	order("o2", "OPEN", day(0, 1))
+	if r := cancel("c1", "CLOSED", day(0, 2)); r.Outcome != Applied {
+		t.Fatal(r.Reason)
+	}
+	// Two days later, enough events for a sweep.
+	for i := range 70 {
+		order(fmt.Sprint("x", i), fmt.Sprint("X", i), day(2, i))
+	}
+	if _, ok := s.Orders["CLOSED"]; ok {
+		t.Error("closed order older than the retention still remembered")
+	}
+	if _, ok := s.Orders["OPEN"]; !ok {
+		t.Error("open order forgotten")
+	}
+	if r := cancel("c2", "CLOSED", day(2, 100)); r.Outcome != Refused || r.Reason != ReasonUnknownOrder {
+		t.Errorf("cancel of a forgotten order: %v %v, want refused unknown_order", r.Outcome, r.Reason)
+	}
+}

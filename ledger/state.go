@@ -68,6 +68,20 @@ type SKU struct {
 	Published    []ChannelValue // sorted by Channel
 	Seen         IDWindow
 	PolicySeq    uint64 // the partition's PolicySeq when a policy last reached it (or it appeared)
+
+	// closedFloor is at most the Touched of every closed order, PO line and
+	// transfer, when closedKnown; the periodic sweep is skipped while it is
+	// not older than the cutoff (the sweep would forget nothing). Derived,
+	// not encoded.
+	closedFloor int64
+	closedKnown bool
+}
+
+// noteClosed records that a record touched at t is closed.
+func (s *SKU) noteClosed(t int64) {
+	if s.closedKnown {
+		s.closedFloor = min(s.closedFloor, t)
+	}
 }
 
 // Known reports whether any event has been applied to s.
