@@ -309,7 +309,10 @@ func (s *Store) SetPublished(marks map[int32]int64) error {
 				return err
 			}
 		}
-		return b.Commit(s.sync)
+		// Synced: it is what keeps a restart from publishing again what
+		// consumers already have, and Pebble keeps unsynced writes in memory
+		// for a moment, where a SIGKILL loses them.
+		return b.Commit(pebble.Sync)
 	})
 }
 
