@@ -40,8 +40,14 @@ var (
 // changelogRecords appends partition pt's batch to out: dirty SKU states,
 // the partition state if it changed, then the next offset.
 func (pt *partition) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
-	for _, s := range pt.dirty {
-		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: []byte(s.Name), Value: s.AppendBinary(nil)})
+	for i, s := range pt.dirty {
+		var v []byte
+		if len(pt.encoded) == len(pt.dirty) {
+			v = pt.encoded[i] // staged already
+		} else {
+			v = s.AppendBinary(nil) // exactly-once: the changelog goes out before staging
+		}
+		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: []byte(s.Name), Value: v})
 	}
 	if pt.stDirty {
 		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogPartitionKey, Value: pt.st.AppendBinary(nil)})

@@ -25,6 +25,7 @@ type partition struct {
 
 	// Per batch.
 	dirty      []*ledger.SKU
+	encoded    [][]byte // dirty states' encodings, from stage
 	dirtySet   map[*ledger.SKU]struct{}
 	stDirty    bool
 	fx         ledger.Effects
@@ -47,6 +48,7 @@ func newPartition(id int32, topic string, cfg ledger.Config) *partition {
 func (pt *partition) resetBatch() {
 	clear(pt.dirtySet)
 	pt.dirty = pt.dirty[:0]
+	pt.encoded = pt.encoded[:0]
 	pt.stDirty = false
 	pt.fx.Reset()
 	pt.causeTS = pt.causeTS[:0]
@@ -197,8 +199,12 @@ func (pt *partition) deadLetter(r *kgo.Record, ev *ledger.Event, reason ledger.R
 
 // stage writes the batch's new states and next offset into b.
 func (pt *partition) stage(b *store.Batch) error {
+	// Each dirty state is encoded once, for Pebble and for the changelog.
+	pt.encoded = pt.encoded[:0]
 	for _, s := range pt.dirty {
-		if err := b.PutSKU(pt.id, s); err != nil {
+		v := s.AppendBinary(nil)
+		pt.encoded = append(pt.encoded, v)
+		if err := b.PutEncodedSKU(pt.id, s.Name, v); err != nil {
 			return err
 		}
 	}

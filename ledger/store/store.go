@@ -439,6 +439,12 @@ func (b *Batch) PutSKU(p int32, sku *ledger.SKU) error {
 	return b.b.Set(b.key, b.buf, nil)
 }
 
+// PutEncodedSKU stages a SKU state already encoded with AppendBinary.
+func (b *Batch) PutEncodedSKU(p int32, sku string, v []byte) error {
+	b.key = AppendSKUKey(b.key[:0], p, sku)
+	return b.b.Set(b.key, v, nil)
+}
+
 // PutPartition stages partition p's state.
 func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {
 	b.buf = st.AppendBinary(b.buf[:0])
