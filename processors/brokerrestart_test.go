@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
@@ -90,10 +89,7 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer adm.Close()
-	if err := e2etest.WaitCaughtUp(ctx, kadm.NewClient(adm), cfg.Topics.Events, func(part int32) (int64, bool) {
-		n, ok, _ := st.Offset(part)
-		return n, ok
-	}); err != nil {
+	if err := e2etest.WaitStoreCaughtUp(ctx, kadm.NewClient(adm), cfg.Topics.Events, st); err != nil {
 		t.Fatal(err)
 	}
 	stop()
@@ -101,18 +97,11 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatalf("processor: %v", err)
 	}
 	exp := e2etest.Expect(lines)
-	got, err := e2etest.ReadTopics(ctx, cl.Brokers, cl.Topics(), reg)
+	_, diffs, err := e2etest.CheckAll(ctx, cl, reg, exp, st, 4, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range e2etest.Compare(exp, got, true) {
-		t.Error(d)
-	}
-	for _, d := range e2etest.CompareSKUs(exp, func(sku string) (ledger.SKU, bool, error) {
-		var s ledger.SKU
-		found, err := st.SKU(processors.PartitionOf(sku, 4), sku, &s)
-		return s, found, err
-	}) {
+	for _, d := range diffs {
 		t.Error(d)
 	}
 }

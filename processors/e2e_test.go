@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
@@ -87,10 +86,7 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	}
 	exp := e2etest.Expect(lines)
 	adm := kadm.NewClient(prod.Client())
-	if err := e2etest.WaitCaughtUp(ctx, adm, cfg.Topics.Events, func(part int32) (int64, bool) {
-		n, ok, _ := st.Offset(part)
-		return n, ok
-	}); err != nil {
+	if err := e2etest.WaitStoreCaughtUp(ctx, adm, cfg.Topics.Events, st); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d events folded in %v", len(lines), time.Since(start))
@@ -99,18 +95,11 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	if err := <-runErr; err != nil {
 		t.Fatalf("processor: %v", err)
 	}
-	got, err := e2etest.ReadTopics(ctx, brokers, cl.Topics(), reg)
+	got, diffs, err := e2etest.CheckAll(ctx, cl, reg, exp, st, 4, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range e2etest.Compare(exp, got, false) {
-		t.Error(d)
-	}
-	for _, d := range e2etest.CompareSKUs(exp, func(sku string) (ledger.SKU, bool, error) {
-		var s ledger.SKU
-		found, err := st.SKU(processors.PartitionOf(sku, 4), sku, &s)
-		return s, found, err
-	}) {
+	for _, d := range diffs {
 		t.Error(d)
 	}
 	t.Logf("model: %d keys, %d alerts, %d dead letters; published %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()), got.Updates)

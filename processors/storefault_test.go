@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
@@ -164,10 +163,7 @@ func TestStoreFailureStallsAndResumes(t *testing.T) {
 	adm := kadm.NewClient(prod.Client())
 	caughtUp := func() {
 		t.Helper()
-		if err := e2etest.WaitCaughtUp(ctx, adm, cfg.Topics.Events, func(part int32) (int64, bool) {
-			n, ok, _ := st.Offset(part)
-			return n, ok
-		}); err != nil {
+		if err := e2etest.WaitStoreCaughtUp(ctx, adm, cfg.Topics.Events, st); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,18 +201,11 @@ func TestStoreFailureStallsAndResumes(t *testing.T) {
 		t.Fatalf("processor: %v", err)
 	}
 	exp := e2etest.Expect(lines)
-	got, err := e2etest.ReadTopics(ctx, cl.Brokers, cl.Topics(), reg)
+	_, diffs, err := e2etest.CheckAll(ctx, cl, reg, exp, st, 4, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range e2etest.Compare(exp, got, true) {
-		t.Error(d)
-	}
-	for _, d := range e2etest.CompareSKUs(exp, func(sku string) (ledger.SKU, bool, error) {
-		var s ledger.SKU
-		found, err := st.SKU(processors.PartitionOf(sku, 4), sku, &s)
-		return s, found, err
-	}) {
+	for _, d := range diffs {
 		t.Error(d)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/specmodel"
+	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
 )
@@ -396,4 +397,35 @@ func WaitCaughtUp(ctx context.Context, adm *kadm.Client, topic string, next func
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// CheckAll reads what the processor published on c and compares it, and
+// every SKU in st (partitions events partitions), with exp; it returns
+// the outputs and every difference.
+func CheckAll(ctx context.Context, c *Cluster, reg *schemas.Registry, exp *Expected, st *store.Store, partitions int32, repeats bool) (*Outputs, []string, error) {
+	got, err := ReadTopics(ctx, c.Brokers, c.Topics(), reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	diffs := Compare(exp, got, repeats)
+	diffs = append(diffs, CompareSKUs(exp, StoreSKUs(st, partitions))...)
+	return got, diffs, nil
+}
+
+// StoreSKUs reads SKU states from st, finding each SKU's partition as the
+// producer does.
+func StoreSKUs(st *store.Store, partitions int32) func(sku string) (ledger.SKU, bool, error) {
+	return func(sku string) (ledger.SKU, bool, error) {
+		var s ledger.SKU
+		found, err := st.SKU(processors.PartitionOf(sku, partitions), sku, &s)
+		return s, found, err
+	}
+}
+
+// WaitStoreCaughtUp waits until st's next offsets reach the end of topic.
+func WaitStoreCaughtUp(ctx context.Context, adm *kadm.Client, topic string, st *store.Store) error {
+	return WaitCaughtUp(ctx, adm, topic, func(part int32) (int64, bool) {
+		n, ok, _ := st.Offset(part)
+		return n, ok
+	})
 }
