@@ -95,6 +95,10 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
 		kgo.MaxBufferedRecords(1 << 20),
+		// A batch waits for its outputs' acks before committing, so
+		// lingering only adds latency: requests batch while others are in
+		// flight anyway (bench: p99 at 10k events/s 44 ms -> 8 ms).
+		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.WithHooks(kp),
 	}, cfg.ClientOpts...)
