@@ -45,7 +45,7 @@ lint: vet
 ## bench: every figure: the fold and codec micro-benchmarks (go test
 ## -bench, 5 runs), then the harness (bench/README.md) at the issue's
 ## sizes, three runs each, with a CPU profile of the steady workload.
-## Hours on a 2-core machine; BENCH_FLAGS adds or overrides flags (sizes).
+## 35-45 minutes on 2 cores; BENCH_FLAGS adds or overrides flags (sizes).
 BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./schemas/

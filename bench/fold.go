@@ -1,0 +1,426 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// The fold workloads (steady, flash, replay) share one shape: generate a
+// seeded stream, pre-fill a fresh events topic with it, read the topic from
+// the start once with a raw consumer (the ceiling) and once with an
+// in-process processor on a fresh Pebble store, then offer further events
+// at fixed rates to the running processor and measure event-to-update
+// latency at each.
+
+// foldSpec is one run of a fold workload.
+type foldSpec struct {
+	workload string
+	run      int
+	config   any
+	src      source
+	backlog  int
+	raw      bool
+	phases   []phaseSpec
+}
+
+// phaseSpec is one offered load.
+type phaseSpec struct {
+	name    string
+	rate    float64 // events/s; 0 means peakFraction of the measured throughput
+	seconds float64
+	peak    float64 // the fraction of the measured throughput when rate is 0
+}
+
+// inproc is a processor running in this process on its own store.
+type inproc struct {
+	p      *processors.Processor
+	reg    *prometheus.Registry
+	st     *store.Store
+	dir    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startProcessor(ctx context.Context, env *Env, t processors.Topics, group string) (*inproc, error) {
+	dir, err := env.tempDir("store")
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	cfg := processors.DefaultConfig()
+	cfg.Brokers, cfg.Topics, cfg.Group, cfg.InstanceID = env.Brokers, t, group, group
+	cfg.Partitions = env.Partitions
+	env.Processor.apply(&cfg)
+	log := slog.New(env.Log.Handler()).With("component", "processor")
+	reg := prometheus.NewRegistry()
+	p, err := processors.New(ctx, cfg, st, schemas.NewRegistry(), reg, quiet(log))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	ip := &inproc{p: p, reg: reg, st: st, dir: dir, cancel: cancel, done: make(chan error, 1)}
+	go func() { ip.done <- p.Run(pctx) }()
+	return ip, nil
+}
+
+// quiet drops the processor's info logs (joins, assignments).
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelHandler{l.Handler(), slog.LevelWarn})
+}
+
+type levelHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+// folded is the sum of the owned partitions' committed next offsets: the
+// records folded, when they started at 0.
+func (ip *inproc) folded() int64 {
+	parts, _ := ip.p.Status()
+	var n int64
+	for _, s := range parts {
+		n += s.Next
+	}
+	return n
+}
+
+// batches is the processor's count of committed processing batches.
+func (ip *inproc) batches() int64 {
+	mfs, err := ip.reg.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "stockledger_processor_batches_total" && len(mf.GetMetric()) == 1 {
+			return int64(mf.GetMetric()[0].GetCounter().GetValue())
+		}
+	}
+	return 0
+}
+
+// storeFigures is what a processor's store holds after a run.
+type storeFigures struct {
+	skus, skuLocs, bytes int64
+	largest              int64 // the largest SKU state, encoded
+}
+
+// stop stops the processor and counts what its store holds; the store is
+// closed afterwards.
+func (ip *inproc) stop() (storeFigures, error) {
+	var err error
+	ip.cancel()
+	if rerr := <-ip.done; rerr != nil {
+		err = fmt.Errorf("processor: %w", rerr)
+	}
+	f, cerr := countSKULocations(ip.st)
+	if err == nil {
+		err = cerr
+	}
+	if cerr := ip.st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	f.bytes = dirSize(ip.dir)
+	return f, err
+}
+
+// countSKULocations counts the SKUs in st, the locations they have and
+// the largest state.
+func countSKULocations(st *store.Store) (storeFigures, error) {
+	var f storeFigures
+	parts, err := st.Partitions()
+	if err != nil {
+		return f, err
+	}
+	var s ledger.SKU
+	for _, p := range parts {
+		err := st.SKUs(p, func(name string, val []byte) error {
+			if err := ledger.DecodeSKU(name, val, &s); err != nil {
+				return err
+			}
+			f.skus++
+			f.largest = max(f.largest, int64(len(val)))
+			for i := range s.Locations {
+				if s.Locations[i].Named {
+					f.skuLocs++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// foldTimeout bounds reading records: generous, so only a stuck run trips it.
+func foldTimeout(records int64) time.Duration {
+	return 2*time.Minute + time.Duration(records)*100*time.Microsecond
+}
+
+// runFold runs one fold workload run.
+func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
+	res := &Result{Workload: spec.workload, Run: spec.run, Broker: env.BrokerKind(), Config: spec.config, LoadAvgStart: loadAvg()}
+	prefix := env.prefix(spec.workload, spec.run)
+	topics := processors.TopicsWithPrefix(prefix)
+	defer env.deleteTopics(context.WithoutCancel(ctx), topics)
+
+	t0 := time.Now()
+	var evs *events
+	if len(spec.phases) == 0 {
+		evs = env.stream(fmt.Sprintf("%s %#v %d", spec.workload, spec.config, spec.backlog), func() *events { return generate(spec.src, spec.backlog) })
+	} else {
+		evs = generate(spec.src, spec.backlog) // the phases go on from where it ends
+	}
+	res.Events, res.GenerateSeconds = evs.len(), time.Since(t0).Seconds()
+	prod, err := newProducer(ctx, env, topics)
+	if err != nil {
+		return nil, err
+	}
+	defer prod.close()
+	t0 = time.Now()
+	if _, err := prod.backlog(ctx, evs); err != nil {
+		return nil, err
+	}
+	res.ProduceSeconds = time.Since(t0).Seconds()
+	evs = nil
+	adm, acl, err := env.admin()
+	if err != nil {
+		return nil, err
+	}
+	_, total, err := endOffsets(ctx, adm, topics.Events)
+	acl.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Records = total
+	env.Log.Info("pre-filled", "workload", spec.workload, "run", spec.run, "events", res.Events, "records", total,
+		"generate_s", round(res.GenerateSeconds, 1), "produce_s", round(res.ProduceSeconds, 1))
+
+	if spec.raw {
+		if res.Raw, err = rawConsume(ctx, env, topics.Events, prefix+"-raw", total); err != nil {
+			return nil, fmt.Errorf("raw consume: %w", err)
+		}
+		env.Log.Info("raw consume", "workload", spec.workload, "per_sec", int(res.Raw.PerSec))
+	}
+
+	// The generated backlog is gone; what the harness holds from here is
+	// the broker's copy, the processor and the phases' events.
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	var foldProf, liveProf string
+	if spec.workload == "steady" {
+		foldProf, liveProf = env.profilePaths()
+		env.cpuProfile = ""
+	}
+	stopProfile, err := startProfile(foldProf)
+	if err != nil {
+		return nil, err
+	}
+	ip, err := startProcessor(ctx, env, topics, prefix+"-proc")
+	if err != nil {
+		stopProfile()
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			ip.stop()
+		}
+	}()
+	res.Processor, err = track(ctx, total, ip.folded, cpuSelf, ip.done, foldTimeout(total))
+	stopProfile()
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	res.Processor.Batches = ip.batches()
+	if res.Raw != nil && res.Raw.PerSec > 0 {
+		res.RatioToRaw = res.Processor.PerSec / res.Raw.PerSec
+	}
+	env.Log.Info("processor folded the topic", "workload", spec.workload, "per_sec", int(res.Processor.PerSec),
+		"sustained_per_sec", int(res.Processor.SustainedPerSec), "ratio_to_raw", round(res.RatioToRaw, 2))
+
+	// Every phase's events are generated before the first is offered, so
+	// generating never competes with the processor (nor shows in a profile).
+	rates := make([]float64, len(spec.phases))
+	phaseEvents := make([]*events, len(spec.phases))
+	for i, ph := range spec.phases {
+		if rates[i] = ph.rate; rates[i] <= 0 {
+			rates[i] = ph.peak * res.Processor.PerSec
+		}
+		phaseEvents[i] = generate(spec.src, max(1, int(rates[i]*ph.seconds)))
+	}
+	if len(spec.phases) == 0 {
+		liveProf = ""
+	}
+	if stopProfile, err = startProfile(liveProf); err != nil {
+		return nil, err
+	}
+	defer stopProfile()
+	for i, ph := range spec.phases {
+		lp, err := runPhase(ctx, env, topics, prod, ip, ph.name, rates[i], phaseEvents[i])
+		if err != nil {
+			return nil, fmt.Errorf("phase %s: %w", ph.name, err)
+		}
+		phaseEvents[i] = nil
+		res.Latency = append(res.Latency, *lp)
+		env.Log.Info("latency", "workload", spec.workload, "phase", lp.Name, "offered", int(lp.OfferedPerSec),
+			"processed", int(lp.ProcessedPerSec), "p50_ms", lp.Record.P50, "p99_ms", lp.Record.P99, "p999_ms", lp.Record.P999,
+			"seen_p99_ms", round(lp.Seen.P99, 2), "matched", lp.Matched)
+	}
+	stopProfile()
+	res.HarnessPeakRSSBytes, _, _ = memOf("self")
+	stopped = true
+	sf, err := ip.stop()
+	if err != nil {
+		return nil, err
+	}
+	res.SKUs, res.SKULocations, res.PebbleBytes, res.LargestSKUStateBytes = sf.skus, sf.skuLocs, sf.bytes, sf.largest
+	if res.SKULocations > 0 {
+		res.PebbleBytesPerSKULocation = float64(res.PebbleBytes) / float64(res.SKULocations)
+	}
+	res.LoadAvgEnd = loadAvg()
+	return res, nil
+}
+
+// runPhase offers the events evs at rate events/s and measures.
+func runPhase(ctx context.Context, env *Env, t processors.Topics, prod *producer, ip *inproc,
+	name string, rate float64, evs *events) (*LatencyPhase, error) {
+	n := evs.len()
+	sent := make([]int64, n)
+	lr, err := newLatencyReader(ctx, env, t.Updates, evs, sent)
+	if err != nil {
+		return nil, err
+	}
+	rctx, stopReader := context.WithCancel(ctx)
+	readerDone := make(chan struct{})
+	go func() { lr.run(rctx); close(readerDone) }()
+	defer func() {
+		stopReader()
+		<-readerDone
+		lr.cl.Close()
+	}()
+
+	base, batches0 := ip.folded(), ip.batches()
+	cpu0 := cpuSelf()
+	start := time.Now()
+	records, took, err := prod.paced(ctx, evs, rate, sent)
+	if err != nil {
+		return nil, err
+	}
+	target := base + int64(records)
+	deadline := time.Now().Add(foldTimeout(int64(records)))
+	for ip.folded() < target {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("processor folded %d of %d records", ip.folded()-base, records)
+		}
+		select {
+		case err := <-ip.done:
+			return nil, fmt.Errorf("processor stopped: %v", err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	processed := time.Since(start)
+	cpu := cpuSelf() - cpu0
+	batches := ip.batches() - batches0
+	if err := lr.waitFor(ctx, env, t.Updates, time.Minute); err != nil {
+		return nil, err
+	}
+	stopReader()
+	<-readerDone
+	lp := &LatencyPhase{
+		Name: name, OfferedPerSec: rate, ProducedPerSec: float64(n) / took.Seconds(),
+		ProcessedPerSec: float64(records) / processed.Seconds(), Events: n, CPUSeconds: cpu.Seconds(),
+		Batches: batches,
+	}
+	if batches > 0 {
+		lp.RecordsPerBatch = float64(records) / float64(batches)
+		lp.BatchMillis = processed.Seconds() * 1000 / float64(batches)
+	}
+	lp.KeptUp = lp.ProcessedPerSec >= 0.95*float64(records)/took.Seconds()
+	lr.mu.Lock()
+	lp.Updates, lp.Matched = lr.updates, len(lr.record)
+	lp.Record, lp.Seen = summarize(lr.record), summarize(lr.seen)
+	lr.mu.Unlock()
+	return lp, nil
+}
+
+// rawConsume reads topic from the start with the processor's client
+// settings (a consumer group member blocking rebalances on poll, read
+// committed, the same buffer and batch caps), polling every record and
+// doing nothing else.
+func rawConsume(ctx context.Context, env *Env, topic, group string, total int64) (*Throughput, error) {
+	pcfg := processors.DefaultConfig()
+	env.Processor.apply(&pcfg)
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(env.Brokers...),
+		kgo.ClientID("stockledger-bench-raw"),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+	}, pcfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	var n atomic.Int64
+	var sink int
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			pctx, pcancel := context.WithTimeout(cctx, 200*time.Millisecond)
+			fs := cl.PollRecords(pctx, pcfg.MaxBatchRecords)
+			pcancel()
+			if cctx.Err() != nil || fs.IsClientClosed() {
+				done <- nil
+				return
+			}
+			c := 0
+			fs.EachRecord(func(r *kgo.Record) { c++; sink += len(r.Value) })
+			n.Add(int64(c))
+			cl.AllowRebalance()
+		}
+	}()
+	th, err := track(ctx, total, n.Load, cpuSelf, nil, foldTimeout(total))
+	cancel()
+	<-done
+	cl.AllowRebalance()
+	cl.Close()
+	_ = sink
+	return th, err
+}
+
+func round(v float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	return float64(int64(v*p+0.5)) / p
+}
