@@ -25,13 +25,14 @@ import (
 // Processor is one member of the consumer group that folds the events
 // topic. Run owns every partition's state; HTTP handlers read the store.
 type Processor struct {
-	cfg   Config
-	log   *slog.Logger
-	store *store.Store
-	reg   *schemas.Registry
-	m     *metrics
-	cl    *kgo.Client
-	adm   *kadm.Client
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	reg    *schemas.Registry
+	m      *metrics
+	cl     *kgo.Client // set once (setClient)
+	clOnce sync.Once
+	adm    *kadm.Client
 
 	sess          *kgo.GroupTransactSession // with ExactlyOnce
 	numPartitions int32
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		// lingering only adds latency: requests batch while others are in
 		// flight anyway (bench: p99 at 10k events/s 44 ms -> 8 ms).
 		kgo.ProducerLinger(0),
-		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerBatchMaxBytes(16 << 20), // the output topics' max.message.bytes (topics.go)
 		kgo.WithHooks(kp),
 	}, cfg.ClientOpts...)
 	var cl *kgo.Client
@@ -116,7 +117,8 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 			return nil, fmt.Errorf("creating kafka client: %w", err)
 		}
 	}
-	p.cl, p.adm = cl, kadm.NewClient(cl)
+	p.setClient(cl)
+	p.adm = kadm.NewClient(cl)
 	n, err := EnsureTopics(ctx, p.adm, cfg.Topics, cfg.Partitions, cfg.ReplicationFactor)
 	if err != nil {
 		cl.Close()
@@ -187,7 +189,12 @@ func (p *Processor) adjustOffsets(_ context.Context, offsets map[string]map[int3
 	return offsets, nil
 }
 
-func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, a map[string][]int32) {
+// setClient records the Kafka client. The group may assign partitions (and
+// call back) before NewClient has returned to New, so callbacks set it too.
+func (p *Processor) setClient(cl *kgo.Client) { p.clOnce.Do(func() { p.cl = cl }) }
+
+func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, a map[string][]int32) {
+	p.setClient(cl)
 	for _, part := range a[p.cfg.Topics.Events] {
 		if p.cfg.Changelog {
 			p.startRestore(ctx, part)
@@ -271,6 +278,7 @@ func (p *Processor) install(part int32) {
 }
 
 func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
+	p.setClient(cl)
 	// The next owner restores from the changelog: it must hold every state
 	// this instance committed.
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -282,7 +290,8 @@ func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]
 	p.log.Info("partitions revoked", "partitions", r[p.cfg.Topics.Events])
 }
 
-func (p *Processor) lost(_ context.Context, _ *kgo.Client, l map[string][]int32) {
+func (p *Processor) lost(_ context.Context, cl *kgo.Client, l map[string][]int32) {
+	p.setClient(cl)
 	p.drop(l[p.cfg.Topics.Events])
 	p.log.Warn("partitions lost", "partitions", l[p.cfg.Topics.Events])
 }

@@ -10,6 +10,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
+// maxMessageBytes is the largest record batch the output topics take: a
+// very hot SKU's state (thousands of open orders and remembered ids) can
+// pass a megabyte, and the processor's producer batches up to this size.
+const maxMessageBytes = "16777216"
+
 // topicConfigs are the configs stockledger creates its topics with.
 func topicConfigs(t Topics) map[string]map[string]*string {
 	s := func(v string) *string { return &v }
@@ -17,14 +22,14 @@ func topicConfigs(t Topics) map[string]map[string]*string {
 		// The book of record: never deleted by time or size.
 		t.Events: {"cleanup.policy": s("delete"), "retention.ms": s("-1"), "retention.bytes": s("-1")},
 		// Latest value per channel/sku is what matters.
-		t.Updates: {"cleanup.policy": s("compact")},
+		t.Updates: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
 		// Alerts are kept 90 days.
-		t.Alerts: {"cleanup.policy": s("delete"), "retention.ms": s("7776000000")},
+		t.Alerts: {"cleanup.policy": s("delete"), "retention.ms": s("7776000000"), "max.message.bytes": s(maxMessageBytes)},
 		// Dead letters hold events that are nowhere else applied: kept forever,
 		// and allowed to be larger than an event (they carry it whole).
-		t.DeadLetters: {"cleanup.policy": s("delete"), "retention.ms": s("-1"), "max.message.bytes": s("4194304")},
+		t.DeadLetters: {"cleanup.policy": s("delete"), "retention.ms": s("-1"), "max.message.bytes": s(maxMessageBytes)},
 		// Latest state per SKU per partition; states of very hot SKUs can be large.
-		t.Changelog: {"cleanup.policy": s("compact"), "max.message.bytes": s("16777216")},
+		t.Changelog: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
 	}
 }
 
