@@ -29,8 +29,9 @@ type ProcessorConfig struct {
 	// Changelog mirrors committed states to the changelog topic. Default
 	// true (the processor's default).
 	Changelog bool `json:"changelog"`
-	// ProducerLinger, when 0 or more, sets the processor's Kafka producer
-	// linger (franz-go's default is 10ms); negative keeps the default.
+	// ProducerLinger, when 0 or more, overrides the processor's Kafka
+	// producer linger (processors sets 0; franz-go's default is 10ms);
+	// negative keeps the processor's own.
 	ProducerLinger time.Duration `json:"producer_linger"`
 }
 
@@ -63,6 +64,10 @@ type Env struct {
 	// Bin is the stockledger binary for child processes; built with `go
 	// build` on first use when empty.
 	Bin string
+	// BinBuilt is when the harness built Bin (zero if it was given): the
+	// children run the working tree of that moment, which may differ from
+	// the harness's own build when others edit the code meanwhile.
+	BinBuilt time.Time
 
 	cpuProfile string // taken during the steady workload's first run, then cleared
 	emb        *processors.Embedded
@@ -149,7 +154,7 @@ func (e *Env) binary(ctx context.Context) (string, error) {
 			e.buildErr = fmt.Errorf("building stockledger: %v\n%s", err, b)
 			return
 		}
-		e.Bin = out
+		e.Bin, e.BinBuilt = out, time.Now().UTC().Truncate(time.Second)
 	})
 	return e.Bin, e.buildErr
 }

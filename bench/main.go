@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 
 	fs.IntVar(&cfg.Processor.MaxBatchRecords, "max-batch-records", cfg.Processor.MaxBatchRecords, "processor batch cap (0: the processor's default)")
 	fs.BoolVar(&cfg.Processor.Changelog, "changelog", cfg.Processor.Changelog, "processor publishes its changelog (the processor's default)")
-	fs.DurationVar(&cfg.Processor.ProducerLinger, "producer-linger", cfg.Processor.ProducerLinger, "processor's Kafka producer linger (negative: franz-go's default, 10ms)")
+	fs.DurationVar(&cfg.Processor.ProducerLinger, "producer-linger", cfg.Processor.ProducerLinger, "override the processor's Kafka producer linger (negative: keep the processor's own)")
 
 	skus := fs.Int("skus", 0, "SKUs of the steady, flash, replay and restart streams (0: the preset's)")
 	fs.IntVar(&cfg.Steady.Events, "steady-events", cfg.Steady.Events, "steady: events pre-filled")
@@ -225,6 +225,7 @@ func Execute(ctx context.Context, cfg *Config, o *options, log *slog.Logger) (*R
 		rep.Profile, rep.ProfileLive = profileTop(foldProf, 15), profileTop(liveProf, 15)
 	}
 	rep.Took = time.Since(started)
+	rep.ChildBinaryBuilt = env.BinBuilt
 	base := filepath.Join(o.out, resultName(rep, cfg, env, o.label))
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {

@@ -138,5 +138,8 @@ type Report struct {
 	Profile     []string      `json:"cpu_profile_top,omitempty"`      // the steady fold
 	ProfileLive []string      `json:"cpu_profile_live_top,omitempty"` // the steady fixed-load phases
 	Took        time.Duration `json:"took_ns"`
-	Errors      []string      `json:"errors,omitempty"`
+	// ChildBinaryBuilt is when the restart and scale children's binary was
+	// built from the working tree (zero: not built, or given with -bin).
+	ChildBinaryBuilt time.Time `json:"child_binary_built,omitzero"`
+	Errors           []string  `json:"errors,omitempty"`
 }
