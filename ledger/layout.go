@@ -37,7 +37,7 @@ const (
 
 	splitAbove  = 64 // records and ids past which a SKU is split
 	inlineBelow = 16 // ... under which a split SKU is written whole again
-	maxParts    = 64
+	maxParts    = 1024
 	minLogBytes = 16 << 10
 
 	partBase  = 'B'
