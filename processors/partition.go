@@ -254,18 +254,24 @@ func (pt *partition) stage(b *store.Batch) error {
 	return b.SetOffset(pt.id, pt.next)
 }
 
-// trim drops clean states once more than max are hot. Every state in
-// memory is committed at this point, so dropping any is safe.
+// trim drops clean states once more than max are hot, down to three
+// quarters of max. Every state in memory is committed at this point, so
+// dropping any is safe; small states go first, since a best seller's state
+// (thousands of orders and ids, in parts) costs the most to read back.
 func (pt *partition) trim(max int) {
 	if len(pt.skus) <= max {
 		return
 	}
 	target := max * 3 / 4
-	for name := range pt.skus {
-		if len(pt.skus) <= target {
-			break
+	for _, small := range [2]bool{true, false} {
+		for name, s := range pt.skus {
+			if len(pt.skus) <= target {
+				return
+			}
+			if !small || s.Seen.Len() < 64 {
+				delete(pt.skus, name)
+			}
 		}
-		delete(pt.skus, name)
 	}
 }
 
