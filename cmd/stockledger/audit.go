@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -33,11 +34,11 @@ func addAuditFlags(fs *flag.FlagSet) *auditFlags {
 
 // config returns the audit configuration, or every problem with the Kafka
 // security settings (a usage error).
-func (a *auditFlags) config() (audit.Config, error) {
+func (a *auditFlags) config(ctx context.Context) (audit.Config, error) {
 	cfg := audit.DefaultConfig()
 	cfg.Brokers = splitList(*a.brokers)
 	cfg.Topic = processors.TopicsWithPrefix(*a.topicPrefix).Events
-	opts, err := a.kafka.opts()
+	opts, err := a.kafka.connect(ctx, cfg.Brokers)
 	cfg.ClientOpts = append(cfg.ClientOpts, opts...)
 	return cfg, err
 }

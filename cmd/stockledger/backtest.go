@@ -37,7 +37,7 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return exitError{2, err}
 	}
-	cfg, err := af.config()
+	cfg, err := af.config(ctx)
 	if err != nil {
 		return err
 	}

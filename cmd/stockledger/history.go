@@ -47,7 +47,7 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if write == nil {
 		return exitError{2, fmt.Errorf("--format %q: want table, jsonl or csv", *format)}
 	}
-	cfg, err := af.config()
+	cfg, err := af.config(ctx)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	kopts, err := kf.opts()
+	kopts, err := kf.connect(ctx, splitList(*brokers))
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	kopts, err := kf.opts()
+	kopts, err := kf.connect(ctx, splitList(*brokers))
 	if err != nil {
 		return err
 	}

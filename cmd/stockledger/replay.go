@@ -49,7 +49,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return exitError{2, err}
 	}
-	cfg, err := af.config()
+	cfg, err := af.config(ctx)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,10 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 		defer emb.Close()
 		cfg.Brokers = []string{emb.Addr()}
 		log.Info("embedded kafka broker started", "addr", emb.Addr())
+	} else if c.Kafka.SASLMechanism != "" {
+		if err := checkSASL(ctx, cfg.Brokers, c.Processor.ClientOpts); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(ctx, filepath.Join(c.Data, "ledger"), c.MinFreeBytes, log)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -8,9 +9,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -78,6 +82,55 @@ func (k *kafkaFlags) opts() ([]kgo.Opt, error) {
 		return nil, exitError{2, err}
 	}
 	return o, nil
+}
+
+// connect returns the franz-go options after checking, with SASL, that
+// the brokers accept the credentials (checkSASL).
+func (k *kafkaFlags) connect(ctx context.Context, brokers []string) ([]kgo.Opt, error) {
+	o, err := k.opts()
+	if err != nil {
+		return nil, err
+	}
+	if k.sec.SASLMechanism != "" {
+		err = checkSASL(ctx, brokers, o)
+	}
+	return o, err
+}
+
+// checkSASL connects to a broker once and fails at once if it refuses the
+// SASL credentials. Kafka answers SASL_AUTHENTICATION_FAILED, which the
+// client does not retry; but a broker may instead close the connection
+// (kfake does), which looks like a network error the client retries until
+// its request timeout, and then reports as "EOF". Other failures (no
+// broker up yet) are left to the command's own client and its retries.
+func checkSASL(ctx context.Context, brokers []string, opts []kgo.Opt) error {
+	var w saslWatch
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithHooks(&w)}, opts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = cl.Ping(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return explainKafkaErr(err)
+	case w.failed.Load():
+		return fmt.Errorf("SASL authentication with %s: the broker closed the connection (%v): it refused the credentials; check --sasl-mechanism, --sasl-user and the password", strings.Join(brokers, ","), err)
+	}
+	return nil
+}
+
+// saslWatch notes a SASL authentication request that got no answer.
+type saslWatch struct{ failed atomic.Bool }
+
+func (w *saslWatch) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if key == int16(kmsg.SASLAuthenticate) && e.Err() != nil {
+		w.failed.Store(true)
+	}
 }
 
 // opts returns the franz-go options for k, or every problem with it, each

@@ -41,7 +41,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 0 {
 		return exitError{2, fmt.Errorf("verify: unexpected argument %q", pos[0])}
 	}
-	cfg, err := af.config()
+	cfg, err := af.config(ctx)
 	if err != nil {
 		return err
 	}
