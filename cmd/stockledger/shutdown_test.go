@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -64,7 +65,8 @@ func TestGracefulShutdown(t *testing.T) {
 	defer prod.Close()
 	data := filepath.Join(t.TempDir(), "data")
 	// Small batches: more of them, so SIGTERMs land in all their phases.
-	extra := []string{"--session-timeout", gracefulSession, "--shutdown-timeout", gracefulShutdown.String(), "--max-batch-records", "2000"}
+	extra := []string{"--session-timeout", gracefulSession, "--shutdown-timeout", gracefulShutdown.String(), "--max-batch-records", "2000",
+		"--log-format", "json"}
 
 	// Half the stream is there before the processor starts (it catches up:
 	// busy, each SIGTERM lands in a batch), the rest is produced in chunks
@@ -96,9 +98,7 @@ func TestGracefulShutdown(t *testing.T) {
 		next, _ := c.next()
 		took := sigterm(t, c)
 		t.Logf("SIGTERM %d: %s had folded %d records; exited 0 in %v", i, c.name, sum(next), took.Round(time.Millisecond))
-		if !strings.Contains(c.logTail(), "shutting down") {
-			t.Errorf("%s: no shutdown line in its log:\n%s", c.name, c.logTail())
-		}
+		checkQuietLog(t, c)
 		// It left the group: no member remains, long before the session
 		// timeout would have removed one.
 		var members int
@@ -129,6 +129,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	ends := waitCaughtUp(ctx, t, c, adm)
 	sigterm(t, c)
+	checkQuietLog(t, c)
 
 	exp := <-expc
 	reg := schemas.NewRegistry()
@@ -160,6 +161,34 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error(d)
 	}
 	t.Logf("%d records folded over 4 runs; %d updates published, none twice", sum(ends), got.Updates)
+}
+
+// checkQuietLog checks a run's JSON log: every line is a JSON object, it
+// says it shut down, and it is short however many batches were folded
+// (nothing is logged per batch or per event).
+func checkQuietLog(t *testing.T, c *child) {
+	t.Helper()
+	b, err := os.ReadFile(c.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	shutdown := false
+	for _, l := range lines {
+		var rec struct {
+			Msg string `json:"msg"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("%s: log line is not JSON: %q", c.name, l)
+		}
+		shutdown = shutdown || strings.HasPrefix(rec.Msg, "shutting down")
+	}
+	if !shutdown {
+		t.Errorf("%s: no shutdown line in its log:\n%s", c.name, b)
+	}
+	if len(lines) > 15 {
+		t.Errorf("%s logged %d lines; normal operation should be quiet:\n%s", c.name, len(lines), b)
+	}
 }
 
 // sigterm SIGTERMs c and requires it to exit with status 0 within the
