@@ -31,8 +31,9 @@ test-kafka: build
 	rm -rf $(KAFKA_DIR)
 	@set -e; $(KAFKA) start --dir $(KAFKA_DIR) --port 19092 --controller-port 19093 --sasl-port 19094; \
 	  trap '$(KAFKA) stop --dir $(KAFKA_DIR)' EXIT; \
-	  STOCKLEDGER_TEST_BROKERS=127.0.0.1:19092 STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
-	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python' ./processors/ ./processors/audit/ ./cmd/stockledger/
+	  STOCKLEDGER_TEST_BROKERS=127.0.0.1:19092 STOCKLEDGER_TEST_SASL_BROKERS=127.0.0.1:19094 \
+	  STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
+	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python|SASLRealKafka|GracefulShutdown|ShutdownTimeout|OpenAPIConformance' ./processors/ ./processors/audit/ ./cmd/stockledger/
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

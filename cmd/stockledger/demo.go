@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
@@ -38,9 +40,9 @@ var (
 	demoHot       = "TEE-RED-M"
 )
 
-func runDemo(ctx context.Context, brokers []string, topics processors.Topics, log *slog.Logger) error {
+func runDemo(ctx context.Context, brokers []string, topics processors.Topics, opts []kgo.Opt, log *slog.Logger) error {
 	reg := schemas.NewRegistry()
-	p, err := processors.NewEventProducer(ctx, brokers, topics, 8)
+	p, err := processors.NewEventProducer(ctx, brokers, topics, 8, opts...)
 	if err != nil {
 		return err
 	}
