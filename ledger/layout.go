@@ -256,10 +256,10 @@ func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 	if head < start || head > end {
 		return fmt.Errorf("%w: oldest id at %d outside [%d, %d]", ErrCorrupt, head, start, end)
 	}
+	s.Seen.evicted = head // before restore: the index holds positions
 	for _, id := range ids[head-start:] {
 		s.Seen.restore(id.ID, id.At)
 	}
-	s.Seen.evicted = head
 	s.lay = layout{split: true, first: first, next: next, baseBytes: len(parts[0]), logBytes: logBytes, idsDone: end}
 	return nil
 }
