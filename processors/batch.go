@@ -18,15 +18,14 @@ import (
 // them are committed, so a crash repeats outputs (same versions) rather
 // than losing them.
 type batcher struct {
-	p       *Processor
-	work    []*partition
-	recs    map[*partition][]*kgo.Record
-	ups     []coalesced
-	idx     map[updateKey]int
-	out     []*kgo.Record
-	outTS   []time.Time // cause timestamp per update record, zero for others
-	clRecs  []*kgo.Record
-	scratch []byte
+	p      *Processor
+	work   []*partition
+	recs   map[*partition][]*kgo.Record
+	ups    []coalesced
+	idx    map[updateKey]int
+	out    []*kgo.Record
+	outTS  []time.Time // cause timestamp per update record, zero for others
+	clRecs []*kgo.Record
 }
 
 // storeError is a failure to read or write the store: the batch is not
