@@ -92,6 +92,9 @@ type Config struct {
 	TransactionTimeout time.Duration
 	// Ledger bounds what the ledger remembers.
 	Ledger ledger.Config
+	// SchemaRegistry, when its URL is set, frames outputs in the Confluent
+	// wire format with ids from a schema registry (schemaregistry.go).
+	SchemaRegistry SchemaRegistryConfig
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
 	ClientOpts []kgo.Opt
 }
@@ -160,6 +163,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ledger.MaxIDsPerSKU < 1 {
 		errs = append(errs, fmt.Errorf("max ids per SKU: %d must be at least 1", c.Ledger.MaxIDsPerSKU))
+	}
+	if err := c.SchemaRegistry.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

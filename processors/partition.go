@@ -109,6 +109,10 @@ func (pt *partition) foldOne(st *store.Store, dec *schemas.Decoder, r *kgo.Recor
 	ev := &pt.ev
 	ev.Reset()
 	if reason, detail := dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+		if err := dec.Err(); err != nil { // the schema registry, not the event
+			pt.err = err
+			return false
+		}
 		pt.deadLetter(r, ev, reason, detail)
 		return true
 	}

@@ -28,6 +28,8 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
 	skip := fs.Bool("skip-invalid", false, "send the valid lines even if some are invalid (the invalid ones are reported and not sent)")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
+	var src processors.SchemaRegistryConfig
+	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,8 +47,14 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		defer f.Close()
 		in = f
 	}
-	reg := schemas.NewRegistry()
-	events, bad, err := readEvents(in, reg, stderr)
+	if err := src.Validate(); err != nil {
+		return exitError{2, err}
+	}
+	fr, err := src.Connect(ctx, schemas.NewRegistry(), processors.Topics{Events: processors.TopicsWithPrefix(*topicPrefix).Events})
+	if err != nil {
+		return err
+	}
+	events, bad, err := readEvents(in, fr, stderr)
 	if err != nil {
 		return exitError{2, err}
 	}
@@ -78,7 +86,8 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // readEvents parses and validates every line, reporting each bad one
 // (line number and reason) to report. Blank lines are skipped.
-func readEvents(in io.Reader, reg *schemas.Registry, report io.Writer) (events []encodedEvent, bad int, err error) {
+// Events are framed by fr (nil: single-object encoding).
+func readEvents(in io.Reader, fr *schemas.Framing, report io.Writer) (events []encodedEvent, bad int, err error) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
 	var ev ledger.Event
@@ -97,7 +106,7 @@ func readEvents(in io.Reader, reg *schemas.Registry, report io.Writer) (events [
 			bad++
 			continue
 		}
-		v, err := schemas.EncodeEvent(nil, &ev)
+		v, err := fr.EncodeEvent(nil, &ev)
 		if err != nil {
 			fmt.Fprintf(report, "line %d: encoding: %v\n", n, err)
 			bad++

@@ -38,6 +38,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&cfg.ExactlyOnce, "exactly-once", envOr("STOCKLEDGER_EXACTLY_ONCE", "") == "true", "publish each batch in a Kafka transaction: read_committed consumers see every update once")
 	fs.StringVar(&cfg.InstanceID, "instance-id", envOr("STOCKLEDGER_INSTANCE_ID", cfg.InstanceID), "this instance's name, unique in the group and stable across restarts (transactional id with --exactly-once)")
 	advertise := fs.String("advertise-http", envOr("STOCKLEDGER_ADVERTISE_HTTP", ""), "HTTP address other instances and clients use to reach this one (default: --http)")
+	addSchemaRegistryFlags(fs, &cfg.SchemaRegistry)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", *data)
 	if *withDemo {
 		go func() {
-			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, log); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, cfg.SchemaRegistry, log); err != nil && ctx.Err() == nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()
