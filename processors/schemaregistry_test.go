@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
@@ -332,4 +336,105 @@ func sameAsStockledger(topic string, topics processors.Topics, reg *schemas.Regi
 		return fmt.Errorf("%s: third party read %q, stockledger %q", topic, have, want)
 	}
 	return nil
+}
+
+// TestSchemaRegistryOutage: while the registry cannot be asked, events
+// whose schema id the processor has not seen are not dead letters: the
+// processor stops folding (as on a store failure: not ready, the batch
+// not committed) and retries; once the registry answers, every event is
+// applied and the outputs match the model. Always franz-go's fake: the
+// test controls its outage.
+func TestSchemaRegistryOutage(t *testing.T) {
+	fake := srfake.New()
+	defer fake.Close()
+	var down atomic.Bool
+	var refused atomic.Int64
+	fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if down.Load() && strings.HasPrefix(r.URL.Path, "/schemas/ids/") {
+			refused.Add(1)
+			http.Error(w, `{"error_code":50001,"message":"registry down"}`, http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl, err := e2etest.NewCluster("sr-outage", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topics := cl.Topics()
+	cfg := processors.DefaultConfig()
+	cfg.Brokers, cfg.Topics, cfg.Group, cfg.Partitions = cl.Brokers, topics, cl.Group, 4
+	cfg.SchemaRegistry.URL = fake.URL()
+	cfg.StoreRetryInterval = 200 * time.Millisecond
+	st, err := store.Open(filepath.Join(t.TempDir(), "ledger"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := processors.New(ctx, cfg, st, schemas.NewRegistry(), prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { runErr <- p.Run(runCtx) }()
+	v2 := newerReceipt(t, ctx, fake.URL(), schemas.EventSubject(topics.Events, ledger.TypeReceipt))
+	down.Store(true)
+
+	lines := gen.Stream(gen.Config{Seed: 9, SKUs: 100, DupPct: 3, RefusePct: 3, Zipf: 1.1}, 3000)
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := 0
+	for i, line := range lines {
+		var ev ledger.Event
+		if r, _ := schemas.ParseEventJSON(line, &ev); r == ledger.ReasonNone && ev.Type == ledger.TypeReceipt && wire[i].Value[0] == 0xC3 {
+			wire[i].Value = v2.encode(t, &ev)
+			newer++
+		}
+	}
+	prod, err := processors.NewEventProducer(ctx, cl.Brokers, topics, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := e2etest.Produce(ctx, prod, wire); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the processor has asked the down registry a few times
+	// (it retries), then bring the registry back.
+	for refused.Load() < 3 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the processor never asked the registry")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if p.Ready() {
+		t.Error("ready while the registry cannot be asked")
+	}
+	down.Store(false)
+	if err := e2etest.WaitStoreCaughtUp(ctx, kadm.NewClient(prod.Client()), topics.Events, st); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-runErr; err != nil {
+		t.Fatalf("processor: %v", err)
+	}
+	readReg, err := cfg.SchemaRegistry.Schemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, diffs, err := e2etest.CheckAll(ctx, cl, readReg, e2etest.Expect(lines), st, 4, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	t.Logf("%d newer receipts; the registry refused %d lookups while down", newer, refused.Load())
 }
