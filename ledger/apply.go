@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"math"
 	"strconv"
 )
 
@@ -90,6 +89,7 @@ func (a *applier) apply() Result {
 			s.POs = make(map[string]POLine)
 		}
 		s.POs[ev.POID] = POLine{Location: ev.Location, Expected: ev.Qty, Touched: ev.OccurredAt}
+		s.changedPO(ev.POID)
 	case TypeReceipt:
 		l := s.Location(ev.Location)
 		if r := a.check(ev.Location, "", l.OnHand+ev.Qty); r.Outcome != Applied {
@@ -107,7 +107,7 @@ func (a *applier) apply() Result {
 		short := line.Expected
 		s.slot(line.Location).Incoming -= short
 		s.POs[ev.POID] = POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt}
-		s.noteClosed(ev.OccurredAt)
+		s.changedPO(ev.POID)
 		if short > 0 {
 			a.alert(Alert{Kind: AlertPOShort, Location: line.Location, POID: ev.POID, Units: short,
 				Has: AlertHasLocation | AlertHasPOID | AlertHasUnits})
@@ -134,6 +134,7 @@ func (a *applier) apply() Result {
 			s.Orders = make(map[string]Order)
 		}
 		s.Orders[ev.OrderID] = Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt}
+		s.changedOrder(ev.OrderID)
 	case TypeOrderCancelled:
 		if _, ok := s.Orders[ev.OrderID]; !ok {
 			return refuse(ReasonUnknownOrder, "order_id "+strconv.Quote(ev.OrderID)+" is unknown")
@@ -211,6 +212,7 @@ func (a *applier) apply() Result {
 			s.Transfers = make(map[string]Transfer)
 		}
 		s.Transfers[ev.TransferID] = Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt}
+		s.changedTransfer(ev.TransferID)
 		a.lowered = s.find(ev.Location)
 	case TypeTransferIn:
 		t, ok := s.Transfers[ev.TransferID]
@@ -228,9 +230,7 @@ func (a *applier) apply() Result {
 		t.Expected -= got
 		t.Touched = ev.OccurredAt
 		s.Transfers[ev.TransferID] = t
-		if t.Expected == 0 {
-			s.noteClosed(ev.OccurredAt)
-		}
+		s.changedTransfer(ev.TransferID)
 	case TypeSKUPolicy:
 		a.skuPolicy()
 	default:
@@ -281,6 +281,7 @@ func (a *applier) receive() {
 		line.Expected -= got
 		line.Touched = ev.OccurredAt
 		s.POs[ev.POID] = line
+		s.changedPO(ev.POID)
 		if over := ev.Qty - got; over > 0 {
 			base.Kind, base.Units = AlertReceiptOver, over
 			a.alert(base)
@@ -296,9 +297,7 @@ func (a *applier) release(orderID string, q Qty) {
 	o.Open -= r
 	o.Touched = a.ev.OccurredAt
 	s.Orders[orderID] = o
-	if o.Open == 0 {
-		s.noteClosed(o.Touched)
-	}
+	s.changedOrder(orderID)
 	if o.Location != "" {
 		s.slot(o.Location).Reserved -= r
 	} else {
@@ -382,32 +381,30 @@ func (a *applier) afterAlerts(totalBefore Qty) {
 }
 
 // prune forgets closed orders, closed PO lines and completed transfers last
-// touched before cutoff.
+// touched before cutoff. The closed records wait in a heap by Touched, so a
+// sweep costs what it forgets, not the SKU's size.
 func (s *SKU) prune(cutoff int64) {
-	if s.closedKnown && s.closedFloor >= cutoff {
-		return // nothing closed is old enough
+	if !s.heapKnown {
+		s.buildClosedHeap()
 	}
-	floor := int64(math.MaxInt64)
-	defer func() { s.closedFloor, s.closedKnown = floor, true }()
-	for id, o := range s.Orders {
-		if o.Open == 0 && o.Touched < cutoff {
-			delete(s.Orders, id)
-		} else if o.Open == 0 {
-			floor = min(floor, o.Touched)
-		}
-	}
-	for id, l := range s.POs {
-		if l.Closed && l.Touched < cutoff {
-			delete(s.POs, id)
-		} else if l.Closed {
-			floor = min(floor, l.Touched)
-		}
-	}
-	for id, t := range s.Transfers {
-		if t.Expected == 0 && t.Touched < cutoff {
-			delete(s.Transfers, id)
-		} else if t.Expected == 0 {
-			floor = min(floor, t.Touched)
+	for len(s.closed) > 0 && s.closed[0].at < cutoff {
+		c := s.popClosed()
+		switch c.kind {
+		case kindOrder:
+			if o, ok := s.Orders[c.id]; ok && o.Open == 0 && o.Touched == c.at {
+				delete(s.Orders, c.id)
+				s.noteChange(kindOrder, c.id)
+			}
+		case kindPO:
+			if l, ok := s.POs[c.id]; ok && l.Closed && l.Touched == c.at {
+				delete(s.POs, c.id)
+				s.noteChange(kindPO, c.id)
+			}
+		case kindTransfer:
+			if t, ok := s.Transfers[c.id]; ok && t.Expected == 0 && t.Touched == c.at {
+				delete(s.Transfers, c.id)
+				s.noteChange(kindTransfer, c.id)
+			}
 		}
 	}
 }

@@ -20,9 +20,18 @@ const (
 var ErrCorrupt = errors.New("corrupt ledger state")
 
 // AppendBinary appends the encoding of s (its Name excluded: the store key
-// holds it) to dst.
+// holds it) to dst. This canonical form holds the whole state; stores may
+// keep a large SKU split in parts instead (layout.go).
 func (s *SKU) AppendBinary(dst []byte) []byte {
 	dst = append(dst, skuFormat)
+	dst = s.appendHead(dst)
+	dst = s.appendRecords(dst)
+	dst = s.appendPublished(dst)
+	return appendWindow(dst, &s.Seen)
+}
+
+// appendHead appends the scalars and locations.
+func (s *SKU) appendHead(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, s.Version)
 	dst = binary.AppendVarint(dst, int64(s.Unassigned))
 	dst = appendBool(dst, s.HasReorder)
@@ -38,39 +47,67 @@ func (s *SKU) AppendBinary(dst []byte) []byte {
 			dst = binary.AppendVarint(dst, int64(q))
 		}
 	}
+	return dst
+}
+
+// appendRecords appends the PO lines, orders and transfers, in id order.
+func (s *SKU) appendRecords(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s.POs)))
 	for _, id := range sortedKeys(s.POs) {
-		p := s.POs[id]
-		dst = appendString(dst, id)
-		dst = appendString(dst, p.Location)
-		dst = binary.AppendVarint(dst, int64(p.Expected))
-		dst = appendBool(dst, p.Closed)
-		dst = binary.AppendVarint(dst, p.Touched)
+		dst = appendPO(appendString(dst, id), s.POs[id])
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(s.Orders)))
 	for _, id := range sortedKeys(s.Orders) {
-		o := s.Orders[id]
-		dst = appendString(dst, id)
-		dst = appendString(dst, o.Channel)
-		dst = appendString(dst, o.Location)
-		dst = binary.AppendVarint(dst, int64(o.Open))
-		dst = binary.AppendVarint(dst, o.Touched)
+		dst = appendOrder(appendString(dst, id), s.Orders[id])
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(s.Transfers)))
 	for _, id := range sortedKeys(s.Transfers) {
-		t := s.Transfers[id]
-		dst = appendString(dst, id)
-		dst = appendString(dst, t.From)
-		dst = appendString(dst, t.To)
-		dst = binary.AppendVarint(dst, int64(t.Expected))
-		dst = binary.AppendVarint(dst, t.Touched)
+		dst = appendTransfer(appendString(dst, id), s.Transfers[id])
 	}
+	return dst
+}
+
+func appendPO(dst []byte, p POLine) []byte {
+	dst = appendString(dst, p.Location)
+	dst = binary.AppendVarint(dst, int64(p.Expected))
+	dst = appendBool(dst, p.Closed)
+	return binary.AppendVarint(dst, p.Touched)
+}
+
+func appendOrder(dst []byte, o Order) []byte {
+	dst = appendString(dst, o.Channel)
+	dst = appendString(dst, o.Location)
+	dst = binary.AppendVarint(dst, int64(o.Open))
+	return binary.AppendVarint(dst, o.Touched)
+}
+
+func appendTransfer(dst []byte, t Transfer) []byte {
+	dst = appendString(dst, t.From)
+	dst = appendString(dst, t.To)
+	dst = binary.AppendVarint(dst, int64(t.Expected))
+	return binary.AppendVarint(dst, t.Touched)
+}
+
+func (d *decoder) po() POLine {
+	return POLine{Location: d.string(), Expected: Qty(d.varint()), Closed: d.bool(), Touched: d.varint()}
+}
+
+func (d *decoder) order() Order {
+	return Order{Channel: d.string(), Location: d.string(), Open: Qty(d.varint()), Touched: d.varint()}
+}
+
+func (d *decoder) transfer() Transfer {
+	return Transfer{From: d.string(), To: d.string(), Expected: Qty(d.varint()), Touched: d.varint()}
+}
+
+// appendPublished appends the last published channel values.
+func (s *SKU) appendPublished(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s.Published)))
 	for _, v := range s.Published {
 		dst = appendString(dst, v.Channel)
 		dst = binary.AppendVarint(dst, int64(v.ATS))
 	}
-	return appendWindow(dst, &s.Seen)
+	return dst
 }
 
 // DecodeSKU decodes b (from AppendBinary) into s, named name.
@@ -80,6 +117,19 @@ func DecodeSKU(name string, b []byte, s *SKU) error {
 		return fmt.Errorf("%w: SKU %q format %d", ErrCorrupt, name, f)
 	}
 	*s = SKU{Name: name}
+	d.head(s)
+	d.records(s)
+	d.published(s)
+	d.window(&s.Seen)
+	d.end()
+	if d.err != nil {
+		return fmt.Errorf("decoding SKU %q: %w", name, d.err)
+	}
+	s.lay.idsDone = s.Seen.next()
+	return nil
+}
+
+func (d *decoder) head(s *SKU) {
 	s.Version = d.uvarint()
 	s.Unassigned = Qty(d.varint())
 	s.HasReorder = d.bool()
@@ -96,41 +146,46 @@ func DecodeSKU(name string, b []byte, s *SKU) error {
 			l.Incoming, l.SafetyStock = Qty(d.varint()), Qty(d.varint())
 		}
 	}
+}
+
+func (d *decoder) records(s *SKU) {
 	if n := d.count(); n > 0 {
 		s.POs = make(map[string]POLine, n)
 		for range n {
 			id := d.string()
-			s.POs[id] = POLine{Location: d.string(), Expected: Qty(d.varint()), Closed: d.bool(), Touched: d.varint()}
+			s.POs[id] = d.po()
 		}
 	}
 	if n := d.count(); n > 0 {
 		s.Orders = make(map[string]Order, n)
 		for range n {
 			id := d.string()
-			s.Orders[id] = Order{Channel: d.string(), Location: d.string(), Open: Qty(d.varint()), Touched: d.varint()}
+			s.Orders[id] = d.order()
 		}
 	}
 	if n := d.count(); n > 0 {
 		s.Transfers = make(map[string]Transfer, n)
 		for range n {
 			id := d.string()
-			s.Transfers[id] = Transfer{From: d.string(), To: d.string(), Expected: Qty(d.varint()), Touched: d.varint()}
+			s.Transfers[id] = d.transfer()
 		}
 	}
+}
+
+func (d *decoder) published(s *SKU) {
 	if n := d.count(); n > 0 {
 		s.Published = make([]ChannelValue, n)
 		for i := range s.Published {
 			s.Published[i] = ChannelValue{Channel: d.string(), ATS: Qty(d.varint())}
 		}
 	}
-	d.window(&s.Seen)
+}
+
+// end fails unless everything was read.
+func (d *decoder) end() {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
 	}
-	if d.err != nil {
-		return fmt.Errorf("decoding SKU %q: %w", name, d.err)
-	}
-	return nil
 }
 
 // AppendBinary appends the encoding of p's policies and ids (not its

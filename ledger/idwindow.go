@@ -8,6 +8,21 @@ type IDWindow struct {
 	ids   []SeenID
 	head  int
 	index map[string]struct{}
+	// evicted counts the ids ever forgotten: the position, in the SKU's
+	// sequence of applied ids, of the oldest one remembered. The persisted
+	// form (layout.go) uses positions; the canonical encoding does not.
+	evicted uint64
+}
+
+// next is the position the next id added will have.
+func (w *IDWindow) next() uint64 { return w.evicted + uint64(w.Len()) }
+
+// since returns the remembered ids at positions pos and later.
+func (w *IDWindow) since(pos uint64) []SeenID {
+	if pos <= w.evicted {
+		return w.IDs()
+	}
+	return w.ids[w.head+int(min(pos-w.evicted, uint64(w.Len()))):]
 }
 
 // SeenID is one remembered event id and its occurred_at.
@@ -55,6 +70,7 @@ func (w *IDWindow) Add(id string, at int64, maxIDs int, oldest int64) {
 		}
 		w.ids[w.head] = SeenID{}
 		w.head++
+		w.evicted++
 	}
 	if w.head > 32 && w.head > len(w.ids)/2 {
 		n := copy(w.ids, w.ids[w.head:])

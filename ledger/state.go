@@ -69,19 +69,133 @@ type SKU struct {
 	Seen         IDWindow
 	PolicySeq    uint64 // the partition's PolicySeq when a policy last reached it (or it appeared)
 
-	// closedFloor is at most the Touched of every closed order, PO line and
-	// transfer, when closedKnown; the periodic sweep is skipped while it is
-	// not older than the cutoff (the sweep would forget nothing). Derived,
-	// not encoded.
-	closedFloor int64
-	closedKnown bool
+	// Derived, not in the canonical encoding: closed records by Touched
+	// (for prune), the records changed since the state was last persisted
+	// and where its persisted form lives (layout.go).
+	closed    []closedRef // a min-heap by at; entries may be stale
+	heapKnown bool        // closed holds every closed record
+	chg       []recRef    // records changed since the last Persist
+	chgLost   bool        // chg overflowed: the next Persist writes everything
+	lay       layout
 }
 
-// noteClosed records that a record touched at t is closed.
-func (s *SKU) noteClosed(t int64) {
-	if s.closedKnown {
-		s.closedFloor = min(s.closedFloor, t)
+// Record kinds, in change lists and the persisted form.
+const (
+	kindPO uint8 = 1 + iota
+	kindOrder
+	kindTransfer
+)
+
+// recRef names one PO line, order or transfer of a SKU.
+type recRef struct {
+	kind uint8
+	id   string
+}
+
+// closedRef is a closed record, touched at at.
+type closedRef struct {
+	at int64
+	recRef
+}
+
+// maxChanges bounds the change list of a SKU that is folded but never
+// persisted (an in-memory replay): past it the list is dropped and the
+// next Persist writes the whole state.
+const maxChanges = 8192
+
+// noteChange records that record (kind, id) changed (or was deleted).
+func (s *SKU) noteChange(kind uint8, id string) {
+	if s.chgLost {
+		return
 	}
+	if len(s.chg) >= maxChanges {
+		s.chg, s.chgLost = nil, true
+		return
+	}
+	s.chg = append(s.chg, recRef{kind, id})
+}
+
+func (s *SKU) changedPO(id string) {
+	s.noteChange(kindPO, id)
+	if l := s.POs[id]; l.Closed {
+		s.pushClosed(closedRef{l.Touched, recRef{kindPO, id}})
+	}
+}
+
+func (s *SKU) changedOrder(id string) {
+	s.noteChange(kindOrder, id)
+	if o := s.Orders[id]; o.Open == 0 {
+		s.pushClosed(closedRef{o.Touched, recRef{kindOrder, id}})
+	}
+}
+
+func (s *SKU) changedTransfer(id string) {
+	s.noteChange(kindTransfer, id)
+	if t := s.Transfers[id]; t.Expected == 0 {
+		s.pushClosed(closedRef{t.Touched, recRef{kindTransfer, id}})
+	}
+}
+
+// buildClosedHeap puts every closed record in the heap (after a decode).
+func (s *SKU) buildClosedHeap() {
+	s.closed = s.closed[:0]
+	s.heapKnown = true
+	for id, o := range s.Orders {
+		if o.Open == 0 {
+			s.pushClosed(closedRef{o.Touched, recRef{kindOrder, id}})
+		}
+	}
+	for id, l := range s.POs {
+		if l.Closed {
+			s.pushClosed(closedRef{l.Touched, recRef{kindPO, id}})
+		}
+	}
+	for id, t := range s.Transfers {
+		if t.Expected == 0 {
+			s.pushClosed(closedRef{t.Touched, recRef{kindTransfer, id}})
+		}
+	}
+}
+
+func (s *SKU) pushClosed(c closedRef) {
+	if !s.heapKnown {
+		return // built in full at the next prune
+	}
+	h := append(s.closed, c)
+	for i := len(h) - 1; i > 0; {
+		up := (i - 1) / 2
+		if h[up].at <= h[i].at {
+			break
+		}
+		h[up], h[i] = h[i], h[up]
+		i = up
+	}
+	s.closed = h
+}
+
+func (s *SKU) popClosed() closedRef {
+	h := s.closed
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = closedRef{}
+	h = h[:last]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < len(h) && h[l].at < h[small].at {
+			small = l
+		}
+		if r := l + 1; r < len(h) && h[r].at < h[small].at {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+	s.closed = h
+	return top
 }
 
 // Known reports whether any event has been applied to s.

@@ -37,23 +37,32 @@ var (
 	changelogOffsetKey    = []byte("\x00offset")
 )
 
-// changelogRecords appends partition pt's batch to out: dirty SKU states,
-// the partition state if it changed, then the next offset.
+// changelogRecords appends partition pt's batch to out: the dirty SKUs'
+// writes (ledger/layout.go: a state key per SKU and, for a split SKU, its
+// new parts and, as tombstones, the parts it no longer needs, in the order
+// that keeps every prefix readable), the partition state if it changed,
+// then the next offset.
 func (pt *partition) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
-	for i, s := range pt.dirty {
-		var v []byte
-		if len(pt.encoded) == len(pt.dirty) {
-			v = pt.encoded[i] // staged already
-		} else {
-			v = s.AppendBinary(nil) // exactly-once: the changelog goes out before staging
+	for i := range pt.writes {
+		w := &pt.writes[i]
+		r := &kgo.Record{Topic: topic, Partition: pt.id, Key: []byte(w.sku), Value: w.v}
+		if w.op != 's' {
+			r.Key = changelogPartKey(w.sku, w.seq)
 		}
-		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: []byte(s.Name), Value: v})
+		out = append(out, r)
 	}
 	if pt.stDirty {
 		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogPartitionKey, Value: pt.st.AppendBinary(nil)})
 	}
 	return append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogOffsetKey,
 		Value: binary.BigEndian.AppendUint64(nil, uint64(pt.next))})
+}
+
+// changelogPartKey is the key of part seq of a split SKU: 0x01, the
+// sequence number (4 bytes), the SKU. SKU codes have no control bytes.
+func changelogPartKey(sku string, seq uint32) []byte {
+	k := binary.BigEndian.AppendUint32([]byte{1}, seq)
+	return append(k, sku...)
 }
 
 // restoreResult is a finished restore of one partition.
@@ -114,6 +123,7 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 		}
 	}
 	states := make(map[string][]byte)
+	parts := make(map[string]map[uint32][]byte)
 	var partState []byte
 	clNext := int64(-1)
 	next := int64(0) // offset after the last record read
@@ -155,6 +165,17 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 			case string(changelogPartitionKey):
 				partState = r.Value
 			default:
+				if len(r.Key) > 5 && r.Key[0] == 1 {
+					name, seq := string(r.Key[5:]), binary.BigEndian.Uint32(r.Key[1:5])
+					if len(r.Value) == 0 { // a tombstone
+						delete(parts[name], seq)
+					} else if ps := parts[name]; ps != nil {
+						ps[seq] = r.Value
+					} else {
+						parts[name] = map[uint32][]byte{seq: r.Value}
+					}
+					return
+				}
 				states[string(r.Key)] = r.Value
 			}
 		})
@@ -170,13 +191,23 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 		return res
 	}
 	b := st.NewBatch()
-	var sku ledger.SKU
 	for name, v := range states {
-		if err := ledger.DecodeSKU(name, v, &sku); err != nil {
-			res.err = fmt.Errorf("changelog partition %d: %w", part, err)
+		first, next, split, err := ledger.PartRange(v)
+		if err != nil {
+			res.err = fmt.Errorf("changelog partition %d: SKU %q: %w", part, name, err)
 			return res
 		}
-		if err := b.PutSKU(part, &sku); err != nil {
+		w := b.SKUWriter(part, name)
+		w.PutState(v)
+		for q := first; split && q < next; q++ {
+			pv, ok := parts[name][q]
+			if !ok {
+				res.err = fmt.Errorf("changelog partition %d: SKU %q: part %d of [%d, %d) missing", part, name, q, first, next)
+				return res
+			}
+			w.PutPart(q, pv)
+		}
+		if err := w.Err(); err != nil {
 			res.err = err
 			return res
 		}

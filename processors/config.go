@@ -62,7 +62,9 @@ type Config struct {
 	// MaxBatchRecords caps the records folded per processing batch. Default 20,000.
 	MaxBatchRecords int
 	// MaxCachedSKUs caps the SKU states kept in memory across partitions;
-	// past it, clean states are dropped after a batch commits. Default 1,000,000.
+	// past it, clean states are dropped after a batch commits (small ones
+	// first). A SKU with 4 locations and a few ids takes about 750 bytes of
+	// heap. Default 250,000 (about 200 MB of states).
 	MaxCachedSKUs int
 	// LagInterval is how often partition lag is refreshed. Default 1s.
 	LagInterval time.Duration
@@ -108,7 +110,7 @@ func DefaultConfig() Config {
 		Partitions:         8,
 		ReplicationFactor:  -1,
 		MaxBatchRecords:    20_000,
-		MaxCachedSKUs:      1_000_000,
+		MaxCachedSKUs:      250_000,
 		LagInterval:        time.Second,
 		StoreRetryInterval: time.Second,
 		Changelog:          true,
@@ -118,54 +120,71 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem with c at once.
+// ConfigError is one problem with a Config: the field (as in Go, with
+// a dot for nested fields: "Ledger.IDRetention") and what is wrong, so a
+// command can name the flag that sets it.
+type ConfigError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Problem }
+
+// Validate reports every problem with c at once: errors.Join of
+// *ConfigError.
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(field, f string, a ...any) {
+		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(f, a...)})
+	}
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("brokers: at least one is required"))
+		bad("Brokers", "at least one is required")
 	}
 	for _, b := range c.Brokers {
 		if strings.TrimSpace(b) == "" || !strings.Contains(b, ":") {
-			errs = append(errs, fmt.Errorf("brokers: %q is not host:port", b))
+			bad("Brokers", "%q is not host:port", b)
 		}
 	}
-	for name, t := range map[string]string{"events": c.Topics.Events, "updates": c.Topics.Updates, "alerts": c.Topics.Alerts, "dead-letters": c.Topics.DeadLetters, "changelog": c.Topics.Changelog} {
+	for name, t := range map[string]string{"Events": c.Topics.Events, "Updates": c.Topics.Updates, "Alerts": c.Topics.Alerts, "DeadLetters": c.Topics.DeadLetters, "Changelog": c.Topics.Changelog} {
 		if t == "" {
-			errs = append(errs, fmt.Errorf("topics.%s: must not be empty", name))
+			bad("Topics."+name, "must not be empty")
 		}
 	}
 	if c.ExactlyOnce && c.InstanceID == "" {
-		errs = append(errs, errors.New("instance id: required with exactly-once"))
+		bad("InstanceID", "required with exactly-once")
 	}
 	if c.ExactlyOnce && c.TransactionTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("transaction timeout: %v is under 1s", c.TransactionTimeout))
+		bad("TransactionTimeout", "%v is under 1s", c.TransactionTimeout)
 	}
 	if c.Group == "" {
-		errs = append(errs, errors.New("group: must not be empty"))
+		bad("Group", "must not be empty")
 	}
 	if c.Partitions < 1 || c.Partitions > 10_000 {
-		errs = append(errs, fmt.Errorf("partitions: %d not in 1..10000", c.Partitions))
+		bad("Partitions", "%d not in 1..10000", c.Partitions)
+	}
+	if c.ReplicationFactor != -1 && c.ReplicationFactor < 1 {
+		bad("ReplicationFactor", "%d: want -1 (the broker's default) or at least 1", c.ReplicationFactor)
 	}
 	if c.MaxBatchRecords < 1 {
-		errs = append(errs, fmt.Errorf("max batch records: %d must be at least 1", c.MaxBatchRecords))
+		bad("MaxBatchRecords", "%d must be at least 1", c.MaxBatchRecords)
 	}
 	if c.MaxCachedSKUs < 1 {
-		errs = append(errs, fmt.Errorf("max cached SKUs: %d must be at least 1", c.MaxCachedSKUs))
+		bad("MaxCachedSKUs", "%d must be at least 1", c.MaxCachedSKUs)
 	}
 	if c.StoreRetryInterval <= 0 {
-		errs = append(errs, errors.New("store retry interval: must be positive"))
+		bad("StoreRetryInterval", "%v must be positive", c.StoreRetryInterval)
 	}
 	if c.LagInterval <= 0 {
-		errs = append(errs, errors.New("lag interval: must be positive"))
+		bad("LagInterval", "%v must be positive", c.LagInterval)
 	}
 	if c.Ledger.IDRetention < 24*time.Hour {
-		errs = append(errs, fmt.Errorf("id retention: %v is under the 24h minimum", c.Ledger.IDRetention))
+		bad("Ledger.IDRetention", "%v is under the 24h minimum", c.Ledger.IDRetention)
 	}
 	if c.Ledger.MaxIDsPerSKU < 1 {
-		errs = append(errs, fmt.Errorf("max ids per SKU: %d must be at least 1", c.Ledger.MaxIDsPerSKU))
+		bad("Ledger.MaxIDsPerSKU", "%d must be at least 1", c.Ledger.MaxIDsPerSKU)
 	}
-	if err := c.SchemaRegistry.Validate(); err != nil {
-		errs = append(errs, err)
+	for _, e := range c.SchemaRegistry.problems() {
+		bad("SchemaRegistry."+e.field, "%s", e.problem)
 	}
 	return errors.Join(errs...)
 }

@@ -56,11 +56,21 @@ func NewSKUJSON(s *ledger.SKU, part int32) SKUJSON {
 	return out
 }
 
-// Handler serves the HTTP API: /v1/skus/{sku}, /v1/status, POST
-// /v1/checkpoint, /metrics, /healthz and /readyz.
+// Handler serves the HTTP API with DefaultHTTPConfig's limits and no token.
 func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
+	return p.HTTPHandler(gatherer, DefaultHTTPConfig())
+}
+
+// HTTPHandler serves the HTTP API: GET /v1/skus/{sku}, /v1/status, POST
+// /v1/checkpoint, /v1/openapi.yaml, /metrics, /healthz and /readyz. With
+// cfg.Token, every /v1/ request must carry it as a bearer token; the
+// probes and /metrics stay open (see HTTPConfig). Requests to /v1/ beyond
+// cfg.MaxConcurrent at once are refused (503), and bodies over
+// cfg.MaxBodyBytes (413).
+func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) http.Handler {
+	api := http.NewServeMux()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/skus/{sku}", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /v1/skus/{sku}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("sku")
 		if !ledger.ValidCode(name, ledger.MaxSKUBytes) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid SKU code"})
@@ -87,7 +97,7 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, NewSKUJSON(&s, part))
 	})
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		parts, lag := p.Status()
 		if parts == nil {
 			parts = []PartitionStatus{}
@@ -97,7 +107,7 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 			"topic_partitions": p.numPartitions, "partitions": parts, "lag": lag,
 		})
 	})
-	mux.HandleFunc("POST /v1/checkpoint", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("POST /v1/checkpoint", func(w http.ResponseWriter, r *http.Request) {
 		// A consistent copy of the store for `stockledger verify` while the
 		// processor runs (Pebble lets one process open a store). It goes
 		// beside the store; the caller removes it when done.
@@ -113,6 +123,14 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 		abs, _ := filepath.Abs(dir)
 		writeJSON(w, http.StatusOK, map[string]string{"path": abs})
 	})
+	api.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
+	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such path or method: " + r.Method + " " + r.URL.Path})
+	})
+	mux.Handle("/v1/", guard(api, cfg))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -124,7 +142,7 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	return http.TimeoutHandler(mux, 10*time.Second, `{"error":"timeout"}`)
+	return http.TimeoutHandler(mux, cfg.HandlerTimeout, `{"error":"timeout"}`)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

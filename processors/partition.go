@@ -25,7 +25,7 @@ type partition struct {
 
 	// Per batch.
 	dirty      []*ledger.SKU
-	encoded    [][]byte // dirty states' encodings, from stage
+	writes     []skuWrite // the dirty states' persisted forms, for Pebble and the changelog
 	dirtySet   map[*ledger.SKU]struct{}
 	stDirty    bool
 	fx         ledger.Effects
@@ -48,7 +48,8 @@ func newPartition(id int32, topic string, cfg ledger.Config) *partition {
 func (pt *partition) resetBatch() {
 	clear(pt.dirtySet)
 	pt.dirty = pt.dirty[:0]
-	pt.encoded = pt.encoded[:0]
+	clear(pt.writes)
+	pt.writes = pt.writes[:0]
 	pt.stDirty = false
 	pt.fx.Reset()
 	pt.causeTS = pt.causeTS[:0]
@@ -102,6 +103,7 @@ func (pt *partition) fold(st *store.Store, dec *schemas.Decoder, records []*kgo.
 			pt.causeTS = append(pt.causeTS, r.Timestamp)
 		}
 	}
+	pt.persist()
 }
 
 // foldOne folds one record; false means an operating error in pt.err.
@@ -158,16 +160,12 @@ func (pt *partition) reachAll(st *store.Store, ev *ledger.Event) error {
 	for name := range pt.skus {
 		names = append(names, name)
 	}
-	err := st.SKUs(pt.id, func(name string, val []byte) error {
-		if _, ok := pt.skus[name]; ok {
+	err := st.LoadSKUs(pt.id, func(s *ledger.SKU) error {
+		if _, ok := pt.skus[s.Name]; ok {
 			return nil
 		}
-		s := new(ledger.SKU)
-		if err := ledger.DecodeSKU(name, val, s); err != nil {
-			return err
-		}
-		pt.skus[name] = s
-		names = append(names, name)
+		pt.skus[s.Name] = s
+		names = append(names, s.Name)
 		return nil
 	})
 	if err != nil {
@@ -201,16 +199,58 @@ func (pt *partition) deadLetter(r *kgo.Record, ev *ledger.Event, reason ledger.R
 	pt.deadKeys = append(pt.deadKeys, r.Key)
 }
 
+// skuWrite is one write of a dirty SKU's persisted form (ledger.StateWriter).
+type skuWrite struct {
+	sku string
+	op  byte // 's' the state key, 'p' a part, 'd' a part deleted
+	seq uint32
+	v   []byte
+}
+
+// writeLog collects one SKU's writes into its partition's batch.
+type writeLog struct {
+	pt  *partition
+	sku string
+}
+
+func (w writeLog) PutState(v []byte) { w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 's', 0, v}) }
+func (w writeLog) PutPart(seq uint32, v []byte) {
+	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'p', seq, v})
+}
+func (w writeLog) DeletePart(seq uint32) {
+	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'd', seq, nil})
+}
+
+// persist computes the persisted form of the batch's dirty states once,
+// for Pebble (stage) and the changelog: what changed, not whole states.
+func (pt *partition) persist() {
+	for _, s := range pt.dirty {
+		s.Persist(writeLog{pt, s.Name})
+	}
+}
+
 // stage writes the batch's new states and next offset into b.
 func (pt *partition) stage(b *store.Batch) error {
-	// Each dirty state is encoded once, for Pebble and for the changelog.
-	pt.encoded = pt.encoded[:0]
-	for _, s := range pt.dirty {
-		v := s.AppendBinary(nil)
-		pt.encoded = append(pt.encoded, v)
-		if err := b.PutEncodedSKU(pt.id, s.Name, v); err != nil {
-			return err
+	var w *store.SKUWriter
+	for i := range pt.writes {
+		x := &pt.writes[i]
+		if w == nil || x.sku != pt.writes[i-1].sku {
+			if w != nil && w.Err() != nil {
+				return w.Err()
+			}
+			w = b.SKUWriter(pt.id, x.sku)
 		}
+		switch x.op {
+		case 's':
+			w.PutState(x.v)
+		case 'p':
+			w.PutPart(x.seq, x.v)
+		case 'd':
+			w.DeletePart(x.seq)
+		}
+	}
+	if w != nil && w.Err() != nil {
+		return w.Err()
 	}
 	if pt.stDirty {
 		if err := b.PutPartition(pt.id, &pt.st); err != nil {
@@ -220,18 +260,24 @@ func (pt *partition) stage(b *store.Batch) error {
 	return b.SetOffset(pt.id, pt.next)
 }
 
-// trim drops clean states once more than max are hot. Every state in
-// memory is committed at this point, so dropping any is safe.
+// trim drops clean states once more than max are hot, down to three
+// quarters of max. Every state in memory is committed at this point, so
+// dropping any is safe; small states go first, since a best seller's state
+// (thousands of orders and ids, in parts) costs the most to read back.
 func (pt *partition) trim(max int) {
 	if len(pt.skus) <= max {
 		return
 	}
 	target := max * 3 / 4
-	for name := range pt.skus {
-		if len(pt.skus) <= target {
-			break
+	for _, small := range [2]bool{true, false} {
+		for name, s := range pt.skus {
+			if len(pt.skus) <= target {
+				return
+			}
+			if !small || s.Seen.Len() < 64 {
+				delete(pt.skus, name)
+			}
 		}
-		delete(pt.skus, name)
 	}
 }
 

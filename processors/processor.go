@@ -323,8 +323,10 @@ func (p *Processor) drop(parts []int32) {
 	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
 }
 
-// Run folds events until ctx is done or an operating error stops it. It
-// closes the Kafka client (leaving the group) before returning.
+// Run folds events until ctx is done or an operating error stops it. When
+// ctx ends it finishes the batch in hand (publishes, commits), flushes the
+// changelog and closes the Kafka client, leaving the group, before
+// returning.
 func (p *Processor) Run(ctx context.Context) error {
 	defer func() {
 		// Changelog records of the last batch go out before leaving.
@@ -379,7 +381,11 @@ func (p *Processor) Run(ctx context.Context) error {
 				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
 			}
 		})
-		if err := b.process(ctx, fetches); err != nil {
+		// The batch in hand is finished even if ctx ends meanwhile (a
+		// graceful shutdown): its outputs are acknowledged and its state
+		// committed, so a restart repeats nothing. The caller bounds how
+		// long that may take (run's --shutdown-timeout).
+		if err := b.process(context.WithoutCancel(ctx), fetches); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

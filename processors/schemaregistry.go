@@ -35,27 +35,50 @@ func (c *SchemaRegistryConfig) Enabled() bool { return c.URL != "" }
 // Validate reports every problem with c at once.
 func (c *SchemaRegistryConfig) Validate() error {
 	var errs []error
+	for _, e := range c.problems() {
+		errs = append(errs, errors.New(e.what+": "+e.problem))
+	}
+	return errors.Join(errs...)
+}
+
+// registryProblem is one problem with a SchemaRegistryConfig: field is
+// the field's name (Config.Validate reports it as SchemaRegistry.field, so
+// a command names its flag), what the setting as Validate names it.
+type registryProblem struct {
+	field, what, problem string
+}
+
+// problems lists every problem with c.
+func (c *SchemaRegistryConfig) problems() []registryProblem {
+	var out []registryProblem
+	bad := func(field, what, f string, a ...any) {
+		out = append(out, registryProblem{field, what, fmt.Sprintf(f, a...)})
+	}
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("schema registry url: %w", err))
+			bad("URL", "schema registry url", "%v", err)
 		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			errs = append(errs, fmt.Errorf("schema registry url: %q is not an http:// or https:// URL", c.URL))
+			bad("URL", "schema registry url", "%q is not an http:// or https:// URL", c.URL)
 		case u.User != nil:
-			errs = append(errs, errors.New("schema registry url: put credentials in the user and password settings, not the URL"))
+			bad("URL", "schema registry url", "put credentials in the user and password settings, not the URL")
 		}
 	}
 	if c.URL == "" && (c.Username != "" || c.Password != "") {
-		errs = append(errs, errors.New("schema registry user/password: given without a schema registry url"))
+		field := "Username"
+		if c.Username == "" {
+			field = "Password"
+		}
+		bad(field, "schema registry user/password", "given without a schema registry url")
 	}
 	if c.Password != "" && c.Username == "" {
-		errs = append(errs, errors.New("schema registry password: given without a user"))
+		bad("Password", "schema registry password", "given without a user")
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("schema registry timeout: %v is negative", c.Timeout))
+		bad("Timeout", "schema registry timeout", "%v is negative", c.Timeout)
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // Redacted returns c with the password masked, for showing settings.

@@ -37,6 +37,10 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return exitError{2, err}
 	}
+	cfg, err := af.config(ctx)
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(*file)
 	if err != nil {
 		return exitError{2, err}
@@ -48,10 +52,10 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var prog audit.Progress
 	stopBar := startProgress(stderr, *af.quiet, "backtest", &prog)
-	res, err := audit.Backtest(ctx, af.config(), policies, stop, &prog)
+	res, err := audit.Backtest(ctx, cfg, policies, stop, &prog)
 	stopBar()
 	if err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
 	if *format == "json" {
 		type row struct {

@@ -83,6 +83,10 @@ type cluster struct {
 	prefix  string // --topic-prefix
 	group   string // --group
 	topics  processors.Topics
+	// args are extra flags for every command (TLS, SASL), and opts the
+	// matching franz-go options for the test's own clients.
+	args []string
+	opts []kgo.Opt
 }
 
 // startBroker starts an in-memory kfake broker on 127.0.0.1 for the test,
@@ -106,7 +110,7 @@ func startBroker(t *testing.T) *cluster {
 // admin returns an admin client of the cluster.
 func (cl *cluster) admin(t *testing.T) *kadm.Client {
 	t.Helper()
-	c, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cl.brokers, ",")...))
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(cl.brokers, ",")...)}, cl.opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +156,9 @@ type child struct {
 	err  error // from Wait, once done is closed
 }
 
-// startRun starts `stockledger run` on cl with data dir data.
-func startRun(t *testing.T, name string, cl *cluster, data string) *child {
+// startRun starts `stockledger run` on cl with data dir data, and extra
+// flags.
+func startRun(t *testing.T, name string, cl *cluster, data string, extra ...string) *child {
 	t.Helper()
 	port := freePort(t)
 	logPath := filepath.Join(filepath.Dir(data), name+".log")
@@ -166,6 +171,7 @@ func startRun(t *testing.T, name string, cl *cluster, data string) *child {
 		"--brokers", cl.brokers, "--topic-prefix", cl.prefix, "--group", cl.group,
 		"--data", data, "--http", fmt.Sprintf("127.0.0.1:%d", port),
 		"--partitions", strconv.Itoa(testPartitions), "--session-timeout", sessionTimeout)
+	c.cmd.Args = append(append(c.cmd.Args, cl.args...), extra...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		logf.Close()
@@ -308,7 +314,7 @@ func poll(ctx context.Context, t *testing.T, c *child, what string, interval tim
 // describeGroup describes the processors' consumer group, for failure
 // messages.
 func (cl *cluster) describeGroup() string {
-	c, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cl.brokers, ",")...))
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(cl.brokers, ",")...)}, cl.opts...)...)
 	if err != nil {
 		return err.Error()
 	}
@@ -754,9 +760,29 @@ func TestProduceTailCLI(t *testing.T) {
 	c.terminate(t)
 
 	// Read every output back through the CLI.
+	got, alerts, deads := tailOutputs(ctx, t, cl)
+	exp := <-expc
+	for _, d := range e2etest.Compare(exp, got, false) {
+		t.Error(d)
+	}
+	if alerts != len(exp.Model.Alerts()) || deads != len(exp.Model.DeadLetters()) {
+		t.Errorf("tail printed %d alerts and %d dead letters, model %d and %d", alerts, deads, len(exp.Model.Alerts()), len(exp.Model.DeadLetters()))
+	}
+	if len(exp.Model.DeadLetters()) == 0 || len(exp.Model.Alerts()) == 0 {
+		t.Errorf("the stream should have dead letters and alerts: model has %d and %d", len(exp.Model.DeadLetters()), len(exp.Model.Alerts()))
+	}
+	t.Logf("model: %d keys, %d alerts, %d dead letters; tail printed %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()), got.Updates)
+}
+
+// tailOutputs reads every output of cl back through `stockledger tail`
+// (with cl's extra flags): the updates, and the alerts and dead letters
+// with their counts.
+func tailOutputs(ctx context.Context, t *testing.T, cl *cluster) (got *e2etest.Outputs, alerts, deads int) {
+	t.Helper()
 	tail := func(stream string) []map[string]json.RawMessage {
 		t.Helper()
-		out, errOut, code := cli(ctx, t, nil, "tail", stream, "--from-beginning", "--exit-at-end", "--brokers", brokers, "--topic-prefix", cl.prefix)
+		args := append([]string{"tail", stream, "--from-beginning", "--exit-at-end", "--brokers", cl.brokers, "--topic-prefix", cl.prefix}, cl.args...)
+		out, errOut, code := cli(ctx, t, nil, args...)
 		if code != 0 || errOut != "" {
 			t.Fatalf("tail %s: exit %d\nstderr: %s", stream, code, errOut)
 		}
@@ -772,7 +798,7 @@ func TestProduceTailCLI(t *testing.T) {
 		}
 		return msgs
 	}
-	got := e2etest.NewOutputs()
+	got = e2etest.NewOutputs()
 	for _, m := range tail("updates") {
 		var u struct {
 			Type      string `json:"type"`
@@ -787,12 +813,12 @@ func TestProduceTailCLI(t *testing.T) {
 		}
 		got.AddUpdate(&ledger.Update{Channel: u.Channel, SKU: u.SKU, Available: ledger.Qty(*u.Available), Version: u.Version})
 	}
-	alerts := tail("alerts")
-	for _, m := range alerts {
+	alertMsgs := tail("alerts")
+	for _, m := range alertMsgs {
 		got.Alerts[alertKeyJSON(t, m)]++
 	}
-	deads := tail("dead-letters")
-	for _, m := range deads {
+	deadMsgs := tail("dead-letters")
+	for _, m := range deadMsgs {
 		var d struct {
 			Type     string `json:"type"`
 			Reason   string `json:"reason"`
@@ -810,17 +836,7 @@ func TestProduceTailCLI(t *testing.T) {
 		}
 		got.Dead[d.EventID+"|"+d.Reason]++
 	}
-	exp := <-expc
-	for _, d := range e2etest.Compare(exp, got, false) {
-		t.Error(d)
-	}
-	if len(alerts) != len(exp.Model.Alerts()) || len(deads) != len(exp.Model.DeadLetters()) {
-		t.Errorf("tail printed %d alerts and %d dead letters, model %d and %d", len(alerts), len(deads), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()))
-	}
-	if len(exp.Model.DeadLetters()) == 0 || len(exp.Model.Alerts()) == 0 {
-		t.Errorf("the stream should have dead letters and alerts: model has %d and %d", len(exp.Model.DeadLetters()), len(exp.Model.Alerts()))
-	}
-	t.Logf("model: %d keys, %d alerts, %d dead letters; tail printed %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()), got.Updates)
+	return got, len(alertMsgs), len(deadMsgs)
 }
 
 func decodeMsg(t *testing.T, m map[string]json.RawMessage, v any) {

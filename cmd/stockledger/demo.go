@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
@@ -39,13 +41,13 @@ var (
 	demoHot       = "TEE-RED-M"
 )
 
-func runDemo(ctx context.Context, brokers []string, topics processors.Topics, src processors.SchemaRegistryConfig, log *slog.Logger) error {
+func runDemo(ctx context.Context, brokers []string, topics processors.Topics, src processors.SchemaRegistryConfig, opts []kgo.Opt, log *slog.Logger) error {
 	reg := schemas.NewRegistry()
 	fr, err := src.Connect(ctx, reg, processors.Topics{Events: topics.Events})
 	if err != nil {
 		return err
 	}
-	p, err := processors.NewEventProducer(ctx, brokers, topics, 8)
+	p, err := processors.NewEventProducer(ctx, brokers, topics, 8, opts...)
 	if err != nil {
 		return err
 	}

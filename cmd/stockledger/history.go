@@ -47,9 +47,13 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if write == nil {
 		return exitError{2, fmt.Errorf("--format %q: want table, jsonl or csv", *format)}
 	}
-	res, err := audit.History(ctx, af.config(), opts)
+	cfg, err := af.config(ctx)
 	if err != nil {
 		return err
+	}
+	res, err := audit.History(ctx, cfg, opts)
+	if err != nil {
+		return explainKafkaErr(err)
 	}
 	w := bufio.NewWriter(stdout)
 	if err := write(w, res.Rows); err != nil {

@@ -18,7 +18,7 @@ import (
 const usage = `stockledger: a stream-processing stock ledger on Kafka.
 
 Usage:
-  stockledger run      [--brokers a,b] [--embedded-addr 127.0.0.1:9092] [--data ./data] [--http 127.0.0.1:8080]
+  stockledger run      [--brokers a,b] [--embedded-addr 127.0.0.1:9092] [--data ./data] [--http 127.0.0.1:8080] [--print-config]
   stockledger produce  [--brokers a,b] [--skip-invalid] FILE|-
   stockledger tail     updates|alerts|dead-letters [--brokers a,b] [--from-beginning] [--exit-at-end]
   stockledger policy set --channel C [--locations a,b] [--buffer N] [--share-pct P] [--max-qty M]
@@ -27,6 +27,7 @@ Usage:
   stockledger verify   [--data DIR | --http ADDR]
   stockledger backtest --policies FILE [--until-time T]
 
+Every command that talks to Kafka takes --tls-* and --sasl-* (TLS, SASL).
 Run "stockledger COMMAND --help" for a command's flags.
 `
 
@@ -41,6 +42,12 @@ func (e exitError) Error() string { return e.err.Error() }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal starts a graceful shutdown, a second one
+		// gets the default action: the process ends at once.
+		<-ctx.Done()
+		stop()
+	}()
 	err := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return

@@ -31,9 +31,14 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	maxQty := fs.Int64("max-qty", -1, "cap on what the channel is offered; -1 means no cap")
 	eventID := fs.String("event-id", "", "event id (default: policy-CHANNEL-TIMESTAMP)")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
+	kf := addKafkaFlags(fs)
 	var src processors.SchemaRegistryConfig
 	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	kopts, err := kf.connect(ctx, splitList(*brokers))
 	if err != nil {
 		return err
 	}
@@ -72,14 +77,14 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix), int32(*partitions))
+	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix), int32(*partitions), kopts...)
 	if err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
 	defer p.Close()
 	p.Produce(ctx, "", true, v)
 	if err := p.Flush(ctx); err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
 	fmt.Fprintf(stdout, "%s\n", line)
 	return nil

@@ -28,9 +28,14 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
 	skip := fs.Bool("skip-invalid", false, "send the valid lines even if some are invalid (the invalid ones are reported and not sent)")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
+	kf := addKafkaFlags(fs)
 	var src processors.SchemaRegistryConfig
 	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	kopts, err := kf.connect(ctx, splitList(*brokers))
 	if err != nil {
 		return err
 	}
@@ -61,9 +66,9 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if bad > 0 && !*skip {
 		return exitError{2, fmt.Errorf("%d invalid line(s); nothing sent (use --skip-invalid to send the %d valid ones)", bad, len(events))}
 	}
-	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix), int32(*partitions))
+	p, err := processors.NewEventProducer(ctx, splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix), int32(*partitions), kopts...)
 	if err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
 	defer p.Close()
 	policies := 0
@@ -74,7 +79,7 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 	}
 	if err := p.Flush(ctx); err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
 	fmt.Fprintf(stdout, "produced %d events (%d channel policies, each to all %d partitions)", len(events), policies, p.Partitions())
 	if bad > 0 {

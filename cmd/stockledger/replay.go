@@ -49,7 +49,10 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return exitError{2, err}
 	}
-	cfg := af.config()
+	cfg, err := af.config(ctx)
+	if err != nil {
+		return err
+	}
 	dir, cleanup, err := scratchDir(*scratch)
 	if err != nil {
 		return err
@@ -60,7 +63,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	res, err := audit.Replay(ctx, cfg, stop, dir, &prog)
 	stopBar()
 	if err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
 	defer res.Close()
 	parts := res.Parts()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
@@ -22,55 +21,56 @@ import (
 )
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "run [--brokers a,b] [--embedded-addr 127.0.0.1:9092] [--data ./data] [--http 127.0.0.1:8080]", stderr)
-	cfg := processors.DefaultConfig()
-	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", ""), "Kafka brokers, comma-separated; without it an embedded broker is started")
-	embedded := fs.String("embedded-addr", envOr("STOCKLEDGER_EMBEDDED_ADDR", "127.0.0.1:9092"), "address of the embedded broker (only without --brokers)")
-	data := fs.String("data", envOr("STOCKLEDGER_DATA", "./data"), "directory for the ledger store (and the embedded broker's log)")
-	httpAddr := fs.String("http", envOr("STOCKLEDGER_HTTP", "127.0.0.1:8080"), "HTTP listen address (API, /metrics, probes); empty disables")
-	partitions := fs.Int("partitions", 8, "partitions of the events topic when creating it")
-	fs.StringVar(&cfg.Group, "group", envOr("STOCKLEDGER_GROUP", cfg.Group), "consumer group")
-	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters")
-	sessionTimeout := fs.Duration("session-timeout", 45*time.Second, "consumer group session timeout: how long the group waits for a member that stopped heartbeating (one killed without leaving) before giving its partitions to others")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	withDemo := fs.Bool("demo", false, "also feed a live demo retailer's events into the events topic")
-	fs.BoolVar(&cfg.ExactlyOnce, "exactly-once", envOr("STOCKLEDGER_EXACTLY_ONCE", "") == "true", "publish each batch in a Kafka transaction: read_committed consumers see every update once")
-	fs.StringVar(&cfg.InstanceID, "instance-id", envOr("STOCKLEDGER_INSTANCE_ID", cfg.InstanceID), "this instance's name, unique in the group and stable across restarts (transactional id with --exactly-once)")
-	advertise := fs.String("advertise-http", envOr("STOCKLEDGER_ADVERTISE_HTTP", ""), "HTTP address other instances and clients use to reach this one (default: --http)")
-	addSchemaRegistryFlags(fs, &cfg.SchemaRegistry)
-	if _, err := parse(fs, args); err != nil {
+	c, ss, printConfig, err := loadRunConfig(args, os.LookupEnv, stderr)
+	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
-	if err != nil {
-		return exitError{2, err}
+	if printConfig {
+		return ss.print(stdout)
 	}
-	cfg.Partitions = int32(*partitions)
-	cfg.Topics = processors.TopicsWithPrefix(*topicPrefix)
-	cfg.AdvertiseHTTP = *advertise
-	if cfg.AdvertiseHTTP == "" {
-		cfg.AdvertiseHTTP = *httpAddr
-	}
-	if *sessionTimeout <= 0 {
-		return exitError{2, fmt.Errorf("--session-timeout %v: must be positive", *sessionTimeout)}
-	}
-	cfg.ClientOpts = append(cfg.ClientOpts, kgo.SessionTimeout(*sessionTimeout))
-	if err := os.MkdirAll(*data, 0o755); err != nil {
+	log := c.logger(stderr)
+	// The shutdown bound: once ctx ends (SIGTERM, SIGINT), run has
+	// ShutdownTimeout to finish its batch, commit and leave the group.
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-finished:
+			return
+		case <-ctx.Done():
+		}
+		log.Info("shutting down: finishing the batch in hand", "timeout", c.ShutdownTimeout)
+		select {
+		case <-finished:
+		case <-time.After(c.ShutdownTimeout):
+			log.Error("shutdown did not finish within --shutdown-timeout; exiting without it (nothing is lost: uncommitted events are folded again on restart)", "timeout", c.ShutdownTimeout)
+			os.Exit(3)
+		}
+	}()
+	return run(ctx, c, log)
+}
+
+// run runs the processor (and the embedded broker, HTTP server and demo
+// the settings ask for) until ctx ends or it fails.
+func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
+	cfg := c.Processor
+	if err := os.MkdirAll(c.Data, 0o755); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
-	if *brokers == "" {
-		emb, err := processors.StartEmbedded(*embedded, filepath.Join(*data, "kafka"), cfg.Partitions)
+	if len(cfg.Brokers) == 0 {
+		emb, err := processors.StartEmbedded(c.EmbeddedAddr, filepath.Join(c.Data, "kafka"), cfg.Partitions)
 		if err != nil {
 			return err
 		}
 		defer emb.Close()
 		cfg.Brokers = []string{emb.Addr()}
 		log.Info("embedded kafka broker started", "addr", emb.Addr())
-	} else {
-		cfg.Brokers = splitList(*brokers)
+	} else if c.Kafka.SASLMechanism != "" {
+		if err := checkSASL(ctx, cfg.Brokers, c.Processor.ClientOpts); err != nil {
+			return err
+		}
 	}
-	st, err := openStore(ctx, filepath.Join(*data, "ledger"), log)
+	st, err := openStore(ctx, filepath.Join(c.Data, "ledger"), c.MinFreeBytes, log)
 	if err != nil {
 		return err
 	}
@@ -80,55 +80,47 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p, err := processors.New(ctx, cfg, st, reg, promReg, log)
 	if err != nil {
-		return err
+		return explainKafkaErr(err)
 	}
-	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
+	if c.HTTP.Addr != "" {
+		ln, err := net.Listen("tcp", c.HTTP.Addr)
 		if err != nil {
-			return fmt.Errorf("listening on %s: %w", *httpAddr, err)
+			return fmt.Errorf("listening on %s: %w", c.HTTP.Addr, err)
 		}
-		srv := &http.Server{Handler: p.Handler(promReg), ReadHeaderTimeout: 5 * time.Second}
+		srv := processors.NewHTTPServer(p.HTTPHandler(promReg, c.HTTP), c.HTTP)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server", "err", err)
 			}
 		}()
-		defer srv.Close()
-		log.Info("http listening", "addr", ln.Addr().String())
+		defer func() {
+			// In-flight requests finish (briefly); the processor has stopped.
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if srv.Shutdown(sctx) != nil {
+				srv.Close()
+			}
+		}()
+		log.Info("http listening", "addr", ln.Addr().String(), "token", c.HTTP.Token != "")
 	}
-	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", *data)
-	if *withDemo {
+	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", c.Data)
+	if c.Demo {
 		go func() {
-			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, cfg.SchemaRegistry, log); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, cfg.SchemaRegistry, c.Processor.ClientOpts, log); err != nil && ctx.Err() == nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()
 	}
 	err = p.Run(ctx)
-	log.Info("processor stopped")
+	log.Info("processor stopped", "err", err)
 	return err
-}
-
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	o := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, o)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, o)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 // openStore opens the ledger store, retrying while the disk cannot be
 // written (a full or failing disk the operator is fixing).
-func openStore(ctx context.Context, dir string, log *slog.Logger) (*store.Store, error) {
+func openStore(ctx context.Context, dir string, minFree int64, log *slog.Logger) (*store.Store, error) {
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		st, err := store.Open(dir, store.Options{MinFreeBytes: 64 << 20})
+		st, err := store.Open(dir, store.Options{MinFreeBytes: minFree})
 		if err == nil {
 			return st, nil
 		}

@@ -18,9 +18,14 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var o processors.TailOptions
 	fs.BoolVar(&o.FromBeginning, "from-beginning", false, "start at the beginning of the topic (default: only new records)")
 	fs.BoolVar(&o.ExitAtEnd, "exit-at-end", false, "exit once the records present at start have been printed")
+	kf := addKafkaFlags(fs)
 	var src processors.SchemaRegistryConfig
 	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	kopts, err := kf.connect(ctx, splitList(*brokers))
 	if err != nil {
 		return err
 	}
@@ -48,7 +53,7 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	var buf []byte
-	return processors.Tail(ctx, splitList(*brokers), topic, o, func(r *kgo.Record) error {
+	err = processors.Tail(ctx, splitList(*brokers), topic, o, func(r *kgo.Record) error {
 		var err error
 		buf, err = reg.AppendMessageJSON(buf[:0], r.Value)
 		if err != nil {
@@ -61,5 +66,6 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			w.Flush()
 		}
 		return err
-	})
+	}, kopts...)
+	return explainKafkaErr(err)
 }

@@ -29,6 +29,11 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	httpAddr := fs.String("http", "", "HTTP address of a running processor (its --http): verify a checkpoint of its store, made beside it, instead of --data")
 	maxDiffs := fs.Int("max-diffs", 20, "differing SKUs to describe per partition")
 	scratch := fs.String("scratch", "", "directory for the replayed store (must not exist or be empty; kept). Default: a temporary directory, removed after")
+	var token, tokenFile string
+	var ts settings
+	ts.addSecret("http-token", strVal(&token), "with --http: the processor's bearer token (its --http-token)")
+	ts.add("http-token-file", strVal(&tokenFile), "with --http: file holding the processor's bearer token")
+	ts.bind(fs, os.LookupEnv)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -36,7 +41,21 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 0 {
 		return exitError{2, fmt.Errorf("verify: unexpected argument %q", pos[0])}
 	}
-	live, closeLive, err := openLive(ctx, *data, *httpAddr)
+	cfg, err := af.config(ctx)
+	if err != nil {
+		return err
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return exitError{2, fmt.Errorf("%s: %w", ts.get("http-token-file").label(), err)}
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if err := ts.err(); err != nil {
+		return exitError{2, err}
+	}
+	live, closeLive, err := openLive(ctx, *data, *httpAddr, token)
 	if err != nil {
 		return exitError{verifyTrouble, err}
 	}
@@ -46,13 +65,12 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return exitError{verifyTrouble, err}
 	}
 	defer cleanup()
-	cfg := af.config()
 	var prog audit.Progress
 	stopBar := startProgress(stderr, *af.quiet, "verify", &prog)
 	res, err := audit.Verify(ctx, cfg, live, dir, *maxDiffs, &prog)
 	stopBar()
 	if err != nil {
-		return exitError{verifyTrouble, err}
+		return exitError{verifyTrouble, explainKafkaErr(err)}
 	}
 	defer res.Replay.Close()
 	differ, skus := 0, 0
@@ -89,7 +107,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // openLive opens the live store read-only: the stopped processor's, or a
 // checkpoint the running one makes on request (Pebble lets one process
 // open a store, so a running processor's cannot be opened directly).
-func openLive(ctx context.Context, data, httpAddr string) (*store.Store, func(), error) {
+func openLive(ctx context.Context, data, httpAddr, token string) (*store.Store, func(), error) {
 	if httpAddr == "" {
 		dir := filepath.Join(data, "ledger")
 		if _, err := os.Stat(dir); err != nil {
@@ -101,7 +119,7 @@ func openLive(ctx context.Context, data, httpAddr string) (*store.Store, func(),
 		}
 		return st, func() { st.Close() }, nil
 	}
-	dir, err := requestCheckpoint(ctx, httpAddr)
+	dir, err := requestCheckpoint(ctx, httpAddr, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,7 +132,7 @@ func openLive(ctx context.Context, data, httpAddr string) (*store.Store, func(),
 }
 
 // requestCheckpoint asks a running processor for a checkpoint of its store.
-func requestCheckpoint(ctx context.Context, addr string) (string, error) {
+func requestCheckpoint(ctx context.Context, addr, token string) (string, error) {
 	url := addr
 	if !strings.Contains(url, "://") {
 		url = "http://" + url
@@ -125,6 +143,9 @@ func requestCheckpoint(ctx context.Context, addr string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -5,7 +5,8 @@
 //	'm' "meta"                  -> JSON: the topic and partition count the store was built from
 //	'o' u32 partition           -> u64 next offset of the events topic to fold
 //	'p' u32 partition           -> ledger.Partition encoding (channel policies, policy ids)
-//	's' u32 partition sku-bytes -> ledger.SKU encoding
+//	's' u32 partition sku-bytes -> ledger.SKU state: whole, or the core of a split one
+//	'x' u32 partition u8 len(sku) sku-bytes u32 seq -> part seq of a split SKU (ledger/layout.go)
 //	'u' u32 partition           -> u64 offset below which outputs are acknowledged
 //
 // A Batch carries the new SKU states, partition states and next offsets of a
@@ -21,6 +22,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
@@ -242,6 +244,19 @@ func AppendSKUKey(dst []byte, p int32, sku string) []byte {
 	return append(dst, sku...)
 }
 
+func partPrefix(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'x'}, uint32(p)) }
+
+// appendPartKey appends the key of part seq of sku in partition p to dst.
+// SKU codes are at most ledger.MaxSKUBytes (128) long, so one length byte
+// keeps one SKU's parts apart from another's.
+func appendPartKey(dst []byte, p int32, sku string, seq uint32) []byte {
+	dst = append(dst, 'x')
+	dst = binary.BigEndian.AppendUint32(dst, uint32(p))
+	dst = append(dst, byte(len(sku)))
+	dst = append(dst, sku...)
+	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
 var metaKey = []byte("mmeta")
 
 // Meta returns the stored metadata value, or nil.
@@ -356,24 +371,90 @@ func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error
 		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
 	}
 	defer closer.Close()
-	return true, ledger.DecodeSKU(sku, v, dst)
+	parts, err := readParts(db, p, sku, v)
+	if err != nil {
+		return false, err
+	}
+	return true, ledger.DecodeSKUParts(sku, v, parts, dst)
 }
 
-// SKUs calls fn with the name and encoded state of every SKU of partition p,
-// in key order. The value is only valid during the call.
+// readParts reads the parts of a split SKU whose state is v (nil for a
+// whole one).
+func readParts(r pebble.Reader, p int32, sku string, v []byte) ([][]byte, error) {
+	first, next, split, err := ledger.PartRange(v)
+	if err != nil {
+		return nil, fmt.Errorf("SKU %q: %w", sku, err)
+	}
+	if !split {
+		return nil, nil
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: appendPartKey(nil, p, sku, first), UpperBound: appendPartKey(nil, p, sku, next)})
+	if err != nil {
+		return nil, err
+	}
+	parts := make([][]byte, 0, next-first)
+	for it.First(); it.Valid(); it.Next() {
+		parts = append(parts, slices.Clone(it.Value()))
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return nil, fmt.Errorf("reading parts of SKU %q: %w", sku, err)
+	}
+	return parts, it.Close()
+}
+
+// SKUs calls fn with the name and canonical encoding (ledger.SKU
+// AppendBinary: a split SKU is assembled) of every SKU of partition p, in
+// key order. The value is only valid during the call.
 func (s *Store) SKUs(p int32, fn func(name string, val []byte) error) error {
+	var buf []byte
+	return s.scanSKUs(p, func(name string, v []byte, parts [][]byte) error {
+		if parts != nil {
+			var sku ledger.SKU
+			if err := ledger.DecodeSKUParts(name, v, parts, &sku); err != nil {
+				return err
+			}
+			buf = sku.AppendBinary(buf[:0])
+			v = buf
+		}
+		return fn(name, v)
+	})
+}
+
+// LoadSKUs calls fn with every SKU of partition p, decoded into a new
+// SKU, in key order: a SKU loaded so can be folded and persisted again.
+func (s *Store) LoadSKUs(p int32, fn func(*ledger.SKU) error) error {
+	return s.scanSKUs(p, func(name string, v []byte, parts [][]byte) error {
+		sku := new(ledger.SKU)
+		if err := ledger.DecodeSKUParts(name, v, parts, sku); err != nil {
+			return err
+		}
+		return fn(sku)
+	})
+}
+
+// scanSKUs calls fn with each SKU's state value and, for a split one, its
+// parts, from one snapshot.
+func (s *Store) scanSKUs(p int32, fn func(name string, v []byte, parts [][]byte) error) error {
 	lo := skuPrefix(p)
 	hi := skuPrefix(p + 1)
 	db, err := s.db()
 	if err != nil {
 		return err
 	}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		if err := fn(string(it.Key()[len(lo):]), it.Value()); err != nil {
+		name, v := string(it.Key()[len(lo):]), it.Value()
+		parts, err := readParts(snap, p, name, v)
+		if err == nil {
+			err = fn(name, v, parts)
+		}
+		if err != nil {
 			it.Close()
 			return err
 		}
@@ -413,6 +494,9 @@ func (s *Store) DropPartition(p int32) error {
 		if err := b.DeleteRange(skuPrefix(p), skuPrefix(p+1), nil); err != nil {
 			return err
 		}
+		if err := b.DeleteRange(partPrefix(p), partPrefix(p+1), nil); err != nil {
+			return err
+		}
 		_ = b.Delete(offsetKey(p), nil)
 		_ = b.Delete(partitionKey(p), nil)
 		_ = b.Delete(publishedKey(p), nil)
@@ -426,24 +510,61 @@ type Batch struct {
 	b   *pebble.Batch
 	buf []byte
 	key []byte
+	w   SKUWriter
 }
 
 // NewBatch starts a batch. Staging into it needs no database; Commit
 // applies it to the current one.
 func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: new(pebble.Batch)} }
 
-// PutSKU stages sku's state.
+// PutSKU stages what changed in sku since it was last persisted or loaded
+// (ledger.SKU.Persist).
 func (b *Batch) PutSKU(p int32, sku *ledger.SKU) error {
-	b.key = AppendSKUKey(b.key[:0], p, sku.Name)
-	b.buf = sku.AppendBinary(b.buf[:0])
-	return b.b.Set(b.key, b.buf, nil)
+	w := b.SKUWriter(p, sku.Name)
+	sku.Persist(w)
+	return w.err
 }
 
-// PutEncodedSKU stages a SKU state already encoded with AppendBinary.
-func (b *Batch) PutEncodedSKU(p int32, sku string, v []byte) error {
-	b.key = AppendSKUKey(b.key[:0], p, sku)
-	return b.b.Set(b.key, v, nil)
+// SKUWriter returns a ledger.StateWriter that stages the writes of sku of
+// partition p; check Err after use.
+func (b *Batch) SKUWriter(p int32, sku string) *SKUWriter {
+	b.w = SKUWriter{b: b, p: p, sku: sku}
+	return &b.w
 }
+
+// SKUWriter stages one SKU's writes into a Batch.
+type SKUWriter struct {
+	b   *Batch
+	p   int32
+	sku string
+	err error
+}
+
+// PutState stages the SKU's state key.
+func (w *SKUWriter) PutState(v []byte) { w.PutRaw(AppendSKUKey(w.b.key[:0], w.p, w.sku), v) }
+
+// PutPart stages part seq.
+func (w *SKUWriter) PutPart(seq uint32, v []byte) {
+	w.PutRaw(appendPartKey(w.b.key[:0], w.p, w.sku, seq), v)
+}
+
+// DeletePart stages the deletion of part seq.
+func (w *SKUWriter) DeletePart(seq uint32) {
+	if err := w.b.b.Delete(appendPartKey(w.b.key[:0], w.p, w.sku, seq), nil); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// PutRaw stages key = v.
+func (w *SKUWriter) PutRaw(key, v []byte) {
+	w.b.key = key
+	if err := w.b.b.Set(key, v, nil); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// Err is the first error staging the writes.
+func (w *SKUWriter) Err() error { return w.err }
 
 // PutPartition stages partition p's state.
 func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {

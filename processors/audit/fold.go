@@ -153,15 +153,11 @@ func (f *replayFold) sku(name string) (*hotSKU, bool, error) {
 // order, loading evicted ones.
 func (f *replayFold) reachAll(ev *ledger.Event) error {
 	if f.evicted {
-		err := f.st.SKUs(f.part, func(name string, val []byte) error {
-			if _, ok := f.skus[name]; ok {
+		err := f.st.LoadSKUs(f.part, func(s *ledger.SKU) error {
+			if _, ok := f.skus[s.Name]; ok {
 				return nil
 			}
-			h := &hotSKU{}
-			if err := ledger.DecodeSKU(name, val, &h.s); err != nil {
-				return err
-			}
-			f.skus[name] = h
+			f.skus[s.Name] = &hotSKU{s: *s}
 			return nil
 		})
 		if err != nil {

@@ -38,7 +38,9 @@ type Config struct {
 	// IdleEnd ends the partitions still short of their stop offset once the
 	// broker has sent nothing for this long: their last offsets are
 	// transaction markers or aborted records, which are never delivered.
-	// Default 3s.
+	// Default 10s: a broker busy serving a large topic to a replay that
+	// shares its CPUs can be silent for seconds (3s ended a 10M-event
+	// replay early on 2 cores).
 	IdleEnd time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
 	ClientOpts []kgo.Opt
@@ -56,7 +58,7 @@ func DefaultConfig() Config {
 		Ledger:        ledger.DefaultConfig(),
 		MaxHotSKUs:    2_000_000,
 		FetchMaxBytes: 64 << 20,
-		IdleEnd:       3 * time.Second,
+		IdleEnd:       10 * time.Second,
 	}
 }
 

@@ -1,0 +1,303 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// The persisted form of a SKU.
+//
+// A small SKU is persisted whole, in its canonical encoding (AppendBinary),
+// under its state key. A SKU that remembers many records and ids (a best
+// seller keeps thousands of closed orders and event ids for the retention)
+// is split, so a batch writes what it changed rather than the whole state:
+//
+//	state key: the core (format 3): the range [first, next) of its parts,
+//	           the position of the oldest remembered id, scalars,
+//	           locations and published values
+//	part first:        a base: every record and remembered id
+//	parts first+1...:  deltas: the records each later batch changed (or
+//	                   forgot) and the ids it added
+//
+// Once the deltas outweigh the base (or there are maxParts of them), the
+// next batch writes a new base at a new sequence number, then the core,
+// then deletes the old parts. Parts are never overwritten, so a reader of
+// the writes in order (the changelog, which has no transactions without
+// exactly-once) never sees a core whose parts are missing: a crash between
+// them leaves the previous core, whose parts are still there.
+//
+// Ids carry positions in the SKU's sequence of applied ids (IDWindow's
+// evicted count), so a reader keeps exactly the ids the window kept.
+
+// SplitFormat is the first byte of a split SKU's core.
+const SplitFormat = coreFormat
+
+const (
+	coreFormat = 3
+
+	splitAbove  = 64 // records and ids past which a SKU is split
+	inlineBelow = 16 // ... under which a split SKU is written whole again
+	maxParts    = 1024
+	minLogBytes = 16 << 10
+
+	partBase  = 'B'
+	partDelta = 'D'
+)
+
+// layout is where a SKU's persisted form lives (derived, not encoded in the
+// canonical form).
+type layout struct {
+	split       bool
+	first, next uint32 // parts [first, next) when split
+	baseBytes   int
+	logBytes    int
+	idsDone     uint64 // ids at positions below this are persisted
+}
+
+// StateWriter receives the writes that persist one SKU, in the order they
+// must be applied by a reader that is not atomic. Values are not reused.
+type StateWriter interface {
+	PutState(v []byte)            // the SKU's state key
+	PutPart(seq uint32, v []byte) // part seq
+	DeletePart(seq uint32)        // part seq is no longer needed
+}
+
+// records counts what a SKU remembers beyond its core.
+func (s *SKU) records() int {
+	return len(s.POs) + len(s.Orders) + len(s.Transfers) + s.Seen.Len()
+}
+
+// Persist writes what changed in s since it was last persisted or decoded
+// to w, and marks s persisted. The writes replace s's previous persisted
+// form; applied atomically (or in order), they persist s exactly.
+func (s *SKU) Persist(w StateWriter) {
+	L := &s.lay
+	n := s.records()
+	switch {
+	case !L.split && n <= splitAbove:
+		w.PutState(s.AppendBinary(nil))
+	case !L.split:
+		L.split = true
+		s.writeBase(w)
+		w.PutState(s.appendCore(nil))
+	case n < inlineBelow:
+		w.PutState(s.AppendBinary(nil))
+		for q := L.first; q < L.next; q++ {
+			w.DeletePart(q)
+		}
+		L.split, L.first = false, L.next
+	default:
+		var delta []byte
+		if !s.chgLost {
+			delta = s.appendDelta(nil)
+		}
+		if s.chgLost || L.logBytes+len(delta) > L.baseBytes+minLogBytes || L.next-L.first >= maxParts {
+			old0, old1 := L.first, L.next
+			s.writeBase(w)
+			w.PutState(s.appendCore(nil))
+			for q := old0; q < old1; q++ {
+				w.DeletePart(q)
+			}
+		} else {
+			w.PutPart(L.next, delta)
+			L.next++
+			L.logBytes += len(delta)
+			w.PutState(s.appendCore(nil))
+		}
+	}
+	s.chg, s.chgLost = s.chg[:0], false
+	L.idsDone = s.Seen.next()
+}
+
+// writeBase writes a base part at the next sequence number, which becomes
+// the first part.
+func (s *SKU) writeBase(w StateWriter) {
+	L := &s.lay
+	v := append([]byte(nil), partBase)
+	v = binary.AppendUvarint(v, s.Seen.evicted)
+	v = appendIDs(v, s.Seen.IDs())
+	v = s.appendRecords(v)
+	w.PutPart(L.next, v)
+	L.first, L.next = L.next, L.next+1
+	L.baseBytes, L.logBytes = len(v), 0
+}
+
+func (s *SKU) appendCore(dst []byte) []byte {
+	dst = append(dst, coreFormat)
+	dst = binary.AppendUvarint(dst, uint64(s.lay.first))
+	dst = binary.AppendUvarint(dst, uint64(s.lay.next))
+	dst = binary.AppendUvarint(dst, s.Seen.evicted)
+	dst = s.appendHead(dst)
+	return s.appendPublished(dst)
+}
+
+// appendDelta appends the ids added and the records changed since s was
+// last persisted.
+func (s *SKU) appendDelta(dst []byte) []byte {
+	dst = append(dst, partDelta)
+	from := max(s.lay.idsDone, s.Seen.evicted)
+	dst = binary.AppendUvarint(dst, from)
+	dst = appendIDs(dst, s.Seen.since(from))
+	dst = binary.AppendUvarint(dst, uint64(len(s.chg)))
+	for _, c := range s.chg {
+		dst = append(dst, c.kind)
+		dst = appendString(dst, c.id)
+		switch c.kind {
+		case kindPO:
+			v, ok := s.POs[c.id]
+			if dst = appendBool(dst, ok); ok {
+				dst = appendPO(dst, v)
+			}
+		case kindOrder:
+			v, ok := s.Orders[c.id]
+			if dst = appendBool(dst, ok); ok {
+				dst = appendOrder(dst, v)
+			}
+		case kindTransfer:
+			v, ok := s.Transfers[c.id]
+			if dst = appendBool(dst, ok); ok {
+				dst = appendTransfer(dst, v)
+			}
+		}
+	}
+	return dst
+}
+
+func appendIDs(dst []byte, ids []SeenID) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
+	for _, s := range ids {
+		dst = appendString(dst, s.ID)
+		dst = binary.AppendVarint(dst, s.At)
+	}
+	return dst
+}
+
+// PartRange reports whether state (the value of a SKU's state key) is a
+// split core, and the range of its parts.
+func PartRange(state []byte) (first, next uint32, split bool, err error) {
+	if len(state) == 0 || state[0] != coreFormat {
+		return 0, 0, false, nil
+	}
+	d := decoder{b: state[1:]}
+	first, next = uint32(d.uvarint()), uint32(d.uvarint())
+	if d.err == nil && next <= first {
+		d.err = fmt.Errorf("%w: parts [%d, %d)", ErrCorrupt, first, next)
+	}
+	if d.err != nil {
+		return 0, 0, false, d.err
+	}
+	return first, next, true, nil
+}
+
+// DecodeSKUParts decodes a SKU from its state key's value and, when that is
+// a split core, its parts [first, next) in order (nil otherwise).
+func DecodeSKUParts(name string, state []byte, parts [][]byte, s *SKU) error {
+	if len(state) == 0 || state[0] != coreFormat {
+		if len(parts) != 0 {
+			return fmt.Errorf("decoding SKU %q: %w: parts for a whole state", name, ErrCorrupt)
+		}
+		return DecodeSKU(name, state, s)
+	}
+	if err := decodeSplit(name, state, parts, s); err != nil {
+		return fmt.Errorf("decoding SKU %q: %w", name, err)
+	}
+	return nil
+}
+
+func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
+	*s = SKU{Name: name}
+	d := decoder{b: state[1:]}
+	first, next := uint32(d.uvarint()), uint32(d.uvarint())
+	head := d.uvarint()
+	d.head(s)
+	d.published(s)
+	d.end()
+	if d.err != nil {
+		return d.err
+	}
+	if next <= first || uint32(len(parts)) != next-first {
+		return fmt.Errorf("%w: %d parts for [%d, %d)", ErrCorrupt, len(parts), first, next)
+	}
+	var ids []SeenID
+	var start uint64 // position of ids[0]
+	logBytes := 0
+	for i, p := range parts {
+		d := decoder{b: p}
+		kind := d.byte()
+		if (i == 0) != (kind == partBase) || (kind != partBase && kind != partDelta) {
+			return fmt.Errorf("%w: part %d of kind %q", ErrCorrupt, first+uint32(i), kind)
+		}
+		from := d.uvarint()
+		switch end := start + uint64(len(ids)); {
+		case i == 0 || from > end:
+			// A gap: the ids between were forgotten before they were
+			// persisted, so every id before them is forgotten too.
+			ids, start = ids[:0], from
+		case from < end:
+			return fmt.Errorf("%w: part %d ids from %d, before %d", ErrCorrupt, first+uint32(i), from, end)
+		}
+		for n := d.count(); n > 0 && d.err == nil; n-- {
+			ids = append(ids, SeenID{ID: d.string(), At: d.varint()})
+		}
+		if kind == partBase {
+			d.records(s)
+		} else {
+			logBytes += len(p)
+			for n := d.count(); n > 0 && d.err == nil; n-- {
+				d.change(s)
+			}
+		}
+		d.end()
+		if d.err != nil {
+			return fmt.Errorf("part %d: %w", first+uint32(i), d.err)
+		}
+	}
+	end := start + uint64(len(ids))
+	if head < start || head > end {
+		return fmt.Errorf("%w: oldest id at %d outside [%d, %d]", ErrCorrupt, head, start, end)
+	}
+	for _, id := range ids[head-start:] {
+		s.Seen.restore(id.ID, id.At)
+	}
+	s.Seen.evicted = head
+	s.lay = layout{split: true, first: first, next: next, baseBytes: len(parts[0]), logBytes: logBytes, idsDone: end}
+	return nil
+}
+
+// change applies one changed record of a delta to s.
+func (d *decoder) change(s *SKU) {
+	kind := d.byte()
+	id := d.string()
+	present := d.bool()
+	switch kind {
+	case kindPO:
+		if !present {
+			delete(s.POs, id)
+		} else if v := d.po(); d.err == nil {
+			if s.POs == nil {
+				s.POs = make(map[string]POLine)
+			}
+			s.POs[id] = v
+		}
+	case kindOrder:
+		if !present {
+			delete(s.Orders, id)
+		} else if v := d.order(); d.err == nil {
+			if s.Orders == nil {
+				s.Orders = make(map[string]Order)
+			}
+			s.Orders[id] = v
+		}
+	case kindTransfer:
+		if !present {
+			delete(s.Transfers, id)
+		} else if v := d.transfer(); d.err == nil {
+			if s.Transfers == nil {
+				s.Transfers = make(map[string]Transfer)
+			}
+			s.Transfers[id] = v
+		}
+	default:
+		d.fail("record kind")
+	}
+}

@@ -1,0 +1,146 @@
+package processors
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// OpenAPI is the OpenAPI 3 document of the /v1/ API (openapi.yaml),
+// served at GET /v1/openapi.yaml and checked against the live server by
+// the tests.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// HTTPConfig configures the HTTP server: where it listens, who may use the
+// API, and the limits that keep a slow or greedy client from holding
+// resources. Start from DefaultHTTPConfig.
+type HTTPConfig struct {
+	// Addr is the listen address. Default 127.0.0.1:8080: only this
+	// machine; give 0.0.0.0:8080 (or a specific address) to serve others.
+	Addr string
+	// Token, if set, is required on every /v1/ request as
+	// "Authorization: Bearer TOKEN" (401 otherwise). /healthz, /readyz and
+	// /metrics stay open: probes and scrapers rarely carry tokens, and they
+	// reveal no stock data.
+	Token string
+	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request. Default 10s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a response, from the end of the request's
+	// headers. Default 60s (a checkpoint of a large store takes a while).
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long. Default 60s.
+	IdleTimeout time.Duration
+	// HandlerTimeout bounds a handler; past it the client gets 503. Default 30s.
+	HandlerTimeout time.Duration
+	// MaxHeaderBytes caps a request's headers. Default 16 KiB.
+	MaxHeaderBytes int
+	// MaxBodyBytes caps a request's body (413 past it). Default 64 KiB:
+	// no endpoint takes a body today.
+	MaxBodyBytes int64
+	// MaxConcurrent caps /v1/ requests served at once; more get 503 with
+	// Retry-After. Default 64.
+	MaxConcurrent int
+}
+
+// DefaultHTTPConfig returns an HTTPConfig with every default set.
+func DefaultHTTPConfig() HTTPConfig {
+	return HTTPConfig{
+		Addr:              "127.0.0.1:8080",
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		HandlerTimeout:    30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		MaxBodyBytes:      64 << 10,
+		MaxConcurrent:     64,
+	}
+}
+
+// Validate reports every problem with c at once: errors.Join of
+// *ConfigError (fields prefixed "HTTP.").
+func (c *HTTPConfig) Validate() error {
+	var errs []error
+	bad := func(field, f string, a ...any) {
+		errs = append(errs, &ConfigError{Field: "HTTP." + field, Problem: fmt.Sprintf(f, a...)})
+	}
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			bad("Addr", "%q is not host:port", c.Addr)
+		}
+	}
+	if strings.ContainsAny(c.Token, " \t\r\n") {
+		bad("Token", "must not contain white space")
+	}
+	for name, d := range map[string]time.Duration{"ReadHeaderTimeout": c.ReadHeaderTimeout, "ReadTimeout": c.ReadTimeout,
+		"WriteTimeout": c.WriteTimeout, "IdleTimeout": c.IdleTimeout, "HandlerTimeout": c.HandlerTimeout} {
+		if d <= 0 {
+			bad(name, "%v must be positive", d)
+		}
+	}
+	if c.MaxHeaderBytes < 1024 {
+		bad("MaxHeaderBytes", "%d is under 1024", c.MaxHeaderBytes)
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("MaxBodyBytes", "%d must not be negative", c.MaxBodyBytes)
+	}
+	if c.MaxConcurrent < 1 {
+		bad("MaxConcurrent", "%d must be at least 1", c.MaxConcurrent)
+	}
+	return errors.Join(errs...)
+}
+
+// NewHTTPServer returns a server for h with c's timeouts and header limit.
+func NewHTTPServer(h http.Handler, c HTTPConfig) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+	}
+}
+
+// guard wraps the /v1/ API: bearer token, body limit, concurrency cap.
+func guard(next http.Handler, c HTTPConfig) http.Handler {
+	want := sha256.Sum256([]byte(c.Token))
+	slots := make(chan struct{}, max(1, c.MaxConcurrent))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			// Compare digests: equal lengths, so the time taken says
+			// nothing about the token's length or its prefix.
+			sum := sha256.Sum256([]byte(got))
+			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="stockledger"`)
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+				return
+			}
+		}
+		if r.ContentLength > c.MaxBodyBytes {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", c.MaxBodyBytes)})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, c.MaxBodyBytes)
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many requests at once"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
