@@ -7,6 +7,9 @@ PKGS    := ./...
 
 KAFKA_DIR ?= $(CURDIR)/.kafka-test
 KAFKA    := deploy/kafka/kafka.sh
+APICURIO_DIR  ?= $(CURDIR)/.apicurio-test
+APICURIO_PORT ?= 18081
+APICURIO      := deploy/apicurio/apicurio.sh
 
 .PHONY: all build run test test-kafka vet lint bench bench-quick bench-kafka fuzz clean
 
@@ -24,16 +27,22 @@ test: vet
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 ## test-kafka: the end-to-end suite against a real Apache Kafka broker
-## (fetched from Maven Central, started on 127.0.0.1:19092, stopped after).
+## (fetched from Maven Central, started on 127.0.0.1:19092, stopped after)
+## and, for schema registry mode, a real Apicurio Registry (Maven Central,
+## 127.0.0.1:$(APICURIO_PORT), in-memory, stopped after; needs Java 21+).
 ## Against any other Kafka: STOCKLEDGER_TEST_BROKERS=host:port go test ./processors/ ./cmd/stockledger/
+## (and STOCKLEDGER_TEST_REGISTRY_URL=http://host:port for another registry).
 test-kafka: build
 	$(KAFKA) fetch
-	rm -rf $(KAFKA_DIR)
-	@set -e; $(KAFKA) start --dir $(KAFKA_DIR) --port 19092 --controller-port 19093 --sasl-port 19094; \
-	  trap '$(KAFKA) stop --dir $(KAFKA_DIR)' EXIT; \
+	$(APICURIO) fetch
+	rm -rf $(KAFKA_DIR) $(APICURIO_DIR)
+	@set -e; trap '$(KAFKA) stop --dir $(KAFKA_DIR); $(APICURIO) stop --dir $(APICURIO_DIR)' EXIT; \
+	  $(KAFKA) start --dir $(KAFKA_DIR) --port 19092 --controller-port 19093 --sasl-port 19094; \
+	  $(APICURIO) start --dir $(APICURIO_DIR) --port $(APICURIO_PORT); \
 	  STOCKLEDGER_TEST_BROKERS=127.0.0.1:19092 STOCKLEDGER_TEST_SASL_BROKERS=127.0.0.1:19094 \
 	  STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
-	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python|SASLRealKafka|GracefulShutdown|ShutdownTimeout|OpenAPIConformance' ./processors/ ./processors/audit/ ./cmd/stockledger/
+	  STOCKLEDGER_TEST_REGISTRY_URL=http://127.0.0.1:$(APICURIO_PORT)/apis/ccompat/v7 \
+	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python|SASLRealKafka|GracefulShutdown|ShutdownTimeout|OpenAPIConformance|SchemaRegistry' ./processors/ ./processors/audit/ ./cmd/stockledger/
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -156,17 +156,17 @@ func (b *batcher) publish(ctx context.Context) error {
 		b.ups = pt.coalesce(b.ups, b.idx)
 		for i := range pt.fx.Alerts {
 			a := &pt.fx.Alerts[i]
-			b.add(t.Alerts, []byte(a.SKU), schemas.AppendAlert(nil, a), time.Time{})
+			b.add(t.Alerts, []byte(a.SKU), p.framing.AppendAlert(nil, a), time.Time{})
 		}
 		for i := range pt.deads {
-			b.add(t.DeadLetters, pt.deadKeys[i], schemas.AppendDeadLetter(nil, &pt.deads[i]), time.Time{})
+			b.add(t.DeadLetters, pt.deadKeys[i], p.framing.AppendDeadLetter(nil, &pt.deads[i]), time.Time{})
 		}
 	}
 	for i := range b.ups {
 		u := &b.ups[i].u
 		key := make([]byte, 0, len(u.Channel)+1+len(u.SKU))
 		key = append(append(append(key, u.Channel...), '/'), u.SKU...)
-		b.add(t.Updates, key, schemas.AppendUpdate(nil, u), b.ups[i].causeTS)
+		b.add(t.Updates, key, p.framing.AppendUpdate(nil, u), b.ups[i].causeTS)
 	}
 	if len(b.out) == 0 {
 		return nil

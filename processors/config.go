@@ -94,6 +94,9 @@ type Config struct {
 	TransactionTimeout time.Duration
 	// Ledger bounds what the ledger remembers.
 	Ledger ledger.Config
+	// SchemaRegistry, when its URL is set, frames outputs in the Confluent
+	// wire format with ids from a schema registry (schemaregistry.go).
+	SchemaRegistry SchemaRegistryConfig
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
 	ClientOpts []kgo.Opt
 }
@@ -179,6 +182,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ledger.MaxIDsPerSKU < 1 {
 		bad("Ledger.MaxIDsPerSKU", "%d must be at least 1", c.Ledger.MaxIDsPerSKU)
+	}
+	for _, e := range c.SchemaRegistry.problems() {
+		bad("SchemaRegistry."+e.field, "%s", e.problem)
 	}
 	return errors.Join(errs...)
 }

@@ -111,6 +111,10 @@ func (pt *partition) foldOne(st *store.Store, dec *schemas.Decoder, r *kgo.Recor
 	ev := &pt.ev
 	ev.Reset()
 	if reason, detail := dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+		if err := dec.Err(); err != nil { // the schema registry, not the event
+			pt.err = err
+			return false
+		}
 		pt.deadLetter(r, ev, reason, detail)
 		return true
 	}
@@ -213,7 +217,9 @@ func (w writeLog) PutState(v []byte) { w.pt.writes = append(w.pt.writes, skuWrit
 func (w writeLog) PutPart(seq uint32, v []byte) {
 	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'p', seq, v})
 }
-func (w writeLog) DeletePart(seq uint32) { w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'd', seq, nil}) }
+func (w writeLog) DeletePart(seq uint32) {
+	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'd', seq, nil})
+}
 
 // persist computes the persisted form of the batch's dirty states once,
 // for Pebble (stage) and the changelog: what changed, not whole states.

@@ -42,6 +42,7 @@ type Processor struct {
 	committed map[int32]int64
 	parts     map[int32]*partition // owned by the poll loop (callbacks run inside it)
 	decoders  []*schemas.Decoder
+	framing   *schemas.Framing // how outputs are framed; nil: single-object
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
 
@@ -76,6 +77,10 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		committed: make(map[int32]int64)}
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
+	var err error
+	if p.framing, err = cfg.SchemaRegistry.Connect(ctx, reg, cfg.Topics); err != nil {
+		return nil, err
+	}
 	promReg.MustRegister(newPebbleCollector(st.DB))
 	kp := kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())
 	clientID := "stockledger"

@@ -74,6 +74,25 @@ func BenchmarkDecodeEventFast(b *testing.B) {
 
 // BenchmarkDecodeEventGoavro: goavro's generic decoder on the same bytes,
 // with the same fingerprint lookup, for comparison.
+// BenchmarkDecodeEventConfluent: the same receipt in the Confluent wire
+// format, its id known (registered at start-up, as writers do).
+func BenchmarkDecodeEventConfluent(b *testing.B) {
+	reg := NewRegistry()
+	if _, err := reg.AddSchemaID(7, EventSchema(ledger.TypeReceipt)); err != nil {
+		b.Fatal(err)
+	}
+	msg := append([]byte{0, 0, 0, 0, 7}, receiptMessage(b)[soeHeaderLen:]...)
+	dec := reg.NewDecoder(DecoderConfig{})
+	var ev ledger.Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if r, d := dec.Decode(msg, &ev); r != ledger.ReasonNone {
+			b.Fatal(r, d)
+		}
+	}
+}
+
 func BenchmarkDecodeEventGoavro(b *testing.B) {
 	codecs := map[uint64]*goavro.Codec{}
 	for _, typ := range ledger.EventTypes() {

@@ -7,13 +7,16 @@ import (
 	"github.com/stockledger/stockledger/ledger"
 )
 
-// DecodeEvent decodes a single-object encoded event into ev (reset first;
-// its slices are reused, so do not keep them past the next decode). It
-// returns ledger.ReasonNone on success, and otherwise
+// DecodeEvent decodes an event, single-object encoded or in the Confluent
+// wire format (see confluent.go), into ev (reset first; its slices are
+// reused, so do not keep them past the next decode). It returns
+// ledger.ReasonNone on success, and otherwise
 //
 //   - ReasonUndecodable: bad framing, or a body that is truncated, garbled or
 //     followed by extra bytes;
-//   - ReasonUnknownSchema: a fingerprint the registry does not know;
+//   - ReasonUnknownSchema: a fingerprint the registry does not know, or a
+//     schema id the schema registry does not have (or that could not be
+//     asked: Decoder.Err tells the two apart);
 //   - ReasonUnknownType: a schema that is not an event record;
 //   - ReasonInvalidField (or the first problem in decisions.md's check
 //     order before it): a writer field of a type the ledger field cannot
@@ -24,12 +27,20 @@ import (
 // ledger.Validate: the caller does. A Decoder is faster (it caches schemas
 // and interns codes); DecodeEvent allocates only the strings.
 func (r *Registry) DecodeEvent(b []byte, ev *ledger.Event) (ledger.Reason, string) {
-	e, reason, detail := r.frame(b)
+	reason, detail, _ := r.decodeEvent(b, ev, nil)
+	return reason, detail
+}
+
+// decodeEvent is DecodeEvent that also returns the operating error (the
+// schema registry could not be asked) behind a ReasonUnknownSchema.
+func (r *Registry) decodeEvent(b []byte, ev *ledger.Event, in *interner) (ledger.Reason, string, error) {
+	e, hdr, reason, detail, err := r.frame(b)
 	if reason != ledger.ReasonNone {
 		ev.Reset()
-		return reason, detail
+		return reason, detail, err
 	}
-	return decodeEvent(e, b, ev, nil)
+	reason, detail = decodeEvent(e, b, hdr, ev, in)
+	return reason, detail, nil
 }
 
 // DecoderConfig configures a Decoder. The zero value is ready to use.
@@ -51,6 +62,7 @@ type Decoder struct {
 	reg   *Registry
 	cache [64]cached // direct-mapped by fingerprint
 	in    *interner
+	err   error // why the last Decode could not ask the schema registry
 }
 
 // NewDecoder returns a Decoder reading schemas from r.
@@ -69,9 +81,16 @@ func (r *Registry) NewDecoder(c DecoderConfig) *Decoder {
 }
 
 // Decode is Registry.DecodeEvent with the Decoder's cache and interner.
+// Single-object messages take the fast path; Confluent-framed ones (first
+// byte 0) look their schema id up in the registry's id table, asking the
+// schema registry once per id.
 func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
+	d.err = nil
 	if len(b) < soeHeaderLen || b[0] != 0xC3 || b[1] != 0x01 {
-		return d.reg.DecodeEvent(b, ev) // the registry words the problem
+		var reason ledger.Reason
+		var detail string
+		reason, detail, d.err = d.reg.decodeEvent(b, ev, d.in) // Confluent, or the registry words the problem
+		return reason, detail
 	}
 	fp := binary.LittleEndian.Uint64(b[2:])
 	c := &d.cache[(fp^fp>>32)&63]
@@ -82,8 +101,14 @@ func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
 		}
 		c.fp, c.e = fp, e
 	}
-	return decodeEvent(c.e, b, ev, d.in)
+	return decodeEvent(c.e, b, soeHeaderLen, ev, d.in)
 }
+
+// Err is the operating error behind the last Decode's ReasonUnknownSchema
+// when the schema registry could not be asked about a Confluent schema id
+// (unreachable, timeout, server error): the event is not bad, so it must
+// not become a dead letter; the caller retries later. Nil otherwise.
+func (d *Decoder) Err() error { return d.err }
 
 // cached is a Decoder's cache slot: a fingerprint and its schema (which may
 // know it under another fingerprint: goavro's alias).
@@ -114,8 +139,9 @@ func (in *interner) get(b []byte) string {
 	return s
 }
 
-// decodeEvent runs e's program on the body of message b.
-func decodeEvent(e *entry, b []byte, ev *ledger.Event, in *interner) (ledger.Reason, string) {
+// decodeEvent runs e's program on the body of message b, which starts
+// after a header of hdr bytes.
+func decodeEvent(e *entry, b []byte, hdr int, ev *ledger.Event, in *interner) (ledger.Reason, string) {
 	ev.Reset()
 	p := e.event
 	if p == nil {
@@ -123,7 +149,7 @@ func decodeEvent(e *entry, b []byte, ev *ledger.Event, in *interner) (ledger.Rea
 		return ledger.ReasonUnknownType, "schema " + e.describe() + " is not an event type"
 	}
 	ev.Type, ev.Has = p.reader.typ, ledger.FieldType
-	r := reader{b: b, i: soeHeaderLen}
+	r := reader{b: b, i: hdr}
 	for i := range p.ops {
 		if !r.field(&p.ops[i], ev, in) {
 			return ledger.ReasonUndecodable, e.name + " field " + p.ops[i].name + ": " + r.err

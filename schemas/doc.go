@@ -11,6 +11,17 @@
 // and stockledger.DeadLetter. All .avsc files are embedded; they are the
 // current ("reader") versions.
 //
+// Schema registry mode frames the same body in the Confluent wire format
+// instead: the byte 0x00, the writer schema's id in a Confluent-compatible
+// schema registry (4 bytes, big-endian), then the body. Readers accept both
+// framings, told apart by the first byte; a [Framing] (from
+// [RegistryClient.Register]) writes the Confluent one, and a nil *Framing
+// single-object encoding. A Registry given a [SchemaLookup]
+// ([Registry.UseSchemaLookup]) asks the schema registry for an id it has
+// not seen once, then keeps the answer; an id the registry does not have
+// is ReasonUnknownSchema, a registry that cannot be asked is an operating
+// error ([Decoder.Err]). Subjects: see confluent.go.
+//
 // A [Registry] holds every schema version messages may be written with,
 // by fingerprint: the current ones and any added with [Registry.Register].
 // Decoding uses the writer's version and maps its fields by name onto the

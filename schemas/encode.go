@@ -27,7 +27,10 @@ type DeadLetter struct {
 // AppendUpdate appends u, single-object encoded with the current
 // channel_stock_update schema, to dst.
 func AppendUpdate(dst []byte, u *ledger.Update) []byte {
-	dst = append(dst, current.update.header[:]...)
+	return appendUpdateBody(append(dst, current.update.header[:]...), u)
+}
+
+func appendUpdateBody(dst []byte, u *ledger.Update) []byte {
 	dst = appendString(dst, u.Channel)
 	dst = appendString(dst, u.SKU)
 	dst = appendLong(dst, int64(u.Available))
@@ -40,7 +43,10 @@ func AppendUpdate(dst []byte, u *ledger.Update) []byte {
 // AppendAlert appends a, single-object encoded with the current alert
 // schema, to dst. Fields a.Has does not mark are null.
 func AppendAlert(dst []byte, a *ledger.Alert) []byte {
-	dst = append(dst, current.alert.header[:]...)
+	return appendAlertBody(append(dst, current.alert.header[:]...), a)
+}
+
+func appendAlertBody(dst []byte, a *ledger.Alert) []byte {
 	dst = appendString(dst, a.Kind.String())
 	dst = appendString(dst, a.SKU)
 	dst = appendOptString(dst, a.Location, a.Has&ledger.AlertHasLocation != 0)
@@ -60,7 +66,10 @@ func AppendAlert(dst []byte, a *ledger.Alert) []byte {
 // AppendDeadLetter appends d, single-object encoded with the current
 // dead_letter schema, to dst.
 func AppendDeadLetter(dst []byte, d *DeadLetter) []byte {
-	dst = append(dst, current.deadLetter.header[:]...)
+	return appendDeadLetterBody(append(dst, current.deadLetter.header[:]...), d)
+}
+
+func appendDeadLetterBody(dst []byte, d *DeadLetter) []byte {
 	dst = appendBytes(dst, d.Original)
 	dst = appendString(dst, d.Reason.String())
 	dst = appendString(dst, d.Detail)
@@ -94,20 +103,32 @@ func appendOptLong(dst []byte, v int64, ok bool) []byte {
 // a required one it does not mark is an error, as is an unknown type.
 // safety_stock entries keep their order, so the bytes are deterministic.
 func EncodeEvent(dst []byte, ev *ledger.Event) ([]byte, error) {
+	rd, err := encodable(ev)
+	if err != nil {
+		return dst, err
+	}
+	return appendEventBody(append(dst, rd.header[:]...), ev, rd), nil
+}
+
+// encodable checks that ev can be encoded and returns its current schema.
+func encodable(ev *ledger.Event) (*readerEvent, error) {
 	if int(ev.Type) >= len(current.events) || current.events[ev.Type] == nil {
-		return dst, errors.New("encoding event: unknown type " + ev.Type.String())
+		return nil, errors.New("encoding event: unknown type " + ev.Type.String())
 	}
 	rd := current.events[ev.Type]
 	for _, f := range rd.fields {
 		if ev.Has&f.slot.field() == 0 && !f.optional && !f.hasDef {
-			return dst, errors.New("encoding " + ev.Type.String() + " event: required field " + f.name + " is absent")
+			return nil, errors.New("encoding " + ev.Type.String() + " event: required field " + f.name + " is absent")
 		}
 	}
-	out := append(dst, rd.header[:]...)
+	return rd, nil
+}
+
+func appendEventBody(out []byte, ev *ledger.Event, rd *readerEvent) []byte {
 	for i := range rd.fields {
 		out = appendEventField(out, ev, &rd.fields[i])
 	}
-	return out, nil
+	return out
 }
 
 func appendEventField(dst []byte, ev *ledger.Event, f *readerField) []byte {

@@ -34,6 +34,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0xC3, 0x01})
 	f.Add(AppendUpdate(nil, &ledger.Update{Channel: "web", SKU: "TEE"}))
+	f.Add([]byte{0, 0, 0})
+	f.Add([]byte{0, 0, 0, 0x7f, 0x7f, 2})
 
 	// Who goavro says wrote a fingerprint: an event type's schema (under the
 	// specification's and goavro's fingerprints), or an output's.
@@ -52,7 +54,24 @@ func FuzzDecodeEvent(f *testing.F) {
 		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, ledger.TypeUnknown}
 		writers[sf.codec.Rabin] = writer{sf, ledger.TypeUnknown}
 	}
+	// Schema registry ids: writer i has id 100+i (Confluent framing).
 	reg := NewRegistry()
+	byID := map[uint32]writer{}
+	for _, w := range writers {
+		id := uint32(100 + len(byID))
+		if _, err := reg.AddSchemaID(id, w.sf.text); err != nil {
+			f.Fatal(err)
+		}
+		byID[id] = w
+		if w.typ != ledger.TypeUnknown {
+			ev := randomEvent(rng, w.typ, w.sf)
+			body, err := w.sf.codec.BinaryFromNative(nil, eventNative(&ev, w.sf))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(append(binary.BigEndian.AppendUint32([]byte{0}, id), body...))
+		}
+	}
 	dec := reg.NewDecoder(DecoderConfig{})
 	withGoavroLimits(f)
 
@@ -69,13 +88,21 @@ func FuzzDecodeEvent(f *testing.F) {
 		if r == ledger.ReasonNone {
 			sameEvent(t, "Registry vs Decoder", ev, ev2)
 		}
-		if len(b) < 10 || b[0] != 0xC3 || b[1] != 0x01 {
+		var w writer
+		var ok bool
+		hdr := 10
+		switch {
+		case len(b) >= 5 && b[0] == 0: // Confluent: 0, a 4-byte id
+			hdr = 5
+			w, ok = byID[binary.BigEndian.Uint32(b[1:])]
+		case len(b) < 10 || b[0] != 0xC3 || b[1] != 0x01:
 			if r != ledger.ReasonUndecodable {
 				t.Fatalf("bad framing: %s %q", r, d)
 			}
 			return
+		default:
+			w, ok = writers[binary.LittleEndian.Uint64(b[2:])]
 		}
-		w, ok := writers[binary.LittleEndian.Uint64(b[2:])]
 		switch {
 		case !ok:
 			if r != ledger.ReasonUnknownSchema {
@@ -86,7 +113,7 @@ func FuzzDecodeEvent(f *testing.F) {
 				t.Fatalf("an output schema: %s %q", r, d)
 			}
 		default:
-			native, rest, err := w.sf.codec.NativeFromBinary(b[10:])
+			native, rest, err := w.sf.codec.NativeFromBinary(b[hdr:])
 			goavroOK := err == nil && len(rest) == 0
 			switch {
 			case goavroOK && r != ledger.ReasonNone:

@@ -14,7 +14,8 @@ import (
 // Fields the writer lacks are left zero (absent); fields it adds are
 // ignored.
 
-// DecodeUpdate decodes a single-object encoded channel stock update.
+// DecodeUpdate decodes a channel stock update (single-object or Confluent
+// framed).
 func (r *Registry) DecodeUpdate(b []byte, u *ledger.Update) error {
 	m, err := r.decodeRecord(b, UpdateRecordName)
 	if err != nil {
@@ -34,7 +35,7 @@ func (r *Registry) DecodeUpdate(b []byte, u *ledger.Update) error {
 	return nil
 }
 
-// DecodeAlert decodes a single-object encoded alert.
+// DecodeAlert decodes an alert (single-object or Confluent framed).
 func (r *Registry) DecodeAlert(b []byte, a *ledger.Alert) error {
 	m, err := r.decodeRecord(b, AlertRecordName)
 	if err != nil {
@@ -84,7 +85,8 @@ func (r *Registry) DecodeAlert(b []byte, a *ledger.Alert) error {
 	return nil
 }
 
-// DecodeDeadLetter decodes a single-object encoded dead letter.
+// DecodeDeadLetter decodes a dead letter (single-object or Confluent
+// framed).
 func (r *Registry) DecodeDeadLetter(b []byte, d *DeadLetter) error {
 	m, err := r.decodeRecord(b, DeadLetterRecordName)
 	if err != nil {
@@ -123,14 +125,17 @@ func parseReason(s string) ledger.Reason {
 
 // decodeRecord decodes message b, which must be a version of record name.
 func (r *Registry) decodeRecord(b []byte, name string) (map[string]any, error) {
-	e, reason, detail := r.frame(b)
+	e, hdr, reason, detail, err := r.frame(b)
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", name, err)
+	}
 	if reason != ledger.ReasonNone {
 		return nil, fmt.Errorf("decoding %s: %s: %s", name, reason, detail)
 	}
 	if e.name != name {
 		return nil, fmt.Errorf("decoding %s: message is a %s", name, e.describe())
 	}
-	native, rest, err := e.codec.NativeFromBinary(b[soeHeaderLen:])
+	native, rest, err := e.codec.NativeFromBinary(b[hdr:])
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", name, err)
 	}

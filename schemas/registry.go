@@ -22,6 +22,7 @@ const soeHeaderLen = 10
 type Registry struct {
 	mu   sync.Mutex                        // serializes Register
 	byFP atomic.Pointer[map[uint64]*entry] // copy on write
+	ids  confluentIDs                      // schema registry ids (confluent.go)
 }
 
 // entry is one registered schema version.
@@ -111,27 +112,37 @@ func (r *Registry) Known(fp uint64) bool { return r.lookup(fp) != nil }
 
 func (r *Registry) lookup(fp uint64) *entry { return (*r.byFP.Load())[fp] }
 
-// frame checks a single-object-encoding header and finds its schema.
-func (r *Registry) frame(b []byte) (*entry, ledger.Reason, string) {
+// frame checks a message's header and finds its schema: single-object
+// encoding (0xC3 0x01, fingerprint) or the Confluent wire format (0x00,
+// schema id). hdr is the header's length. err is set only when a schema
+// registry could not be asked (see Decoder.Err).
+func (r *Registry) frame(b []byte) (e *entry, hdr int, reason ledger.Reason, detail string, err error) {
+	if len(b) > 0 && b[0] == confluentMagic {
+		e, reason, detail, err = r.confluentFrame(b)
+		return e, confluentHeaderLen, reason, detail, err
+	}
 	if len(b) < soeHeaderLen {
-		return nil, ledger.ReasonUndecodable, "message of " + strconv.Itoa(len(b)) + " bytes is shorter than a single-object header"
+		return nil, 0, ledger.ReasonUndecodable, "message of " + strconv.Itoa(len(b)) + " bytes is shorter than a single-object header", nil
 	}
 	if b[0] != 0xC3 || b[1] != 0x01 {
-		return nil, ledger.ReasonUndecodable, fmt.Sprintf("message starts with %#02x %#02x, not the single-object marker 0xc3 0x01", b[0], b[1])
+		return nil, 0, ledger.ReasonUndecodable, fmt.Sprintf("message starts with %#02x %#02x, not the single-object marker 0xc3 0x01 nor the Confluent magic byte 0x00", b[0], b[1]), nil
 	}
 	fp := binary.LittleEndian.Uint64(b[2:])
-	e := r.lookup(fp)
+	e = r.lookup(fp)
 	if e == nil {
-		return nil, ledger.ReasonUnknownSchema, "no schema with " + fpString(fp)
+		return nil, 0, ledger.ReasonUnknownSchema, "no schema with " + fpString(fp), nil
 	}
-	return e, ledger.ReasonNone, ""
+	return e, soeHeaderLen, ledger.ReasonNone, "", nil
 }
 
-// RecordName returns the full name of the record a single-object encoded
-// message was written as (e.g. stockledger.ChannelStockUpdate), so a tool
-// reading a topic can pick the decoder.
+// RecordName returns the full name of the record a message (single-object
+// or Confluent framed) was written as (e.g. stockledger.ChannelStockUpdate),
+// so a tool reading a topic can pick the decoder.
 func (r *Registry) RecordName(b []byte) (string, error) {
-	e, reason, detail := r.frame(b)
+	e, _, reason, detail, err := r.frame(b)
+	if err != nil {
+		return "", err
+	}
 	if reason != ledger.ReasonNone {
 		return "", fmt.Errorf("%s: %s", reason, detail)
 	}

@@ -20,16 +20,19 @@ type auditFlags struct {
 	brokers     *string
 	topicPrefix *string
 	quiet       *bool
+	registry    processors.SchemaRegistryConfig
 	kafka       *kafkaFlags
 }
 
 func addAuditFlags(fs *flag.FlagSet) *auditFlags {
-	return &auditFlags{
+	a := &auditFlags{
 		brokers:     fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated"),
 		topicPrefix: fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters"),
 		quiet:       fs.Bool("quiet", false, "no progress line on stderr (it is shown only when stderr is a terminal anyway)"),
 		kafka:       addKafkaFlags(fs),
 	}
+	addSchemaRegistryFlags(fs, &a.registry)
+	return a
 }
 
 // config returns the audit configuration, or every problem with the Kafka
@@ -38,6 +41,7 @@ func (a *auditFlags) config(ctx context.Context) (audit.Config, error) {
 	cfg := audit.DefaultConfig()
 	cfg.Brokers = splitList(*a.brokers)
 	cfg.Topic = processors.TopicsWithPrefix(*a.topicPrefix).Events
+	cfg.SchemaRegistry = a.registry
 	opts, err := a.kafka.connect(ctx, cfg.Brokers)
 	cfg.ClientOpts = append(cfg.ClientOpts, opts...)
 	return cfg, err

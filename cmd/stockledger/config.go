@@ -107,6 +107,10 @@ func (c *runConfig) settings() *settings {
 	ss.add("log-level", strVal(&c.LogLevel), "log level: debug, info, warn or error")
 	ss.add("demo", boolVal(&c.Demo), "also feed a live demo retailer's events into the events topic")
 	c.Kafka.add(ss)
+	ss.addField("schema-registry-url", "SchemaRegistry.URL", strVal(&p.SchemaRegistry.URL), "schema registry mode: frame Avro in the Confluent wire format with schema ids from this Confluent-compatible registry (e.g. http://127.0.0.1:8081, or Apicurio's http://HOST:8080/apis/ccompat/v7); empty: single-object encoding")
+	ss.addField("schema-registry-user", "SchemaRegistry.Username", strVal(&p.SchemaRegistry.Username), "schema registry basic-auth user")
+	ss.addField("schema-registry-password", "SchemaRegistry.Password", strVal(&p.SchemaRegistry.Password), "schema registry basic-auth password (prefer the environment: command lines are visible to other users)").secret = true
+	ss.addField("schema-registry-timeout", "SchemaRegistry.Timeout", durVal(&p.SchemaRegistry.Timeout), "timeout of one schema registry request (0: 10s)")
 	return ss
 }
 

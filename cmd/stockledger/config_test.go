@@ -145,7 +145,8 @@ func TestPrintConfig(t *testing.T) {
 	}
 	cmd := exec.CommandContext(ctx, binPath, "run", "--print-config", "--http-token", "tok-s3cret", "--group", "g7", "--data", "/nonexistent/never-created")
 	cmd.Env = append(os.Environ(), "STOCKLEDGER_BROKERS=k1:9092", "STOCKLEDGER_SASL_MECHANISM=SCRAM-SHA-256",
-		"STOCKLEDGER_SASL_USER=alice", "STOCKLEDGER_SASL_PASSWORD=env-s3cret", "STOCKLEDGER_GROUP=from-env")
+		"STOCKLEDGER_SASL_USER=alice", "STOCKLEDGER_SASL_PASSWORD=env-s3cret", "STOCKLEDGER_GROUP=from-env",
+		"STOCKLEDGER_SCHEMA_REGISTRY_URL=http://reg:8081", "STOCKLEDGER_SCHEMA_REGISTRY_USER=bob", "STOCKLEDGER_SCHEMA_REGISTRY_PASSWORD=reg-s3cret")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("run --print-config: %v\n%s", err, out)
@@ -160,19 +161,23 @@ func TestPrintConfig(t *testing.T) {
 		t.Errorf("%d settings printed, want %d:\n%s", len(lines), len(c.settings().list), out)
 	}
 	for name, want := range map[string]string{
-		"brokers":        `"k1:9092" # env STOCKLEDGER_BROKERS`,
-		"group":          `"g7" # flag --group`,
-		"sasl-user":      `"alice" # env STOCKLEDGER_SASL_USER`,
-		"sasl-password":  `"*****" # env STOCKLEDGER_SASL_PASSWORD`,
-		"http-token":     `"*****" # flag --http-token`,
-		"partitions":     `"8" # default`,
-		"sasl-mechanism": `"SCRAM-SHA-256" # env STOCKLEDGER_SASL_MECHANISM`,
+		"brokers":                  `"k1:9092" # env STOCKLEDGER_BROKERS`,
+		"group":                    `"g7" # flag --group`,
+		"sasl-user":                `"alice" # env STOCKLEDGER_SASL_USER`,
+		"sasl-password":            `"*****" # env STOCKLEDGER_SASL_PASSWORD`,
+		"http-token":               `"*****" # flag --http-token`,
+		"partitions":               `"8" # default`,
+		"sasl-mechanism":           `"SCRAM-SHA-256" # env STOCKLEDGER_SASL_MECHANISM`,
+		"schema-registry-url":      `"http://reg:8081" # env STOCKLEDGER_SCHEMA_REGISTRY_URL`,
+		"schema-registry-user":     `"bob" # env STOCKLEDGER_SCHEMA_REGISTRY_USER`,
+		"schema-registry-password": `"*****" # env STOCKLEDGER_SCHEMA_REGISTRY_PASSWORD`,
+		"schema-registry-timeout":  `"0s" # default`,
 	} {
 		if got := strings.Join(lines[name], " "); got != want {
 			t.Errorf("%s: printed %q, want %q", name, got, want)
 		}
 	}
-	for _, secret := range []string{"tok-s3cret", "env-s3cret"} {
+	for _, secret := range []string{"tok-s3cret", "env-s3cret", "reg-s3cret"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("--print-config shows the secret %q:\n%s", secret, out)
 		}

@@ -22,6 +22,7 @@ import (
 type demo struct {
 	p   *processors.EventProducer
 	reg *schemas.Registry
+	fr  *schemas.Framing
 	log *slog.Logger
 	r   *rand.Rand
 	n   int
@@ -40,14 +41,18 @@ var (
 	demoHot       = "TEE-RED-M"
 )
 
-func runDemo(ctx context.Context, brokers []string, topics processors.Topics, opts []kgo.Opt, log *slog.Logger) error {
+func runDemo(ctx context.Context, brokers []string, topics processors.Topics, src processors.SchemaRegistryConfig, opts []kgo.Opt, log *slog.Logger) error {
 	reg := schemas.NewRegistry()
+	fr, err := src.Connect(ctx, reg, processors.Topics{Events: topics.Events})
+	if err != nil {
+		return err
+	}
 	p, err := processors.NewEventProducer(ctx, brokers, topics, 8, opts...)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	d := &demo{p: p, reg: reg, log: log, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+	d := &demo{p: p, reg: reg, fr: fr, log: log, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
 	return d.loop(ctx)
 }
 
@@ -64,7 +69,7 @@ func (d *demo) send(ctx context.Context, format string, args ...any) {
 		d.log.Error("demo event invalid", "reason", reason, "detail", detail, "line", line)
 		return
 	}
-	v, err := schemas.EncodeEvent(nil, &ev)
+	v, err := d.fr.EncodeEvent(nil, &ev)
 	if err != nil {
 		d.log.Error("demo encode", "err", err)
 		return

@@ -32,6 +32,8 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	eventID := fs.String("event-id", "", "event id (default: policy-CHANNEL-TIMESTAMP)")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
 	kf := addKafkaFlags(fs)
+	var src processors.SchemaRegistryConfig
+	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -64,7 +66,14 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if reason != ledger.ReasonNone {
 		return exitError{2, fmt.Errorf("invalid policy: %s: %s", reason, detail)}
 	}
-	v, err := schemas.EncodeEvent(nil, &ev)
+	if err := src.Validate(); err != nil {
+		return exitError{2, err}
+	}
+	fr, err := src.Connect(ctx, schemas.NewRegistry(), processors.Topics{Events: processors.TopicsWithPrefix(*topicPrefix).Events})
+	if err != nil {
+		return err
+	}
+	v, err := fr.EncodeEvent(nil, &ev)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	skip := fs.Bool("skip-invalid", false, "send the valid lines even if some are invalid (the invalid ones are reported and not sent)")
 	partitions := fs.Int("partitions", 8, "partitions of the events topic if it must be created")
 	kf := addKafkaFlags(fs)
+	var src processors.SchemaRegistryConfig
+	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -50,8 +52,14 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		defer f.Close()
 		in = f
 	}
-	reg := schemas.NewRegistry()
-	events, bad, err := readEvents(in, reg, stderr)
+	if err := src.Validate(); err != nil {
+		return exitError{2, err}
+	}
+	fr, err := src.Connect(ctx, schemas.NewRegistry(), processors.Topics{Events: processors.TopicsWithPrefix(*topicPrefix).Events})
+	if err != nil {
+		return err
+	}
+	events, bad, err := readEvents(in, fr, stderr)
 	if err != nil {
 		return exitError{2, err}
 	}
@@ -83,7 +91,8 @@ func produceCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // readEvents parses and validates every line, reporting each bad one
 // (line number and reason) to report. Blank lines are skipped.
-func readEvents(in io.Reader, reg *schemas.Registry, report io.Writer) (events []encodedEvent, bad int, err error) {
+// Events are framed by fr (nil: single-object encoding).
+func readEvents(in io.Reader, fr *schemas.Framing, report io.Writer) (events []encodedEvent, bad int, err error) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
 	var ev ledger.Event
@@ -102,7 +111,7 @@ func readEvents(in io.Reader, reg *schemas.Registry, report io.Writer) (events [
 			bad++
 			continue
 		}
-		v, err := schemas.EncodeEvent(nil, &ev)
+		v, err := fr.EncodeEvent(nil, &ev)
 		if err != nil {
 			fmt.Fprintf(report, "line %d: encoding: %v\n", n, err)
 			bad++

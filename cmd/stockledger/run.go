@@ -106,7 +106,7 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", c.Data)
 	if c.Demo {
 		go func() {
-			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, c.Processor.ClientOpts, log); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, cfg.SchemaRegistry, c.Processor.ClientOpts, log); err != nil && ctx.Err() == nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()

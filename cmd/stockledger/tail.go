@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/processors"
-	"github.com/stockledger/stockledger/schemas"
 )
 
 func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -20,6 +19,8 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&o.FromBeginning, "from-beginning", false, "start at the beginning of the topic (default: only new records)")
 	fs.BoolVar(&o.ExitAtEnd, "exit-at-end", false, "exit once the records present at start have been printed")
 	kf := addKafkaFlags(fs)
+	var src processors.SchemaRegistryConfig
+	addSchemaRegistryFlags(fs, &src)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -32,7 +33,10 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return exitError{2, fmt.Errorf("tail: want one of updates, alerts, dead-letters")}
 	}
-	reg := schemas.NewRegistry()
+	reg, err := src.Schemas()
+	if err != nil {
+		return exitError{2, err}
+	}
 	topics := processors.TopicsWithPrefix(*topicPrefix)
 	var topic string
 	switch pos[0] {

@@ -115,7 +115,10 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 	if err != nil {
 		return nil, err
 	}
-	reg := schemas.NewRegistry()
+	reg, err := cfg.SchemaRegistry.Schemas()
+	if err != nil {
+		return nil, err
+	}
 	folds := map[int32]*backtestFold{}
 	sinks := map[int32]sink{}
 	for _, r := range ranges {
@@ -248,6 +251,9 @@ func (f *backtestFold) fold(recs []*kgo.Record) error {
 	}
 	for _, r := range recs {
 		f.one(r.Value)
+		if err := f.dec.Err(); err != nil { // the schema registry could not be asked
+			return err
+		}
 	}
 	f.records += int64(len(recs))
 	return nil

@@ -70,6 +70,9 @@ func (f *replayFold) fold(recs []*kgo.Record) error {
 		if err := f.one(r.Value); err != nil {
 			return err
 		}
+		if err := f.dec.Err(); err != nil { // the schema registry could not be asked
+			return err
+		}
 	}
 	f.counts.Records += int64(len(recs))
 	for i := range f.fx.Alerts {

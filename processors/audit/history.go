@@ -90,8 +90,12 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 	if err != nil {
 		return nil, err
 	}
+	reg, err := cfg.SchemaRegistry.Schemas()
+	if err != nil {
+		return nil, err
+	}
 	h := &historyFold{opts: opts, pst: ledger.Partition{Config: cfg.Ledger}, s: ledger.SKU{Name: opts.SKU},
-		dec: schemas.NewRegistry().NewDecoder(schemas.DecoderConfig{})}
+		dec: reg.NewDecoder(schemas.DecoderConfig{})}
 	next, err := read(ctx, &cfg, ranges, opts.Until, map[int32]sink{part: h}, nil)
 	if err != nil {
 		return nil, err
@@ -117,6 +121,9 @@ func (h *historyFold) finish(int64) error { return nil }
 func (h *historyFold) fold(recs []*kgo.Record) error {
 	for _, r := range recs {
 		h.one(r)
+		if err := h.dec.Err(); err != nil { // the schema registry could not be asked
+			return err
+		}
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger/store"
-	"github.com/stockledger/stockledger/schemas"
 )
 
 // ReplayResult is a ledger rebuilt from the events topic.
@@ -69,7 +68,11 @@ func Replay(ctx context.Context, cfg Config, stop Stop, scratchDir string, prog 
 		st.Close()
 		return nil, err
 	}
-	reg := schemas.NewRegistry()
+	reg, err := cfg.SchemaRegistry.Schemas()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	folds := make(map[int32]*replayFold, len(ranges))
 	sinks := make(map[int32]sink, len(ranges))
 	perPart := max(1, cfg.MaxHotSKUs/max(1, len(ranges)))

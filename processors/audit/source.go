@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/processors"
 )
 
 // Config says where the events topic is and how an audit reads it. Start
@@ -43,6 +44,9 @@ type Config struct {
 	IdleEnd time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
 	ClientOpts []kgo.Opt
+	// SchemaRegistry, when its URL is set, looks up the writer schemas of
+	// Confluent-framed events by id (schema registry mode).
+	SchemaRegistry processors.SchemaRegistryConfig
 }
 
 // DefaultConfig returns a Config with every default set, for the default
@@ -78,6 +82,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ledger.IDRetention <= 0 || c.Ledger.MaxIDsPerSKU < 1 {
 		errs = append(errs, errors.New("ledger: config not set (use ledger.DefaultConfig)"))
+	}
+	if err := c.SchemaRegistry.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

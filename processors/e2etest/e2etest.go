@@ -171,8 +171,10 @@ func Expect(lines [][]byte) *Expected {
 	for _, d := range m.DeadLetters() {
 		if _, _, ok := encode(d.Line); !ok {
 			// On the wire these are the raw bytes: not Avro, or Avro
-			// framing with a fingerprint nobody registered.
-			if len(d.Line) >= 10 && d.Line[0] == 0xc3 && d.Line[1] == 0x01 {
+			// framing with a fingerprint nobody registered, or a
+			// Confluent header (0x00, 4-byte id) with an id no schema
+			// registry has.
+			if (len(d.Line) >= 10 && d.Line[0] == 0xc3 && d.Line[1] == 0x01) || (len(d.Line) >= 5 && d.Line[0] == 0x00) {
 				e.Dead["|unknown_schema"]++
 			} else {
 				e.Dead["|undecodable"]++
