@@ -33,6 +33,9 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+SERVICE_NAME=apicurio.sh
+# shellcheck source=../lib/service.sh
+source "$SCRIPT_DIR/../lib/service.sh"
 
 # The one place the version lives is pom.xml.
 APICURIO_VERSION="$(sed -n 's:.*<apicurio.version>\([^<]*\)</apicurio.version>.*:\1:p' "$POM")"
@@ -46,13 +49,8 @@ ARCHIVE="apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
 DEFAULT_PORT=18081
 CCOMPAT_PATH=/apis/ccompat/v7
 
-log() { printf 'apicurio.sh: %s\n' "$*"; }
-die() { printf 'apicurio.sh: error: %s\n' "$*" >&2; exit 1; }
 
-now() { printf '%s' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH ($2)"; }
 
 java_version() { # JAVA -> its major version, or nothing
 	"$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'
@@ -110,13 +108,7 @@ cmd_fetch() {
 	local arch; arch="$(mktemp -d "$APICURIO_HOME/archive.tmp.XXXXXX")"
 	local mvnlog="$APICURIO_HOME/fetch.log"
 	# shellcheck disable=SC2086 # STOCKLEDGER_APICURIO_MVN_ARGS is a list of words
-	if ! mvn -B -ntp -f "$POM" ${STOCKLEDGER_APICURIO_MVN_ARGS:-} \
-		"$DEP_PLUGIN:copy-dependencies" \
-		-DincludeScope=runtime -DoutputDirectory="$arch" >"$mvnlog" 2>&1; then
-		rm -rf "$arch"
-		tail -n 40 "$mvnlog" >&2
-		die "fetch: mvn failed (full output: $mvnlog)"
-	fi
+	mvn_copy_deps "$arch" "$mvnlog" ${STOCKLEDGER_APICURIO_MVN_ARGS:-}
 	[[ -f "$arch/$ARCHIVE" ]] || { rm -rf "$arch"; die "fetch: $ARCHIVE missing after mvn (see $mvnlog)"; }
 	local tmp; tmp="$(mktemp -d "$APICURIO_HOME/dist.tmp.XXXXXX")"
 	if ! tar -xzf "$arch/$ARCHIVE" -C "$tmp"; then
@@ -135,19 +127,8 @@ cmd_fetch() {
 
 # pid of the registry running from DIR, or nothing (a stale pid file, or a
 # reused pid that is not this DIR's registry, does not count).
-registry_pid() {
-	local dir="$1" pid
-	[[ -f "$dir/registry.pid" ]] || return 0
-	pid="$(cat "$dir/registry.pid" 2>/dev/null || true)"
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 0
-	kill -0 "$pid" 2>/dev/null || return 0
-	if [[ -r "/proc/$pid/cmdline" ]]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-Dstockledger.apicurio.dir=$dir " || return 0
-	fi
-	printf '%s' "$pid"
-}
+registry_pid() { service_pid "$1/registry.pid" "-Dstockledger.apicurio.dir=$1 "; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ready PORT: the Confluent-compatible API answers (GET /subjects is 200).
 ready() {
@@ -244,24 +225,7 @@ cmd_start() {
 	print_addresses
 }
 
-stop_pid() { # PID DIR
-	local pid="$1" dir="$2" timeout="${STOCKLEDGER_APICURIO_STOP_TIMEOUT:-30}" i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < timeout * 5; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "stop: still running after ${timeout}s, SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		! kill -0 "$pid" 2>/dev/null || die "stop: pid $pid survives SIGKILL"
-	fi
-	rm -f "$dir/registry.pid"
-}
+stop_pid() { stop_service "$1" "$2/registry.pid" "${STOCKLEDGER_APICURIO_STOP_TIMEOUT:-30}"; } # PID DIR
 
 cmd_stop() {
 	parse_dir_and_port "$@"
@@ -291,9 +255,6 @@ cmd_status() {
 	print_addresses
 }
 
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
 
 main() {
 	local cmd="${1:-}"

@@ -31,6 +31,9 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+SERVICE_NAME=kafka.sh
+# shellcheck source=../lib/service.sh
+source "$SCRIPT_DIR/../lib/service.sh"
 
 # The one place the version lives is pom.xml.
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\([^<]*\)</kafka.version>.*:\1:p' "$POM")"
@@ -46,14 +49,9 @@ DEFAULT_SASL_PORT=19094
 SASL_USER=stockledger
 SASL_PASSWORD=stockledger-secret
 
-log() { printf 'kafka.sh: %s\n' "$*"; }
-die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
 
-now() { printf '%s' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
 # elapsed START -> "1.234s"
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH ($2)"; }
 
 need_java17() {
 	need java "Java 17+ runs the broker"
@@ -95,13 +93,7 @@ cmd_fetch() {
 	local tmp; tmp="$(mktemp -d "$KAFKA_HOME/libs.tmp.XXXXXX")"
 	local mvnlog="$KAFKA_HOME/fetch.log"
 	# shellcheck disable=SC2086 # STOCKLEDGER_KAFKA_MVN_ARGS is a list of words
-	if ! mvn -B -ntp -f "$POM" ${STOCKLEDGER_KAFKA_MVN_ARGS:-} \
-		"$DEP_PLUGIN:copy-dependencies" \
-		-DincludeScope=runtime -DoutputDirectory="$tmp" >"$mvnlog" 2>&1; then
-		rm -rf "$tmp"
-		tail -n 40 "$mvnlog" >&2
-		die "fetch: mvn failed (full output: $mvnlog)"
-	fi
+	mvn_copy_deps "$tmp" "$mvnlog" ${STOCKLEDGER_KAFKA_MVN_ARGS:-}
 	local j
 	for j in "kafka_2.13-$KAFKA_VERSION.jar" "kafka-clients-$KAFKA_VERSION.jar"; do
 		[[ -f "$tmp/$j" ]] || { rm -rf "$tmp"; die "fetch: $j missing after mvn (see $mvnlog)"; }
@@ -120,19 +112,8 @@ cmd_fetch() {
 
 # pid of the broker running from DIR, or nothing. A pid file whose process is
 # gone, or is no longer this DIR's broker (pid reuse), does not count.
-broker_pid() {
-	local dir="$1" pid
-	[[ -f "$dir/broker.pid" ]] || return 0
-	pid="$(cat "$dir/broker.pid" 2>/dev/null || true)"
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 0
-	kill -0 "$pid" 2>/dev/null || return 0
-	if [[ -r "/proc/$pid/cmdline" ]]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$dir/server.properties" || return 0
-	fi
-	printf '%s' "$pid"
-}
+broker_pid() { service_pid "$1/broker.pid" "$1/server.properties"; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 load_ports() { # DIR: sets PORT CONTROLLER_PORT SASL_PORT from DIR/ports.env if present
 	if [[ -f "$1/ports.env" ]]; then
@@ -324,24 +305,7 @@ cmd_start() {
 	print_addresses
 }
 
-stop_pid() { # PID DIR
-	local pid="$1" dir="$2" timeout="${STOCKLEDGER_KAFKA_STOP_TIMEOUT:-30}" i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < timeout * 5; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "stop: still running after ${timeout}s, SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		! kill -0 "$pid" 2>/dev/null || die "stop: pid $pid survives SIGKILL"
-	fi
-	rm -f "$dir/broker.pid"
-}
+stop_pid() { stop_service "$1" "$2/broker.pid" "${STOCKLEDGER_KAFKA_STOP_TIMEOUT:-30}"; } # PID DIR
 
 cmd_stop() {
 	parse_dir_and_ports "$@"
@@ -378,9 +342,6 @@ cmd_status() {
 	print_addresses
 }
 
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
 
 main() {
 	local cmd="${1:-}"
