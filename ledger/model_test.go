@@ -9,6 +9,7 @@ import (
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/specmodel"
+	"github.com/stockledger/stockledger/ledger/specmodel/keys"
 	"github.com/stockledger/stockledger/schemas"
 )
 
@@ -85,7 +86,7 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 		t.Errorf("alerts: got %d, model %d", len(fx.Alerts), len(wa))
 	}
 	for i := range min(len(wa), len(fx.Alerts)) {
-		if g, w := alertString(&fx.Alerts[i]), modelAlertString(&wa[i]); g != w {
+		if g, w := keys.Alert(&fx.Alerts[i]), keys.ModelAlert(&wa[i]); g != w {
 			t.Fatalf("alert %d:\n got   %s\n model %s", i, g, w)
 		}
 	}
@@ -159,29 +160,4 @@ func ptr(p *int64) any {
 		return nil
 	}
 	return *p
-}
-
-func alertString(a *ledger.Alert) string {
-	q := func(has ledger.AlertField, v ledger.Qty) string {
-		if a.Has&has == 0 {
-			return "-"
-		}
-		return fmt.Sprint(int64(v))
-	}
-	return fmt.Sprintf("%s sku=%s loc=%s ch=%s po=%s order=%s short=%s units=%s oh=%s total=%s rp=%s v=%d cause=%s",
-		a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		q(ledger.AlertHasShortfall, a.Shortfall), q(ledger.AlertHasUnits, a.Units), q(ledger.AlertHasOnHand, a.OnHand),
-		q(ledger.AlertHasTotal, a.Total), q(ledger.AlertHasReorderPoint, a.ReorderPoint), a.Version, a.CauseEventID)
-}
-
-func modelAlertString(a *specmodel.Alert) string {
-	q := func(p *int64) string {
-		if p == nil {
-			return "-"
-		}
-		return fmt.Sprint(*p)
-	}
-	return fmt.Sprintf("%s sku=%s loc=%s ch=%s po=%s order=%s short=%s units=%s oh=%s total=%s rp=%s v=%d cause=%s",
-		a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		q(a.Shortfall), q(a.Units), q(a.OnHand), q(a.Total), q(a.ReorderPoint), a.Version, a.CauseEventID)
 }

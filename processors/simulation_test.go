@@ -76,6 +76,7 @@ import (
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/specmodel"
+	"github.com/stockledger/stockledger/ledger/specmodel/keys"
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/schemas"
 )
@@ -975,7 +976,7 @@ func (s *sim) addUpdate(u *ledger.Update) {
 
 func (s *sim) addOutputs(alerts []ledger.Alert, deads []schemas.DeadLetter) {
 	for i := range alerts {
-		s.alerts[ledgerAlertKey(&alerts[i])]++
+		s.alerts[keys.Alert(&alerts[i])]++
 	}
 	for i := range deads {
 		s.deads[deads[i].EventID+"|"+deads[i].Reason.String()]++
@@ -1387,7 +1388,7 @@ func (s *sim) checkOutputs() {
 	optional = map[string]bool{}
 	want = map[string]int{}
 	for _, a := range m.Alerts() {
-		k := modelAlertKey(&a)
+		k := keys.ModelAlert(&a)
 		want[k]++
 		optional[k] = optional[k] || s.unobserved[a.CauseEventID]
 	}
@@ -1447,30 +1448,4 @@ func ledgerUpdateKey(u *ledger.Update) string {
 
 func modelUpdateKey(u *specmodel.Update) string {
 	return fmt.Sprintf("%s/%s v%d %d by %s", u.Channel, u.SKU, u.Version, u.Available, u.CauseEventID)
-}
-
-func optQty(p *int64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprint(*p)
-}
-
-func modelAlertKey(a *specmodel.Alert) string {
-	return strings.Join([]string{a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		optQty(a.Shortfall), optQty(a.Units), optQty(a.OnHand), optQty(a.Total), optQty(a.ReorderPoint),
-		fmt.Sprint(a.Version), a.CauseEventID}, "|")
-}
-
-func ledgerAlertKey(a *ledger.Alert) string {
-	q := func(f ledger.AlertField, v ledger.Qty) string {
-		if a.Has&f == 0 {
-			return "-"
-		}
-		return fmt.Sprint(int64(v))
-	}
-	return strings.Join([]string{a.Kind.String(), a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		q(ledger.AlertHasShortfall, a.Shortfall), q(ledger.AlertHasUnits, a.Units), q(ledger.AlertHasOnHand, a.OnHand),
-		q(ledger.AlertHasTotal, a.Total), q(ledger.AlertHasReorderPoint, a.ReorderPoint),
-		fmt.Sprint(a.Version), a.CauseEventID}, "|")
 }

@@ -847,7 +847,7 @@ func decodeMsg(t *testing.T, m map[string]json.RawMessage, v any) {
 	}
 }
 
-// alertKeyJSON renders an alert's JSON line like e2etest.AlertKey: absent
+// alertKeyJSON renders an alert's JSON line like keys.Alert: absent
 // strings are empty, absent quantities "-".
 func alertKeyJSON(t *testing.T, m map[string]json.RawMessage) string {
 	t.Helper()

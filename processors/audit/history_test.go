@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/specmodel"
+	"github.com/stockledger/stockledger/ledger/specmodel/keys"
 	"github.com/stockledger/stockledger/processors/audit"
 	"github.com/stockledger/stockledger/processors/e2etest"
 )
@@ -80,26 +80,13 @@ func modelHistory(t *testing.T, lines [][]byte, skus []string) map[string][]expe
 			}
 			for _, a := range m.Alerts()[na:] {
 				if a.SKU == s {
-					r.alerts = append(r.alerts, modelAlertKey(&a))
+					r.alerts = append(r.alerts, keys.ModelAlert(&a))
 				}
 			}
 			out[s] = append(out[s], r)
 		}
 	}
 	return out
-}
-
-func opt(p *int64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprint(*p)
-}
-
-func modelAlertKey(a *specmodel.Alert) string {
-	return strings.Join([]string{a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		opt(a.Shortfall), opt(a.Units), opt(a.OnHand), opt(a.Total), opt(a.ReorderPoint),
-		fmt.Sprint(a.Version), a.CauseEventID}, "|")
 }
 
 // TestHistoryMatchesModel: for several SKUs of a generated history, every
@@ -200,7 +187,7 @@ func compareRow(got *audit.HistoryRow, w *expectedRow) []string {
 	}
 	var alerts []string
 	for i := range got.Alerts {
-		alerts = append(alerts, e2etest.AlertKey(&got.Alerts[i]))
+		alerts = append(alerts, keys.Alert(&got.Alerts[i]))
 	}
 	if fmt.Sprint(alerts) != fmt.Sprint(w.alerts) {
 		d = append(d, fmt.Sprintf("alerts %v, model %v", alerts, w.alerts))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/specmodel"
+	"github.com/stockledger/stockledger/ledger/specmodel/keys"
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
@@ -152,7 +153,7 @@ func encode(line []byte) (*ledger.Event, []byte, bool) {
 type Expected struct {
 	Model  *specmodel.Model
 	Final  map[string]int64 // channel/sku -> available
-	Alerts map[string]int   // AlertKey -> count
+	Alerts map[string]int   // keys.Alert -> count
 	Dead   map[string]int   // event_id|reason -> count
 }
 
@@ -166,7 +167,7 @@ func Expect(lines [][]byte) *Expected {
 	}
 	e := &Expected{Model: m, Final: m.Final(), Alerts: map[string]int{}, Dead: map[string]int{}}
 	for _, a := range m.Alerts() {
-		e.Alerts[modelAlertKey(&a)]++
+		e.Alerts[keys.ModelAlert(&a)]++
 	}
 	for _, d := range m.DeadLetters() {
 		if _, _, ok := encode(d.Line); !ok {
@@ -184,33 +185,6 @@ func Expect(lines [][]byte) *Expected {
 		e.Dead[d.EventID+"|"+d.Reason]++
 	}
 	return e
-}
-
-func opt(p *int64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprint(*p)
-}
-
-func modelAlertKey(a *specmodel.Alert) string {
-	return strings.Join([]string{a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		opt(a.Shortfall), opt(a.Units), opt(a.OnHand), opt(a.Total), opt(a.ReorderPoint),
-		fmt.Sprint(a.Version), a.CauseEventID}, "|")
-}
-
-// AlertKey renders a published alert like modelAlertKey.
-func AlertKey(a *ledger.Alert) string {
-	q := func(f ledger.AlertField, v ledger.Qty) string {
-		if a.Has&f == 0 {
-			return "-"
-		}
-		return fmt.Sprint(int64(v))
-	}
-	return strings.Join([]string{a.Kind.String(), a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
-		q(ledger.AlertHasShortfall, a.Shortfall), q(ledger.AlertHasUnits, a.Units), q(ledger.AlertHasOnHand, a.OnHand),
-		q(ledger.AlertHasTotal, a.Total), q(ledger.AlertHasReorderPoint, a.ReorderPoint),
-		fmt.Sprint(a.Version), a.CauseEventID}, "|")
 }
 
 // Outputs is what a processor published.
@@ -275,7 +249,7 @@ func ReadTopics(ctx context.Context, brokers []string, t processors.Topics, reg 
 		if err := reg.DecodeAlert(r.Value, &a); err != nil {
 			return err
 		}
-		o.Alerts[AlertKey(&a)]++
+		o.Alerts[keys.Alert(&a)]++
 		return nil
 	}, opts...)
 	if err != nil {
