@@ -261,6 +261,15 @@ func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 		s.Seen.restore(id.ID, id.At)
 	}
 	s.lay = layout{split: true, first: first, next: next, baseBytes: len(parts[0]), logBytes: logBytes, idsDone: end}
+	// The first Persist after a load writes a new base rather than a
+	// delta. What was loaded may be behind what a reader of the writes has
+	// seen (with exactly-once the changelog is written before the store,
+	// so a store commit that fails leaves the changelog a batch ahead; a
+	// crash between the store commit and the changelog leaves it a batch
+	// behind). Folding on from here may number parts differently than
+	// that lost history did; a new base, written before the core that
+	// names it, makes the new core independent of every part before it.
+	s.chgLost = true
 	return nil
 }
 

@@ -371,11 +371,23 @@ func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error
 		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
 	}
 	defer closer.Close()
-	parts, err := readParts(db, p, sku, v)
+	if len(v) == 0 || v[0] != ledger.SplitFormat {
+		return true, ledger.DecodeSKUParts(sku, v, nil, dst)
+	}
+	// A split SKU: read its core and parts from one snapshot, so a batch
+	// that rebases it meanwhile is seen whole or not at all.
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	v2, closer2, err := snap.Get(key)
+	if err != nil {
+		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
+	}
+	defer closer2.Close()
+	parts, err := readParts(snap, p, sku, v2)
 	if err != nil {
 		return false, err
 	}
-	return true, ledger.DecodeSKUParts(sku, v, parts, dst)
+	return true, ledger.DecodeSKUParts(sku, v2, parts, dst)
 }
 
 // readParts reads the parts of a split SKU whose state is v (nil for a
