@@ -191,21 +191,33 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 		return res
 	}
 	b := st.NewBatch()
+	var sku ledger.SKU
+	var ps [][]byte
 	for name, v := range states {
 		first, next, split, err := ledger.PartRange(v)
 		if err != nil {
 			res.err = fmt.Errorf("changelog partition %d: SKU %q: %w", part, name, err)
 			return res
 		}
-		w := b.SKUWriter(part, name)
-		w.PutState(v)
+		ps = ps[:0]
 		for q := first; split && q < next; q++ {
 			pv, ok := parts[name][q]
 			if !ok {
 				res.err = fmt.Errorf("changelog partition %d: SKU %q: part %d of [%d, %d) missing", part, name, q, first, next)
 				return res
 			}
-			w.PutPart(q, pv)
+			ps = append(ps, pv)
+		}
+		// Decoded before it is installed: a corrupt changelog fails the
+		// restore here, not a later batch.
+		if err := ledger.DecodeSKUParts(name, v, ps, &sku); err != nil {
+			res.err = fmt.Errorf("changelog partition %d: %w", part, err)
+			return res
+		}
+		w := b.SKUWriter(part, name)
+		w.PutState(v)
+		for i, pv := range ps {
+			w.PutPart(first+uint32(i), pv)
 		}
 		if err := w.Err(); err != nil {
 			res.err = err
