@@ -49,9 +49,6 @@ ARCHIVE="apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
 DEFAULT_PORT=18081
 CCOMPAT_PATH=/apis/ccompat/v7
 
-
-
-
 java_version() { # JAVA -> its major version, or nothing
 	"$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'
 }
@@ -128,7 +125,6 @@ cmd_fetch() {
 # pid of the registry running from DIR, or nothing (a stale pid file, or a
 # reused pid that is not this DIR's registry, does not count).
 registry_pid() { service_pid "$1/registry.pid" "-Dstockledger.apicurio.dir=$1 "; }
-
 
 # ready PORT: the Confluent-compatible API answers (GET /subjects is 200).
 ready() {
@@ -254,7 +250,6 @@ cmd_status() {
 	fi
 	print_addresses
 }
-
 
 main() {
 	local cmd="${1:-}"

@@ -49,9 +49,7 @@ DEFAULT_SASL_PORT=19094
 SASL_USER=stockledger
 SASL_PASSWORD=stockledger-secret
 
-
 # elapsed START -> "1.234s"
-
 
 need_java17() {
 	need java "Java 17+ runs the broker"
@@ -113,7 +111,6 @@ cmd_fetch() {
 # pid of the broker running from DIR, or nothing. A pid file whose process is
 # gone, or is no longer this DIR's broker (pid reuse), does not count.
 broker_pid() { service_pid "$1/broker.pid" "$1/server.properties"; }
-
 
 load_ports() { # DIR: sets PORT CONTROLLER_PORT SASL_PORT from DIR/ports.env if present
 	if [[ -f "$1/ports.env" ]]; then
@@ -341,7 +338,6 @@ cmd_status() {
 	fi
 	print_addresses
 }
-
 
 main() {
 	local cmd="${1:-}"
