@@ -553,11 +553,11 @@ type SKUWriter struct {
 }
 
 // PutState stages the SKU's state key.
-func (w *SKUWriter) PutState(v []byte) { w.PutRaw(AppendSKUKey(w.b.key[:0], w.p, w.sku), v) }
+func (w *SKUWriter) PutState(v []byte) { w.set(AppendSKUKey(w.b.key[:0], w.p, w.sku), v) }
 
 // PutPart stages part seq.
 func (w *SKUWriter) PutPart(seq uint32, v []byte) {
-	w.PutRaw(appendPartKey(w.b.key[:0], w.p, w.sku, seq), v)
+	w.set(appendPartKey(w.b.key[:0], w.p, w.sku, seq), v)
 }
 
 // DeletePart stages the deletion of part seq.
@@ -567,8 +567,8 @@ func (w *SKUWriter) DeletePart(seq uint32) {
 	}
 }
 
-// PutRaw stages key = v.
-func (w *SKUWriter) PutRaw(key, v []byte) {
+// set stages key = v.
+func (w *SKUWriter) set(key, v []byte) {
 	w.b.key = key
 	if err := w.b.b.Set(key, v, nil); err != nil && w.err == nil {
 		w.err = err
