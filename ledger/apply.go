@@ -26,7 +26,8 @@ func (p *Partition) Apply(s *SKU, ev *Event, fx *Effects) Result {
 // ApplyValid is Apply for an event that has already passed Validate (the
 // processor validates before it loads the SKU's state).
 func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
-	if s.Seen.Contains(ev.ID) {
+	probe, seen := s.Seen.lookup(ev.ID)
+	if seen {
 		return Result{Outcome: Duplicate}
 	}
 	a := applier{p: p, s: s, ev: ev, fx: fx, lowered: -1, n0: len(fx.Alerts)}
@@ -41,7 +42,7 @@ func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
 	s.Version++
 	s.Newest = max(s.Newest, ev.OccurredAt)
 	cutoff := s.Newest - p.retentionMicros()
-	s.Seen.Add(ev.ID, ev.OccurredAt, p.Config.MaxIDsPerSKU, cutoff)
+	s.Seen.add(ev.ID, ev.OccurredAt, probe, p.Config.MaxIDsPerSKU, cutoff) // apply left Seen alone
 	if s.Version%pruneEvery == 0 {
 		s.prune(cutoff)
 	}

@@ -7,21 +7,32 @@ import "hash/maphash"
 // older than a retention (in event time). Small windows are scanned; past
 // indexAt entries a hash table indexes them.
 //
-// The table is open addressing with linear probing over the ids' positions
-// (not the strings: the window holds them), with backward-shift deletion.
-// A window is a FIFO of unique ids, so every add is an insert and every
-// eviction deletes the oldest; a best seller's window (10,000 ids) turns
-// over constantly, which a Go map with string keys paid for in hashing,
-// tombstones and rehashes on every event.
+// The table is open addressing with linear probing, with backward-shift
+// deletion. A slot holds an id's position (not the string: the window
+// holds it) and a 32-bit tag of its hash, whose top bits are also its home
+// slot. A window is a FIFO of unique ids, so every add is an insert and
+// every eviction deletes the oldest; a best seller's window (10,000 ids)
+// turns over constantly, which a Go map with string keys paid for in
+// hashing, tombstones and rehashes on every event. With the tags, a check
+// of a new id (the common case) touches no string, an eviction finds its
+// slot by tag and position, and a check followed by an add of the same id
+// (lookup, then add: ApplyValid) hashes and probes once.
 type IDWindow struct {
-	ids   []SeenID
-	head  int
-	slots []uint64 // position+1 of an id, 0 for an empty slot; nil while scanned
-	used  int
+	ids  []SeenID
+	head int
+	ix   *idIndex // nil while scanned
 	// evicted counts the ids ever forgotten: the position, in the SKU's
 	// sequence of applied ids, of the oldest one remembered. The persisted
 	// form (layout.go) uses positions; the canonical encoding does not.
 	evicted uint64
+}
+
+// idIndex is the hash table of an indexed window.
+type idIndex struct {
+	slots []uint64 // tag<<32 | uint32(position); 0 for an empty slot
+	tags  []uint32 // tags[i] is the tag of ids[i] (0 before head)
+	used  int
+	shift uint8 // home slot = tag >> shift
 }
 
 // next is the position the next id added will have.
@@ -51,24 +62,45 @@ func (w *IDWindow) IDs() []SeenID { return w.ids[w.head:] }
 
 // Contains reports whether id is remembered.
 func (w *IDWindow) Contains(id string) bool {
-	if w.slots != nil {
-		_, ok := w.find(id)
-		return ok
-	}
-	for i := w.head; i < len(w.ids); i++ {
-		if w.ids[i].ID == id {
-			return true
+	_, ok := w.lookup(id)
+	return ok
+}
+
+// idProbe is where lookup looked for an id: its tag and the slot where it
+// is or would go (-1 when the window is scanned).
+type idProbe struct {
+	tag  uint32
+	slot int
+}
+
+// lookup reports whether id is remembered, and where it would be added.
+// The probe stays valid until w changes.
+func (w *IDWindow) lookup(id string) (idProbe, bool) {
+	if w.ix == nil {
+		for i := w.head; i < len(w.ids); i++ {
+			if w.ids[i].ID == id {
+				return idProbe{slot: -1}, true
+			}
 		}
+		return idProbe{slot: -1}, false
 	}
-	return false
+	tag := idTag(id)
+	i, ok := w.find(id, tag)
+	return idProbe{tag, i}, ok
 }
 
 // Add remembers id, then forgets ids past maxIDs or older than oldest.
 func (w *IDWindow) Add(id string, at int64, maxIDs int, oldest int64) {
-	w.restore(id, at)
+	w.add(id, at, idProbe{slot: -1}, maxIDs, oldest)
+}
+
+// add is Add with lookup's probe of id (w unchanged since).
+func (w *IDWindow) add(id string, at int64, pr idProbe, maxIDs int, oldest int64) {
+	w.insert(id, at, pr)
 	for w.Len() > 0 && (w.Len() > maxIDs || w.ids[w.head].At < oldest) {
-		if w.slots != nil {
-			w.remove(w.ids[w.head].ID)
+		if w.ix != nil {
+			w.removeOldest()
+			w.ix.tags[w.head] = 0
 		}
 		w.ids[w.head] = SeenID{}
 		w.head++
@@ -78,74 +110,99 @@ func (w *IDWindow) Add(id string, at int64, maxIDs int, oldest int64) {
 		n := copy(w.ids, w.ids[w.head:])
 		clear(w.ids[n:])
 		w.ids = w.ids[:n]
+		if x := w.ix; x != nil {
+			copy(x.tags, x.tags[w.head:])
+			x.tags = x.tags[:n]
+		}
 		w.head = 0
 	}
 }
 
-// restore appends a remembered id (decoding; Add after its check).
-func (w *IDWindow) restore(id string, at int64) {
+// restore appends a remembered id (decoding).
+func (w *IDWindow) restore(id string, at int64) { w.insert(id, at, idProbe{slot: -1}) }
+
+// insert appends id, indexing it (at pr's slot when pr was probed).
+func (w *IDWindow) insert(id string, at int64, pr idProbe) {
 	w.ids = append(w.ids, SeenID{ID: id, At: at})
+	x := w.ix
 	switch {
-	case w.slots != nil && 2*(w.used+1) <= len(w.slots):
-		i, _ := w.find(id)
-		w.slots[i] = w.next()
-		w.used++
-	case w.slots != nil || w.Len() > indexAt:
+	case x != nil && 2*(x.used+1) <= len(x.slots):
+		if pr.slot < 0 {
+			pr.tag = idTag(id)
+			pr.slot, _ = w.find(id, pr.tag)
+		}
+		x.slots[pr.slot] = uint64(pr.tag)<<32 | uint64(uint32(w.next()-1))
+		x.tags = append(x.tags, pr.tag)
+		x.used++
+	case x != nil || w.Len() > indexAt:
 		w.rebuild()
 	}
 }
 
 var idSeed = maphash.MakeSeed()
 
-// at returns the id at position pos (stored as pos+1 in a slot).
-func (w *IDWindow) at(slot uint64) string { return w.ids[w.head+int(slot-1-w.evicted)].ID }
+// idTagMask is all ones; tests narrow it to make tags collide.
+var idTagMask = ^uint32(0)
 
-func (w *IDWindow) home(id string) int { return int(maphash.String(idSeed, id)) & (len(w.slots) - 1) }
+// idTag is id's tag: the top half of its hash, never 0.
+func idTag(id string) uint32 { return (uint32(maphash.String(idSeed, id)>>32) | 1) & idTagMask }
+
+// at returns the id of slot value v.
+func (w *IDWindow) at(v uint64) string { return w.ids[w.head+int(uint32(v)-uint32(w.evicted))].ID }
 
 // find returns id's slot, or the empty slot where it would go.
-func (w *IDWindow) find(id string) (int, bool) {
-	mask := len(w.slots) - 1
-	for i := w.home(id); ; i = (i + 1) & mask {
-		v := w.slots[i]
+func (w *IDWindow) find(id string, tag uint32) (int, bool) {
+	x := w.ix
+	mask := len(x.slots) - 1
+	for i := int(tag >> x.shift); ; i = (i + 1) & mask {
+		v := x.slots[i]
 		if v == 0 {
 			return i, false
 		}
-		if w.at(v) == id {
+		if uint32(v>>32) == tag && w.at(v) == id {
 			return i, true
 		}
 	}
 }
 
-// remove deletes id from the table, shifting back the entries after it
-// that would otherwise become unreachable.
-func (w *IDWindow) remove(id string) {
-	i, ok := w.find(id)
-	if !ok {
-		return
+// removeOldest deletes the oldest id (at w.head) from the table, shifting
+// back the entries after it that would otherwise become unreachable.
+func (w *IDWindow) removeOldest() {
+	x := w.ix
+	tag := x.tags[w.head]
+	want := uint64(tag)<<32 | uint64(uint32(w.evicted))
+	mask := len(x.slots) - 1
+	i := int(tag >> x.shift)
+	for ; x.slots[i] != want; i = (i + 1) & mask {
+		if x.slots[i] == 0 {
+			panic("ledger: id window index lost an id")
+		}
 	}
-	mask := len(w.slots) - 1
-	for j := (i + 1) & mask; w.slots[j] != 0; j = (j + 1) & mask {
+	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
 		// The entry at j may move to i unless its home lies cyclically
 		// in (i, j].
-		if k := w.home(w.at(w.slots[j])); (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
-			w.slots[i] = w.slots[j]
+		if k := int(uint32(x.slots[j]>>32) >> x.shift); (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
+			x.slots[i] = x.slots[j]
 			i = j
 		}
 	}
-	w.slots[i] = 0
-	w.used--
+	x.slots[i] = 0
+	x.used--
 }
 
-// rebuild sizes the table for twice the window and indexes every id.
+// rebuild sizes the table for four times the window and indexes every id.
 func (w *IDWindow) rebuild() {
-	n := 64
+	n, bits := 64, 6
 	for n < 4*w.Len() {
-		n *= 2
+		n, bits = n*2, bits+1
 	}
-	w.slots, w.used = make([]uint64, n), 0
-	for p := range w.Len() {
-		i, _ := w.find(w.ids[w.head+p].ID)
-		w.slots[i] = w.evicted + uint64(p) + 1
-		w.used++
+	x := &idIndex{slots: make([]uint64, n), tags: make([]uint32, len(w.ids), cap(w.ids)), shift: uint8(32 - bits)}
+	w.ix = x
+	for p := w.head; p < len(w.ids); p++ {
+		tag := idTag(w.ids[p].ID)
+		i, _ := w.find(w.ids[p].ID, tag)
+		x.slots[i] = uint64(tag)<<32 | uint64(uint32(w.evicted+uint64(p-w.head)))
+		x.tags[p] = tag
+		x.used++
 	}
 }

@@ -12,6 +12,17 @@ import (
 // decodes, and checks Contains for remembered, forgotten and never-seen ids
 // against a plain FIFO of the same ids.
 func TestIDWindowIndexMatchesScan(t *testing.T) {
+	t.Run("tags", func(t *testing.T) { testIDWindowIndex(t) })
+	t.Run("colliding tags", func(t *testing.T) {
+		// Two tags, so most probes meet other ids with the same tag, and
+		// one home slot per tag: long chains, deletions inside them.
+		defer func(m uint32) { idTagMask = m }(idTagMask)
+		idTagMask = 1<<31 | 1
+		testIDWindowIndex(t)
+	})
+}
+
+func testIDWindowIndex(t *testing.T) {
 	for seed := uint64(1); seed <= 12; seed++ {
 		r := rand.New(rand.NewPCG(seed, 11))
 		maxIDs := []int{1, 5, 17, 40, 300, 5000}[seed%6]
@@ -24,11 +35,19 @@ func TestIDWindowIndexMatchesScan(t *testing.T) {
 			if slices.ContainsFunc(fifo, func(s SeenID) bool { return s.ID == id }) != w.Contains(id) {
 				t.Fatalf("seed %d step %d: Contains(%s) = %v, the FIFO disagrees", seed, step, id, w.Contains(id))
 			}
-			if w.Contains(id) {
-				continue
-			}
 			oldest := at - int64(r.IntN(200))
-			w.Add(id, at, maxIDs, oldest)
+			if r.IntN(2) == 0 { // as ApplyValid does: one probe for the check and the add
+				pr, seen := w.lookup(id)
+				if seen {
+					continue
+				}
+				w.add(id, at, pr, maxIDs, oldest)
+			} else {
+				if w.Contains(id) {
+					continue
+				}
+				w.Add(id, at, maxIDs, oldest)
+			}
 			fifo = append(fifo, SeenID{id, at})
 			for len(fifo) > 0 && (len(fifo) > maxIDs || fifo[0].At < oldest) {
 				fifo = fifo[1:]

@@ -38,6 +38,14 @@ func StartEmbedded(addr, dataDir string, partitions int32) (*Embedded, error) {
 	}
 	if dataDir != "" {
 		opts = append(opts, kfake.DataDir(dataDir))
+	} else {
+		// In memory, kfake keeps each partition's log segment in one
+		// []byte that doubles as it grows: with its default 100 MiB
+		// segments, a growth copies and zeroes up to 128 MiB inside the
+		// broker's loop, which stops every produce and fetch for tens of
+		// milliseconds (it was the tail of bench's latency figures).
+		// Small segments bound each growth to a few MiB.
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(memSegmentBytes)}))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -45,6 +53,9 @@ func StartEmbedded(addr, dataDir string, partitions int32) (*Embedded, error) {
 	}
 	return &Embedded{c: c, addr: c.ListenAddrs()[0]}, nil
 }
+
+// memSegmentBytes is the embedded broker's log segment size in memory.
+const memSegmentBytes = 4 << 20
 
 // Addr is the broker's address.
 func (e *Embedded) Addr() string { return e.addr }

@@ -8,6 +8,8 @@
 //	's' u32 partition sku-bytes -> ledger.SKU state: whole, or the core of a split one
 //	'x' u32 partition u8 len(sku) sku-bytes u32 seq -> part seq of a split SKU (ledger/layout.go)
 //	'u' u32 partition           -> u64 offset below which outputs are acknowledged
+//	                               (stores written before the marks moved to their
+//	                               own file, published.go; read, no longer written)
 //
 // A Batch carries the new SKU states, partition states and next offsets of a
 // processing batch; committing it is one atomic Pebble write, so state and
@@ -71,6 +73,7 @@ type Store struct {
 		db     *pebble.DB
 		broken error
 	}
+	published *publishedMarks
 }
 
 // ErrDiskFull is returned when the store's disk has less free space than
@@ -92,6 +95,10 @@ func Open(dir string, o Options) (*Store, error) {
 	s := &Store{dir: dir, opts: o, sync: pebble.NoSync}
 	if o.Sync {
 		s.sync = pebble.Sync
+	}
+	if s.published, err = openPublished(o.FS, dir, o.ReadOnly, o.Sync); err != nil {
+		db.Close()
+		return nil, err
 	}
 	s.mu.db = db
 	return s, nil
@@ -158,7 +165,7 @@ func (s *Store) Close() (err error) {
 	}()
 	db := s.mu.db
 	s.mu.db = nil
-	return db.Close()
+	return errors.Join(s.published.close(), db.Close())
 }
 
 // Broken returns why the store stopped writing, or nil. A broken store
@@ -314,30 +321,26 @@ func (s *Store) Offset(p int32) (int64, bool, error) {
 
 // SetPublished records, before the state commit that follows, that the
 // outputs of partition p's records below next are acknowledged by Kafka.
-// A restart that folds them again then does not publish them again.
+// A restart that folds them again then does not publish them again (after
+// a process crash; after a machine crash they may repeat: published.go).
 func (s *Store) SetPublished(marks map[int32]int64) error {
-	return s.write(func(db *pebble.DB) error {
-		b := db.NewBatch()
-		defer b.Close()
-		for p, next := range marks {
-			if err := b.Set(publishedKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil); err != nil {
-				return err
-			}
-		}
-		// Synced: it is what keeps a restart from publishing again what
-		// consumers already have, and Pebble keeps unsynced writes in memory
-		// for a moment, where a SIGKILL loses them.
-		return b.Commit(pebble.Sync)
-	})
+	if _, err := s.db(); err != nil {
+		return err
+	}
+	return s.published.set(marks)
 }
 
 // Published returns the mark SetPublished recorded for p (0 if none).
 func (s *Store) Published(p int32) (int64, error) {
-	v, err := s.get(publishedKey(p))
-	if err != nil || len(v) != 8 {
+	v, err := s.get(publishedKey(p)) // a store written before published.go
+	if err != nil {
 		return 0, err
 	}
-	return int64(binary.BigEndian.Uint64(v)), nil
+	var old int64
+	if len(v) == 8 {
+		old = int64(binary.BigEndian.Uint64(v))
+	}
+	return max(old, s.published.get(p)), nil
 }
 
 // Partition loads partition p's state into dst (keeping dst.Config); an
@@ -512,7 +515,10 @@ func (s *Store) DropPartition(p int32) error {
 		_ = b.Delete(offsetKey(p), nil)
 		_ = b.Delete(partitionKey(p), nil)
 		_ = b.Delete(publishedKey(p), nil)
-		return b.Commit(s.sync)
+		if err := b.Commit(s.sync); err != nil {
+			return err
+		}
+		return s.published.drop(p)
 	})
 }
 
