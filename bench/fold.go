@@ -42,6 +42,7 @@ type phaseSpec struct {
 	rate    float64 // events/s; 0 means peakFraction of the measured throughput
 	seconds float64
 	peak    float64 // the fraction of the measured throughput when rate is 0
+	warmup  float64 // seconds offered at the rate, unmeasured, first
 }
 
 // inproc is a processor running in this process on its own store.
@@ -103,6 +104,40 @@ func (ip *inproc) folded() int64 {
 		n += s.Next
 	}
 	return n
+}
+
+// waitFolded waits until the processor has folded target records.
+func (ip *inproc) waitFolded(ctx context.Context, target int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for ip.folded() < target {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processor folded %d records, want %d", ip.folded(), target)
+		}
+		select {
+		case err := <-ip.done:
+			return fmt.Errorf("processor stopped: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// settle waits (at most max) until the store has neither a flush nor a
+// compaction running, three checks in a row, and returns how long it took.
+func (ip *inproc) settle(ctx context.Context, max time.Duration) time.Duration {
+	start := time.Now()
+	for quiet := 0; quiet < 3 && time.Since(start) < max && ctx.Err() == nil; {
+		quiet++
+		if db := ip.st.DB(); db != nil {
+			if m := db.Metrics(); m.Compact.NumInProgress > 0 || m.Flush.NumInProgress > 0 {
+				quiet = 0
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start)
 }
 
 // batches is the processor's count of committed processing batches.
@@ -266,11 +301,22 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 	// generating never competes with the processor (nor shows in a profile).
 	rates := make([]float64, len(spec.phases))
 	phaseEvents := make([]*events, len(spec.phases))
+	warmEvents := make([]*events, len(spec.phases))
 	for i, ph := range spec.phases {
 		if rates[i] = ph.rate; rates[i] <= 0 {
 			rates[i] = ph.peak * res.Processor.PerSec
 		}
+		if n := int(rates[i] * ph.warmup); n > 0 {
+			warmEvents[i] = generate(spec.src, n)
+		}
 		phaseEvents[i] = generate(spec.src, max(1, int(rates[i]*ph.seconds)))
+	}
+	if len(spec.phases) > 0 {
+		// The backlog's fold leaves the store compacting for a while, on
+		// the same two cores; the phases measure the processor at a
+		// steady rate, so they start once that work is done.
+		res.SettleSeconds = ip.settle(ctx, time.Minute).Seconds()
+		env.Log.Info("store settled", "workload", spec.workload, "seconds", round(res.SettleSeconds, 1))
 	}
 	if len(spec.phases) == 0 {
 		liveProf = ""
@@ -280,6 +326,12 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 	}
 	defer stopProfile()
 	for i, ph := range spec.phases {
+		if warmEvents[i] != nil {
+			if err := warmUp(ctx, prod, ip, rates[i], warmEvents[i]); err != nil {
+				return nil, fmt.Errorf("phase %s warm-up: %w", ph.name, err)
+			}
+			warmEvents[i] = nil
+		}
 		lp, err := runPhase(ctx, env, topics, prod, ip, ph.name, rates[i], phaseEvents[i])
 		if err != nil {
 			return nil, fmt.Errorf("phase %s: %w", ph.name, err)
@@ -303,6 +355,17 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 	}
 	res.LoadAvgEnd = loadAvg()
 	return res, nil
+}
+
+// warmUp offers evs at rate events/s and waits until they are folded,
+// measuring nothing.
+func warmUp(ctx context.Context, prod *producer, ip *inproc, rate float64, evs *events) error {
+	base := ip.folded()
+	records, _, err := prod.paced(ctx, evs, rate, make([]int64, evs.len()))
+	if err != nil {
+		return err
+	}
+	return ip.waitFolded(ctx, base+int64(records), foldTimeout(int64(records)))
 }
 
 // runPhase offers the events evs at rate events/s and measures.
@@ -330,17 +393,8 @@ func runPhase(ctx context.Context, env *Env, t processors.Topics, prod *producer
 	if err != nil {
 		return nil, err
 	}
-	target := base + int64(records)
-	deadline := time.Now().Add(foldTimeout(int64(records)))
-	for ip.folded() < target {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("processor folded %d of %d records", ip.folded()-base, records)
-		}
-		select {
-		case err := <-ip.done:
-			return nil, fmt.Errorf("processor stopped: %v", err)
-		case <-time.After(2 * time.Millisecond):
-		}
+	if err := ip.waitFolded(ctx, base+int64(records), foldTimeout(int64(records))); err != nil {
+		return nil, err
 	}
 	processed := time.Since(start)
 	cpu := cpuSelf() - cpu0

@@ -76,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	fs.IntVar(&cfg.Steady.Events, "steady-events", cfg.Steady.Events, "steady: events pre-filled")
 	loads := fs.String("loads", joinInts(cfg.Steady.Loads), "steady: fixed offered loads for latency, events/s, comma-separated")
 	loadSeconds := fs.Float64("load-seconds", cfg.Steady.LoadSeconds, "steady and flash: seconds per offered load")
+	warmup := fs.Float64("warmup-seconds", cfg.Steady.WarmupSeconds, "steady and flash: seconds each load is offered, unmeasured, before it is measured")
 	peak := fs.Float64("peak-fraction", cfg.Steady.PeakFraction, "steady and flash: the near-peak load, as a fraction of the measured throughput (0: none)")
 	zipf := fs.Float64("zipf", cfg.Steady.Stream.Zipf, "SKU skew of every stream (0: uniform)")
 	fs.IntVar(&cfg.Flash.Steady.Events, "flash-events", cfg.Flash.Steady.Events, "flash: events pre-filled")
@@ -103,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	}
 	cfg.Steady.Loads, cfg.Steady.LoadSeconds, cfg.Steady.PeakFraction = ls, *loadSeconds, *peak
 	cfg.Flash.Steady.LoadSeconds, cfg.Flash.Steady.PeakFraction = *loadSeconds, *peak
+	cfg.Steady.WarmupSeconds, cfg.Flash.Steady.WarmupSeconds = *warmup, *warmup
 	for _, s := range []*StreamConfig{&cfg.Steady.Stream, &cfg.Flash.Steady.Stream, &cfg.Replay.Stream, &cfg.Restart.Stream} {
 		s.Seed += *seed
 		s.Zipf = *zipf

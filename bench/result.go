@@ -25,8 +25,11 @@ type Result struct {
 	// RatioToRaw is Processor.PerSec / Raw.PerSec.
 	RatioToRaw float64 `json:"ratio_to_raw,omitempty"`
 
-	// Latency has one entry per offered load.
-	Latency []LatencyPhase `json:"latency,omitempty"`
+	// Latency has one entry per offered load. SettleSeconds is how long
+	// the harness waited, before the first, for the store's compactions
+	// of the backlog to finish.
+	Latency       []LatencyPhase `json:"latency,omitempty"`
+	SettleSeconds float64        `json:"settle_seconds,omitempty"`
 
 	// HarnessPeakRSSBytes is VmHWM of the harness process from the
 	// processor's start to the end of the run: the processor, and also the

@@ -20,6 +20,10 @@ type SteadyConfig struct {
 	Loads        []int   `json:"loads"`
 	LoadSeconds  float64 `json:"load_seconds"`
 	PeakFraction float64 `json:"peak_fraction"`
+	// WarmupSeconds: each load is offered this long, unmeasured, before
+	// it is measured, so a phase measures the processor at that rate and
+	// not its passage from the previous one.
+	WarmupSeconds float64 `json:"warmup_seconds"`
 }
 
 func (c SteadyConfig) validate(name string) []error {
@@ -35,6 +39,9 @@ func (c SteadyConfig) validate(name string) []error {
 	if c.LoadSeconds <= 0 && (len(c.Loads) > 0 || c.PeakFraction > 0) {
 		errs = append(errs, fmt.Errorf("%s: load seconds must be positive", name))
 	}
+	if c.WarmupSeconds < 0 {
+		errs = append(errs, fmt.Errorf("%s: warm-up seconds %g must not be negative", name, c.WarmupSeconds))
+	}
 	if c.PeakFraction < 0 || c.PeakFraction > 2 {
 		errs = append(errs, fmt.Errorf("%s: peak fraction %g not in 0..2", name, c.PeakFraction))
 	}
@@ -44,10 +51,11 @@ func (c SteadyConfig) validate(name string) []error {
 func (c SteadyConfig) phases() []phaseSpec {
 	var out []phaseSpec
 	for _, l := range c.Loads {
-		out = append(out, phaseSpec{name: loadName(l), rate: float64(l), seconds: c.LoadSeconds})
+		out = append(out, phaseSpec{name: loadName(l), rate: float64(l), seconds: c.LoadSeconds, warmup: c.WarmupSeconds})
 	}
 	if c.PeakFraction > 0 {
-		out = append(out, phaseSpec{name: fmt.Sprintf("peak x%.2g", c.PeakFraction), seconds: c.LoadSeconds, peak: c.PeakFraction})
+		out = append(out, phaseSpec{name: fmt.Sprintf("peak x%.2g", c.PeakFraction), seconds: c.LoadSeconds, peak: c.PeakFraction,
+			warmup: c.WarmupSeconds})
 	}
 	return out
 }
@@ -182,9 +190,9 @@ func QuickConfig() *Config {
 		Preset: "quick", Workloads: workloadNames, Runs: 1, Partitions: 8,
 		Processor: ProcessorConfig{Changelog: true, ProducerLinger: -1},
 		Steady: SteadyConfig{Stream: retail(1, 100_000), Events: 300_000, Loads: []int{10_000, 100_000},
-			LoadSeconds: 3, PeakFraction: 0.9},
+			LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
 		Flash: FlashConfig{
-			Steady: SteadyConfig{Stream: retail(2, 100_000), Events: 300_000, LoadSeconds: 3, PeakFraction: 0.9},
+			Steady: SteadyConfig{Stream: retail(2, 100_000), Events: 300_000, LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
 			Hot:    HotSpot{HotSKUs: 5, HotPct: 80},
 		},
 		Replay:  ReplayConfig{Stream: retail(3, 100_000), Events: 500_000},
