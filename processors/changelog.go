@@ -1,10 +1,12 @@
 package processors
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,6 +33,10 @@ import (
 // applied (duplicates by event_id) and a channel policy reaches a SKU
 // only once (PolicySeq); ledger's TestRefoldOverAheadStateIsIdempotent
 // checks it. Their outputs were published before the states were written.
+//
+// The other way round, a store ahead of the changelog (a crash between a
+// batch's store commit and its records, or failed changelog writes), is
+// mended when the partition is assigned: resend.
 
 var (
 	changelogPartitionKey = []byte("\x00partition")
@@ -73,11 +79,30 @@ type restoreResult struct {
 	next     int64
 	took     time.Duration
 	err      error
+	// The changelog was behind the local store and was brought up to it
+	// (resend): its last offset marker before (-1: none), the SKUs
+	// re-sent, those it already held as stored, keys tombstoned.
+	resent                bool
+	clNext                int64
+	unchanged, tombstones int
+}
+
+// restoreEnv is what a restore needs besides the config and the store.
+type restoreEnv struct {
+	// prod produces re-sent records (resend); nil: a plain client of the
+	// restore's own (exactly-once, whose client only writes in
+	// transactions).
+	prod *kgo.Client
+	// force re-sends even when the changelog's last marker equals the
+	// store's offset: this process saw the partition's changelog writes
+	// fail, so records before that marker may be missing.
+	force bool
 }
 
 // restore brings partition part of the store up to the changelog when the
-// changelog is ahead of it. It reads the changelog partition to its end.
-func restore(ctx context.Context, cfg Config, st *store.Store, part int32) restoreResult {
+// changelog is ahead of it, and the changelog up to the store when the
+// store is ahead (resend). It reads the changelog partition to its end.
+func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env restoreEnv) restoreResult {
 	start := time.Now()
 	res := restoreResult{part: part}
 	local, haveLocal, err := st.Offset(part)
@@ -109,23 +134,26 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 		res.err = fmt.Errorf("changelog partition %d: end offset unknown (%v)", part, end.Err)
 		return res
 	}
+	states := make(map[string][]byte)
+	parts := make(map[string]map[uint32][]byte)
+	var partState []byte
+	clNext := int64(-1)
 	if end.Offset == 0 {
+		if haveLocal { // a store folded with the changelog off
+			res.err = resend(ctx, cfg, st, part, local, env, &res, changelogView{states, parts, partState, clNext})
+		}
 		res.took = time.Since(start)
 		return res
 	}
 	// Usually the last record is the marker of the last batch, and a local
 	// store that is as new needs nothing else (a restart on the same disk).
-	if haveLocal {
+	if haveLocal && !env.force {
 		if last, err := lastRecord(ctx, cfg, part, end.Offset); err == nil && string(last.Key) == string(changelogOffsetKey) &&
-			len(last.Value) == 8 && int64(binary.BigEndian.Uint64(last.Value)) <= local {
+			len(last.Value) == 8 && int64(binary.BigEndian.Uint64(last.Value)) == local {
 			res.took = time.Since(start)
 			return res
 		}
 	}
-	states := make(map[string][]byte)
-	parts := make(map[string]map[uint32][]byte)
-	var partState []byte
-	clNext := int64(-1)
 	next := int64(0) // offset after the last record read
 	// Nobody writes this changelog partition while we restore it (we own
 	// the partition and the previous owner flushed before giving it up), so
@@ -176,9 +204,18 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 					}
 					return
 				}
+				if len(r.Value) == 0 { // a tombstone (resend)
+					delete(states, string(r.Key))
+					return
+				}
 				states[string(r.Key)] = r.Value
 			}
 		})
+	}
+	if haveLocal && (clNext < local || (env.force && clNext == local)) {
+		res.err = resend(ctx, cfg, st, part, local, env, &res, changelogView{states, parts, partState, clNext})
+		res.took = time.Since(start)
+		return res
 	}
 	if clNext < 0 || (haveLocal && clNext <= local) {
 		res.took = time.Since(start)
@@ -252,6 +289,185 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32) resto
 	}
 	res.restored, res.skus, res.next, res.took = true, len(states), clNext, time.Since(start)
 	return res
+}
+
+// changelogView is what a changelog partition holds, as restore reads it:
+// the last value of every SKU's state key and part, the partition state,
+// the last offset marker (-1: none).
+type changelogView struct {
+	states    map[string][]byte
+	parts     map[string]map[uint32][]byte
+	partState []byte
+	clNext    int64
+}
+
+// resend brings changelog partition part up to the local store, whose
+// offset is local: the changelog is behind it (its last marker is older,
+// or there is none). A batch's changelog records are produced after its
+// store commit, so a process that died in between (SIGKILL), or whose
+// changelog writes failed, left batches in the store that the changelog
+// never got; folding on from the store and writing later markers would
+// make the changelog claim them, and a restore elsewhere would bring back
+// stale SKUs. So before the partition folds again, every SKU the
+// changelog does not hold exactly as stored is sent in its persisted form,
+// keys the store does not have are tombstoned, then the partition state
+// and, once all of that is acknowledged, a marker at local. A restore
+// from the changelog then equals the store.
+//
+// With exactly-once, batch changelog records are committed in the batch's
+// transaction before the store, so a crash cannot leave the store ahead;
+// but a store folded with the changelog off, or without exactly-once, or
+// with changelog writes that failed (the transactions go on without them,
+// see batcher.changelog) can be, so the same check runs, and the records
+// go outside any transaction (read_committed readers see them).
+//
+// Order, so that a reader stopping anywhere (a crash half-way) restores
+// old or new SKUs but never a core with parts of another: for a split SKU,
+// its parts the changelog lacks, then its core, then tombstones of parts
+// the core no longer names. Parts are never overwritten with other bytes:
+// a SKU whose parts the changelog holds differently (another instance
+// numbered them after a lost batch) is sent whole, in its canonical
+// encoding, which restore reads as a whole SKU, one record. Until the
+// final marker the old one stands, and states past it are folded again
+// idempotently, as after any crash.
+func resend(ctx context.Context, cfg Config, st *store.Store, part int32, local int64, env restoreEnv, res *restoreResult, cl changelogView) error {
+	prod := env.prod
+	if prod == nil {
+		c, err := kgo.NewClient(append([]kgo.Opt{
+			kgo.SeedBrokers(cfg.Brokers...),
+			kgo.ClientID("stockledger-restore"),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.ProducerBatchMaxBytes(16 << 20), // maxMessageBytes
+		}, cfg.ClientOpts...)...)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		prod = c
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	send := func(key, value []byte) {
+		wg.Add(1)
+		prod.Produce(ctx, &kgo.Record{Topic: cfg.Topics.Changelog, Partition: part, Key: key, Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	// wait waits for every record sent so far.
+	wait := func() error {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr != nil {
+			return fmt.Errorf("re-sending partition %d to the changelog: %w", part, firstErr)
+		}
+		return nil
+	}
+	res.resent, res.clNext, res.next = true, cl.clNext, local
+	// tombstoneParts tombstones name's parts in the changelog outside
+	// [keep0, keep1).
+	tombstoneParts := func(name string, keep0, keep1 uint32) {
+		for q := range cl.parts[name] {
+			if q < keep0 || q >= keep1 {
+				send(changelogPartKey(name, q), nil)
+				res.tombstones++
+			}
+		}
+	}
+	have := make(map[string]struct{})
+	err := st.PersistedSKUs(part, func(name string, v []byte, ps [][]byte) error {
+		have[name] = struct{}{}
+		first, next, split, err := ledger.PartRange(v)
+		if err != nil {
+			return fmt.Errorf("SKU %q: %w", name, err)
+		}
+		if split && uint32(len(ps)) != next-first {
+			return fmt.Errorf("SKU %q: %d parts of [%d, %d) in the store", name, len(ps), first, next)
+		}
+		if !split {
+			first, next = 0, 0
+		}
+		clState, had := cl.states[name]
+		same, conflict := had && bytes.Equal(clState, v), false
+		for i, pv := range ps {
+			switch c, ok := cl.parts[name][first+uint32(i)]; {
+			case !ok:
+				same = false
+			case !bytes.Equal(c, pv):
+				same, conflict = false, true
+			}
+		}
+		switch {
+		case same:
+			res.unchanged++
+		case conflict:
+			var sku ledger.SKU
+			if err := ledger.DecodeSKUParts(name, v, ps, &sku); err != nil {
+				return err
+			}
+			send([]byte(name), sku.AppendBinary(nil))
+			first, next = 0, 0 // every part of the changelog's is stale
+			res.skus++
+		default:
+			for i, pv := range ps {
+				if _, ok := cl.parts[name][first+uint32(i)]; !ok {
+					send(changelogPartKey(name, first+uint32(i)), pv)
+				}
+			}
+			if !had || !bytes.Equal(clState, v) {
+				send([]byte(name), bytes.Clone(v))
+			}
+			res.skus++
+		}
+		tombstoneParts(name, first, next)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("re-sending partition %d to the changelog: %w", part, err)
+	}
+	// The store never deletes a SKU; the changelog may still hold one (a
+	// history the store does not share): restore must not bring it back.
+	for name := range cl.states {
+		if _, ok := have[name]; !ok {
+			send([]byte(name), nil)
+			res.tombstones++
+		}
+	}
+	for name := range cl.parts {
+		if _, ok := have[name]; !ok {
+			tombstoneParts(name, 0, 0)
+		}
+	}
+	pst := ledger.Partition{Config: cfg.Ledger}
+	if err := st.Partition(part, &pst); err != nil {
+		return err
+	}
+	if enc := pst.AppendBinary(nil); !bytes.Equal(enc, cl.partState) {
+		send(changelogPartitionKey, enc)
+	}
+	// The marker only once everything before it is in: a record that
+	// failed must not sit behind a marker that claims it.
+	if err := wait(); err != nil {
+		return err
+	}
+	send(changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(local)))
+	return wait()
 }
 
 // lastRecord reads the record at end-1 of changelog partition part.

@@ -183,7 +183,14 @@ func (p *Processor) adjustOffsets(_ context.Context, offsets map[string]map[int3
 				p.m.storeErrors.Inc()
 				return nil, err
 			}
-			o := kgo.NewOffset().AtStart()
+			// Nothing in the store: offset 0, not AtStart. franz-go's
+			// SetOffsets only moves partitions whose offset it knows
+			// (consumed, or assigned an exact offset here); from AtStart
+			// it would skip installRestores' SetOffsets, and a partition
+			// restored into an empty store would be folded again from the
+			// start over the restored states. An offset below the log
+			// start is reset to the start as before.
+			o := kgo.NewOffset().At(0).WithEpoch(-1)
 			if ok {
 				o = kgo.NewOffset().At(next).WithEpoch(-1)
 			}
@@ -218,7 +225,16 @@ func (p *Processor) startRestore(ctx context.Context, part int32) {
 	p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {part}})
 	rctx, cancel := context.WithCancel(ctx)
 	p.restoring[part] = cancel
-	go func() { p.restores <- restore(rctx, p.cfg, p.store, part) }()
+	env := restoreEnv{prod: p.cl}
+	if p.sess != nil {
+		env.prod = nil // the transactional client writes only in transactions
+	}
+	// Failed changelog writes of the partition, seen by this process: the
+	// changelog may lack records before its last marker (resend).
+	if b := p.clBroken[part]; b != nil && b.Load() {
+		env.force = true
+	}
+	go func() { p.restores <- restore(rctx, p.cfg, p.store, part, env) }()
 }
 
 // installRestores installs finished restores (poll loop only).
@@ -239,7 +255,16 @@ func (p *Processor) installRestores(ctx context.Context) {
 				p.startRestore(ctx, r.part)
 				continue
 			}
-			p.log.Debug("restore finished", "partition", r.part, "restored", r.restored, "next_offset", r.next, "took", r.took)
+			p.log.Debug("restore finished", "partition", r.part, "restored", r.restored, "resent", r.resent, "next_offset", r.next, "took", r.took)
+			if r.resent {
+				p.log.Info("changelog behind the local store; re-sending partition state", "partition", r.part,
+					"changelog_offset", r.clNext, "local_offset", r.next, "skus", r.skus, "unchanged", r.unchanged,
+					"tombstones", r.tombstones, "took", r.took)
+			}
+			// The changelog now holds the store's state (restored from
+			// it, re-sent, or as new as the store): its writes may
+			// carry offset markers again.
+			p.clBroken[r.part] = new(atomic.Bool)
 			if r.restored {
 				p.log.Info("partition restored from the changelog", "partition", r.part, "skus", r.skus, "next_offset", r.next, "took", r.took)
 				p.m.restoreSeconds.Observe(r.took.Seconds())
