@@ -238,6 +238,7 @@ func plan(ctx context.Context, adm *kadm.Client, topic string, stop Stop, only [
 // set), or, after cfg.IdleEnd without records, where it is (see
 // Config.IdleEnd).
 func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.Time, sinks map[int32]sink, prog *Progress) (map[int32]int64, error) {
+	defer tuneGC()()
 	reached := make(map[int32]int64, len(ranges))
 	consume := map[int32]kgo.Offset{}
 	var total int64
