@@ -66,23 +66,32 @@ func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledge
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
-	for _, r := range recs {
+	for i, r := range recs {
 		if err := f.one(r.Value); err != nil {
 			return err
 		}
 		if err := f.dec.Err(); err != nil { // the schema registry could not be asked
 			return err
 		}
+		if i%64 == 63 { // a replay keeps counts, not outputs: keep them small
+			f.countEffects()
+		}
 	}
 	f.counts.Records += int64(len(recs))
-	for i := range f.fx.Alerts {
-		f.counts.Alerts[f.fx.Alerts[i].Kind.String()]++
-	}
-	f.fx.Reset()
+	f.countEffects()
 	if len(f.skus) > f.maxHot {
 		return f.writeBack(true)
 	}
 	return nil
+}
+
+// countEffects counts the alerts folded since the last call and drops the
+// effects.
+func (f *replayFold) countEffects() {
+	for i := range f.fx.Alerts {
+		f.counts.Alerts[f.fx.Alerts[i].Kind.String()]++
+	}
+	f.fx.Reset()
 }
 
 // one folds one event.
