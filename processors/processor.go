@@ -45,6 +45,11 @@ type Processor struct {
 	framing   *schemas.Framing // how outputs are framed; nil: single-object
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
+	// recovering: the store works again after a stall, but no batch has
+	// committed since; ready only once one does (or nothing is left to
+	// fold), so a cause that outlives the probe (the schema registry is
+	// down) does not flap /readyz between probes (poll loop only).
+	recovering bool
 
 	// Partitions being restored from the changelog (poll loop only): they
 	// stay paused until their restore result is installed.
@@ -215,7 +220,7 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, a map[string][
 		p.install(part)
 	}
 	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
-	p.ready.Store(!p.stalled)
+	p.ready.Store(!p.stalled && !p.recovering)
 	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Events])
 }
 
@@ -423,9 +428,25 @@ func (p *Processor) Run(ctx context.Context) error {
 				return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
 			}
 			p.stall(err)
+		} else if p.recovering && (len(b.work) > 0 || p.caughtUp()) {
+			p.recovering = false
+			p.ready.Store(true)
 		}
 		p.allowRebalance()
 	}
+}
+
+// caughtUp reports whether every owned partition has folded up to its end
+// offset as last seen (poll loop only).
+func (p *Processor) caughtUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for part, pt := range p.parts {
+		if pt.next < p.mu.end[part] {
+			return false
+		}
+	}
+	return true
 }
 
 // lagLoop refreshes end offsets of owned partitions.
@@ -497,12 +518,13 @@ func (p *Processor) SKU(sku string) (ledger.SKU, bool, error) {
 // stall handles a store failure: the batch was not committed, so every
 // owned partition drops its hot state, fetching pauses and rewinds to the
 // last committed offsets, and /readyz reports not ready until a probe
-// write succeeds. Outputs of the lost batch may repeat (same versions).
+// write succeeds and a batch commits again. Outputs of the lost batch may
+// repeat (same versions).
 func (p *Processor) stall(err error) {
 	p.m.storeErrors.Inc()
 	p.m.stalled.Set(1)
 	p.ready.Store(false)
-	p.stalled = true
+	p.stalled, p.recovering = true, false
 	p.log.Error("store failed; pausing consumption until it can write again", "err", err)
 	parts := make([]int32, 0, len(p.parts))
 	rewind := map[int32]kgo.EpochOffset{}
@@ -550,9 +572,8 @@ func (p *Processor) tryRecover() {
 	}
 	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Events: rewind})
 	p.cl.ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Events: parts})
-	p.stalled = false
+	p.stalled, p.recovering = false, true
 	p.m.stalled.Set(0)
-	p.ready.Store(true)
 	p.log.Info("store writable again; resuming", "partitions", parts)
 }
 
