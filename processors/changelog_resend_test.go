@@ -164,3 +164,58 @@ func diffStores(t *testing.T, a, b *store.Store, p int32) []string {
 	}
 	return diffs
 }
+
+// TestChangelogMarkerAfterFailedRecord: a changelog record can fail on its
+// own (one larger than the producer's batch limit fails in the client
+// before it is sent) while the records after it go through. The batch's
+// offset marker must then not be written, or a restore trusts a batch the
+// changelog does not hold. Instance A folds with a 2 KiB producer limit,
+// so its larger SKU states never reach the changelog; B, with an empty
+// store, takes over from the changelog and must still end with the
+// model's ledger.
+func TestChangelogMarkerAfterFailedRecord(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const parts = 4
+	cl, err := e2etest.NewCluster("clmarker", parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	lines := gen.Stream(gen.Config{Seed: 12, SKUs: 300, Zipf: 1.1, DupPct: 3, RefusePct: 3}, 6_000)
+	if err := e2etest.ProduceLines(ctx, cl, parts, lines); err != nil {
+		t.Fatal(err)
+	}
+	run := func(dir string, opts func(*processors.Config)) float64 {
+		t.Helper()
+		l, err := e2etest.StartLive(ctx, cl, dir, parts, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.WaitCaughtUp(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+		clErrs := counter(t, l.Gatherer, "stockledger_changelog_errors_total")
+		if err := l.Stop(); err != nil {
+			t.Fatalf("processor: %v", err)
+		}
+		return clErrs
+	}
+	small := func(c *processors.Config) {
+		c.MaxBatchRecords = 300
+		c.ClientOpts = append(c.ClientOpts, kgo.ProducerBatchMaxBytes(2048))
+	}
+	if n := run(filepath.Join(t.TempDir(), "a"), small); n == 0 {
+		t.Fatal("no changelog record was refused: the test tests nothing")
+	}
+	dirB := filepath.Join(t.TempDir(), "b")
+	run(dirB, func(c *processors.Config) { c.MaxBatchRecords = 300 })
+	stB, err := store.Open(dirB, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stB.Close()
+	for _, d := range e2etest.CompareSKUs(e2etest.Expect(lines), e2etest.StoreSKUs(stB, parts)) {
+		t.Error("restored from the changelog:", d)
+	}
+}
