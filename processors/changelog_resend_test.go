@@ -47,7 +47,8 @@ func TestChangelogResendAfterLostBatches(t *testing.T) {
 	first, lost, rest := lines[:3_000], lines[3_000:5_600], lines[5_600:]
 	opts := func(c *processors.Config) { c.MaxBatchRecords = 500; c.MaxCachedSKUs = 50 }
 
-	// run produces evs, then runs an instance on dir (runLive).
+	// run produces evs, runs an instance on dir until its store has
+	// folded everything, stops it and returns its changelog error count.
 	run := func(dir string, evs [][]byte) float64 {
 		t.Helper()
 		if len(evs) > 0 {
@@ -55,7 +56,18 @@ func TestChangelogResendAfterLostBatches(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return runLive(ctx, t, cl, dir, parts, opts)
+		l, err := e2etest.StartLive(ctx, cl, dir, parts, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.WaitCaughtUp(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+		clErrs := counter(t, l.Gatherer, "stockledger_changelog_errors_total")
+		if err := l.Stop(); err != nil {
+			t.Fatalf("processor: %v", err)
+		}
+		return clErrs
 	}
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers...))
 	if err != nil {
@@ -174,15 +186,30 @@ func TestChangelogMarkerAfterFailedRecord(t *testing.T) {
 	if err := e2etest.ProduceLines(ctx, cl, parts, lines); err != nil {
 		t.Fatal(err)
 	}
+	run := func(dir string, opts func(*processors.Config)) float64 {
+		t.Helper()
+		l, err := e2etest.StartLive(ctx, cl, dir, parts, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.WaitCaughtUp(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+		clErrs := counter(t, l.Gatherer, "stockledger_changelog_errors_total")
+		if err := l.Stop(); err != nil {
+			t.Fatalf("processor: %v", err)
+		}
+		return clErrs
+	}
 	small := func(c *processors.Config) {
 		c.MaxBatchRecords = 300
 		c.ClientOpts = append(c.ClientOpts, kgo.ProducerBatchMaxBytes(2048))
 	}
-	if n := runLive(ctx, t, cl, filepath.Join(t.TempDir(), "a"), parts, small); n == 0 {
+	if n := run(filepath.Join(t.TempDir(), "a"), small); n == 0 {
 		t.Fatal("no changelog record was refused: the test tests nothing")
 	}
 	dirB := filepath.Join(t.TempDir(), "b")
-	runLive(ctx, t, cl, dirB, parts, func(c *processors.Config) { c.MaxBatchRecords = 300 })
+	run(dirB, func(c *processors.Config) { c.MaxBatchRecords = 300 })
 	stB, err := store.Open(dirB, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -191,22 +218,4 @@ func TestChangelogMarkerAfterFailedRecord(t *testing.T) {
 	for _, d := range e2etest.CompareSKUs(e2etest.Expect(lines), e2etest.StoreSKUs(stB, parts)) {
 		t.Error("restored from the changelog:", d)
 	}
-}
-
-// runLive runs an instance on dir until its store has folded every event
-// on the cluster, stops it and returns its changelog error count.
-func runLive(ctx context.Context, t *testing.T, cl *e2etest.Cluster, dir string, parts int32, opts func(*processors.Config)) float64 {
-	t.Helper()
-	l, err := e2etest.StartLive(ctx, cl, dir, parts, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitCaughtUp(ctx, cl); err != nil {
-		t.Fatal(err)
-	}
-	clErrs := counter(t, l.Gatherer, "stockledger_changelog_errors_total")
-	if err := l.Stop(); err != nil {
-		t.Fatalf("processor: %v", err)
-	}
-	return clErrs
 }
