@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -128,13 +127,6 @@ func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
 // changelog publishes the committed states without waiting: a restore
 // only trusts a partition's states up to its last offset marker, and a
 // partition whose changelog writes failed gets no more markers.
-//
-// Outside a transaction, a batch's marker is produced only once every
-// record before it is acknowledged (from the last one's callback): a
-// record can fail on its own (one larger than the topic's limit fails in
-// the client, before it is sent) while a marker queued behind it would
-// still be written, claiming a batch the changelog does not hold. In a
-// transaction the batch's records commit or abort together.
 func (b *batcher) changelog() {
 	p := b.p
 	for _, pt := range b.work {
@@ -142,35 +134,12 @@ func (b *batcher) changelog() {
 		if broken == nil || broken.Load() {
 			continue
 		}
-		failed := func(r *kgo.Record, err error) {
-			if err != nil && !broken.Swap(true) {
-				p.m.changelogErrors.Inc()
-				p.log.Error("changelog write failed; no more offset markers for this partition until it is reassigned", "partition", r.Partition, "err", err)
-			}
-		}
 		b.clRecs = pt.changelogRecords(p.cfg.Topics.Changelog, b.clRecs[:0])
-		if p.sess != nil {
-			for _, r := range b.clRecs {
-				p.cl.Produce(context.Background(), r, failed)
-			}
-			continue
-		}
-		recs, marker := b.clRecs[:len(b.clRecs)-1], b.clRecs[len(b.clRecs)-1]
-		sendMarker := func() {
-			// TryProduce: a promise must not block on a full buffer.
-			p.cl.TryProduce(context.Background(), marker, failed)
-		}
-		if len(recs) == 0 {
-			sendMarker()
-			continue
-		}
-		left := new(atomic.Int64)
-		left.Store(int64(len(recs)))
-		for _, r := range recs {
+		for _, r := range b.clRecs {
 			p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-				failed(r, err)
-				if left.Add(-1) == 0 && !broken.Load() {
-					sendMarker()
+				if err != nil && !broken.Swap(true) {
+					p.m.changelogErrors.Inc()
+					p.log.Error("changelog write failed; no more offset markers for this partition until it is reassigned", "partition", r.Partition, "err", err)
 				}
 			})
 		}

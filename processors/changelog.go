@@ -27,15 +27,12 @@ import (
 // batch is committed to Pebble and flushed before a partition is given up.
 //
 // Why a restore is exact even when the writer died half-way through a
-// batch's records, or one of them failed: outside a transaction a batch's
-// marker is produced only once its records are acknowledged, and a
-// restore applies records only when the marker after them is read. So the
-// restored states, partition state and offset are those of the last
-// marked batch, and the refold from that offset writes the rest again.
-// (A restored SKU state ahead of its partition would be safe too: a refold
-// skips the events it already applied, by event_id, and a channel policy
-// reaches a SKU only once, PolicySeq; ledger's
-// TestRefoldOverAheadStateIsIdempotent checks it.)
+// batch's records: the restored partition state and offset are those of
+// the last complete batch, and some SKU states may be from the next one.
+// Folding again from that offset skips the events those SKUs already
+// applied (duplicates by event_id) and a channel policy reaches a SKU
+// only once (PolicySeq); ledger's TestRefoldOverAheadStateIsIdempotent
+// checks it. Their outputs were published before the states were written.
 //
 // The other way round, a store ahead of the changelog (a crash between a
 // batch's store commit and its records, or failed changelog writes), is
@@ -157,36 +154,6 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env r
 			return res
 		}
 	}
-	// Records count once the marker after them is read: a batch's marker
-	// is written after all its records are acknowledged, so the records
-	// before a marker are whole batches, while records after the last
-	// one may be a batch cut short or with a record missing (a part
-	// without which its core cannot be read). Those are left out; the
-	// refold from the marker's offset writes them again.
-	var pending []*kgo.Record
-	apply := func(r *kgo.Record) {
-		switch string(r.Key) {
-		case string(changelogPartitionKey):
-			partState = r.Value
-		default:
-			if len(r.Key) > 5 && r.Key[0] == 1 {
-				name, seq := string(r.Key[5:]), binary.BigEndian.Uint32(r.Key[1:5])
-				if len(r.Value) == 0 { // a tombstone
-					delete(parts[name], seq)
-				} else if ps := parts[name]; ps != nil {
-					ps[seq] = r.Value
-				} else {
-					parts[name] = map[uint32][]byte{seq: r.Value}
-				}
-				return
-			}
-			if len(r.Value) == 0 { // a tombstone (resend)
-				delete(states, string(r.Key))
-				return
-			}
-			states[string(r.Key)] = r.Value
-		}
-	}
 	next := int64(0) // offset after the last record read
 	// Nobody writes this changelog partition while we restore it (we own
 	// the partition and the previous owner flushed before giving it up), so
@@ -218,18 +185,31 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env r
 		idle = 0
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
-			if string(r.Key) != string(changelogOffsetKey) {
-				pending = append(pending, r)
-				return
+			switch string(r.Key) {
+			case string(changelogOffsetKey):
+				if len(r.Value) == 8 {
+					clNext = int64(binary.BigEndian.Uint64(r.Value))
+				}
+			case string(changelogPartitionKey):
+				partState = r.Value
+			default:
+				if len(r.Key) > 5 && r.Key[0] == 1 {
+					name, seq := string(r.Key[5:]), binary.BigEndian.Uint32(r.Key[1:5])
+					if len(r.Value) == 0 { // a tombstone
+						delete(parts[name], seq)
+					} else if ps := parts[name]; ps != nil {
+						ps[seq] = r.Value
+					} else {
+						parts[name] = map[uint32][]byte{seq: r.Value}
+					}
+					return
+				}
+				if len(r.Value) == 0 { // a tombstone (resend)
+					delete(states, string(r.Key))
+					return
+				}
+				states[string(r.Key)] = r.Value
 			}
-			if len(r.Value) == 8 {
-				clNext = int64(binary.BigEndian.Uint64(r.Value))
-			}
-			for _, r := range pending {
-				apply(r)
-			}
-			clear(pending)
-			pending = pending[:0]
 		})
 	}
 	if haveLocal && (clNext < local || (env.force && clNext == local)) {
