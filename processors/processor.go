@@ -46,7 +46,7 @@ type Processor struct {
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
 	// recovering: the store works again after a stall, but no batch has
-	// committed since; ready only once one does (or nothing is left to
+	// committed since; ready only once one does (or polls find nothing to
 	// fold), so a cause that outlives the probe (the schema registry is
 	// down) does not flap /readyz between probes (poll loop only).
 	recovering bool
@@ -377,15 +377,16 @@ func (p *Processor) Run(ctx context.Context) error {
 	go p.lagLoop(lagCtx)
 	b := newBatcher(p)
 	defer p.ready.Store(false) // ready once the group assigned partitions (assigned)
+	restoring := false         // partitions were being restored at the last poll
+	emptyPolls := 0            // polls in a row that returned no records
 	for {
-		p.installRestores(ctx)
 		// Polls are bounded: a rebalance can start a restore while a poll
 		// waits, and only the loop installs it; a stalled store is probed
 		// between polls.
 		wait := 200 * time.Millisecond
 		if p.stalled {
 			wait = p.cfg.StoreRetryInterval
-		} else if len(p.restoring) > 0 {
+		} else if restoring {
 			wait = 20 * time.Millisecond
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
@@ -393,6 +394,16 @@ func (p *Processor) Run(ctx context.Context) error {
 		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return nil
+		}
+		// Between a poll's return and AllowRebalance no rebalance callback
+		// runs: the maps they share with the loop (parts, restoring,
+		// clBroken) are touched here, not before the poll.
+		p.installRestores(ctx)
+		restoring = len(p.restoring) > 0
+		if fetches.NumRecords() == 0 {
+			emptyPolls++
+		} else {
+			emptyPolls = 0
 		}
 		if p.stalled {
 			p.tryRecover()
@@ -428,25 +439,15 @@ func (p *Processor) Run(ctx context.Context) error {
 				return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
 			}
 			p.stall(err)
-		} else if p.recovering && (len(b.work) > 0 || p.caughtUp()) {
+		} else if p.recovering && (len(b.work) > 0 || emptyPolls >= 2) {
+			// A batch committed, or two polls in a row found nothing to
+			// fold (end offsets would not do: a partition whose log ends
+			// in transaction markers is never "at the end").
 			p.recovering = false
 			p.ready.Store(true)
 		}
 		p.allowRebalance()
 	}
-}
-
-// caughtUp reports whether every owned partition has folded up to its end
-// offset as last seen (poll loop only).
-func (p *Processor) caughtUp() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for part, pt := range p.parts {
-		if pt.next < p.mu.end[part] {
-			return false
-		}
-	}
-	return true
 }
 
 // lagLoop refreshes end offsets of owned partitions.

@@ -57,8 +57,34 @@ func tuneGC() (restore func()) {
 	}
 }
 
-// memTotal is the machine's memory in bytes (Linux), or 0.
+// memTotal is the memory the process may use, in bytes: the machine's
+// (Linux), or its cgroup's limit when lower (a container); 0 if unknown.
 func memTotal() int64 {
+	host := hostMem()
+	if lim := cgroupMem(); lim > 0 && (host == 0 || lim < host) {
+		return lim
+	}
+	return host
+}
+
+// cgroupMem is the memory limit of the process's cgroup (v2, then v1), or
+// 0 when there is none.
+func cgroupMem() int64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && v > 0 && v < 1<<60 { // "max", or v1's huge "unlimited"
+			return v
+		}
+	}
+	return 0
+}
+
+// hostMem is the machine's memory in bytes (Linux), or 0.
+func hostMem() int64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0
