@@ -156,6 +156,7 @@ func (s *Store) Close() (err error) {
 		// Close would block forever. Leave the instance to the process's
 		// exit; the next Open replays the log from disk.
 		s.mu.db = nil
+		_ = s.published.close()
 		return s.mu.broken
 	}
 	defer func() {
