@@ -188,18 +188,14 @@ func (p *Processor) adjustOffsets(_ context.Context, offsets map[string]map[int3
 				p.m.storeErrors.Inc()
 				return nil, err
 			}
-			// Nothing in the store: offset 0, not AtStart. franz-go's
-			// SetOffsets only moves partitions whose offset it knows
-			// (consumed, or assigned an exact offset here); from AtStart
-			// it would skip installRestores' SetOffsets, and a partition
-			// restored into an empty store would be folded again from the
-			// start over the restored states. An offset below the log
-			// start is reset to the start as before.
-			o := kgo.NewOffset().At(0).WithEpoch(-1)
-			if ok {
-				o = kgo.NewOffset().At(next).WithEpoch(-1)
-			}
-			parts[part] = o
+			// With nothing in the store next is 0, an exact offset, not
+			// AtStart: franz-go's SetOffsets only moves partitions whose
+			// offset it knows (consumed, or assigned an exact offset
+			// here); from AtStart it would skip installRestores'
+			// SetOffsets, and a partition restored into an empty store
+			// would be folded again from the start over the restored
+			// states. An offset below the log start is reset to the start.
+			parts[part] = kgo.NewOffset().At(next).WithEpoch(-1)
 			p.log.Debug("resuming partition", "topic", topic, "partition", part, "offset", next, "from_store", ok)
 		}
 	}

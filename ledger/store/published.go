@@ -53,23 +53,15 @@ type publishedMarks struct {
 func openPublished(fs vfs.FS, dir string, readOnly, sync bool) (*publishedMarks, error) {
 	pm := &publishedMarks{sync: sync, marks: map[int32]int64{}}
 	name := fs.PathJoin(dir, publishedFile)
+	var f vfs.File
+	var err error
 	if readOnly {
-		f, err := fs.Open(name)
-		if errors.Is(err, os.ErrNotExist) {
+		if f, err = fs.Open(name); errors.Is(err, os.ErrNotExist) {
 			return pm, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", name, err)
-		}
-		defer f.Close()
-		data, err := io.ReadAll(f)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, err)
-		}
-		pm.marks = decodePublished(data)
-		return pm, nil
+	} else {
+		f, err = fs.OpenReadWrite(name)
 	}
-	f, err := fs.OpenReadWrite(name)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
@@ -78,7 +70,12 @@ func openPublished(fs vfs.FS, dir string, readOnly, sync bool) (*publishedMarks,
 		f.Close()
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	pm.f, pm.marks = f, decodePublished(data)
+	pm.marks = decodePublished(data)
+	if readOnly {
+		f.Close()
+		return pm, nil
+	}
+	pm.f = f
 	if sync && len(data) == 0 {
 		// A new file: sync its directory entry too, or a machine crash
 		// could lose the file with its synced marks.

@@ -13,9 +13,9 @@ import (
 // live until the end: with Go's default GOGC=100 the collector marks that
 // whole heap again each time it doubles, which cost a third or more of a
 // replay's CPU. While a replay reads, the heap may grow to five times its
-// live data (GOGC=400), with a soft limit of half the machine's memory so
-// a large ledger makes the collector work harder rather than the machine
-// swap. GOGC or GOMEMLIMIT in the environment win. Measured on the replay
+// live data (GOGC=400), with a soft limit of half the memory it may use
+// (the machine's, or its container's limit when lower), so a large ledger
+// makes the collector work harder rather than the process run out. GOGC or GOMEMLIMIT in the environment win. Measured on the replay
 // benchmark (3M events, 2 cores): 455k-492k events/s at 100, 545k-728k at
 // 300 (processors/audit/BENCH.md).
 const replayGCPercent = 400
@@ -93,7 +93,11 @@ func hostMem() int64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			f := strings.Fields(rest) // "16384000 kB"
+			if len(f) == 0 {
+				return 0
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
 			if err != nil {
 				return 0
 			}
