@@ -190,10 +190,12 @@ func (w *IDWindow) removeOldest() {
 	x.used--
 }
 
-// rebuild sizes the table for four times the window and indexes every id.
+// rebuild sizes the table for at least three times the window (a third
+// full at most, so a table of a capped window of 10,000 ids is 256 KiB)
+// and indexes every id.
 func (w *IDWindow) rebuild() {
 	n, bits := 64, 6
-	for n < 4*w.Len() {
+	for n < 3*w.Len() {
 		n, bits = n*2, bits+1
 	}
 	x := &idIndex{slots: make([]uint64, n), tags: make([]uint32, len(w.ids), cap(w.ids)), shift: uint8(32 - bits)}

@@ -105,8 +105,8 @@ const maxChanges = 8192
 
 // noteChange records that record (kind, id) changed (or was deleted).
 func (s *SKU) noteChange(kind uint8, id string) {
-	if s.chgLost {
-		return
+	if s.chgLost || !s.lay.split {
+		return // the next Persist writes the whole state (Persist)
 	}
 	if len(s.chg) >= maxChanges {
 		s.chg, s.chgLost = nil, true

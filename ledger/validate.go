@@ -195,7 +195,13 @@ func rangeText(q, lo, hi Qty) string {
 // ValidCode reports whether s is 1..maxBytes bytes of valid UTF-8 with no
 // control characters and no leading or trailing space.
 func ValidCode(s string, maxBytes int) bool {
-	if len(s) == 0 || len(s) > maxBytes || !utf8.ValidString(s) {
+	if len(s) == 0 || len(s) > maxBytes {
+		return false
+	}
+	if printableASCII(s) {
+		return s[0] != ' ' && s[len(s)-1] != ' '
+	}
+	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
@@ -206,4 +212,15 @@ func ValidCode(s string, maxBytes int) bool {
 	first, _ := utf8.DecodeRuneInString(s)
 	last, _ := utf8.DecodeLastRuneInString(s)
 	return !unicode.IsSpace(first) && !unicode.IsSpace(last)
+}
+
+// printableASCII reports whether s is only printable ASCII (space
+// included): the codes retailers use, checked without decoding runes.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }

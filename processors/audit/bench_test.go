@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"testing"
@@ -106,6 +107,9 @@ func produceGenerated(cl *e2etest.Cluster, n int) (int64, error) {
 func BenchmarkReplay(b *testing.B) {
 	cl, n := benchCluster(b)
 	cfg := auditConfig(cl)
+	if v, err := strconv.Atoi(os.Getenv("STOCKLEDGER_BENCH_FETCH_MAX")); err == nil && v > 0 {
+		cfg.FetchMaxBytes = int32(v)
+	}
 	b.Run("consume", func(b *testing.B) {
 		for range b.N {
 			if got := rawConsume(b, cfg); got != n {
@@ -115,6 +119,10 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 	b.Run("replay", func(b *testing.B) {
+		if f := os.Getenv("STOCKLEDGER_BENCH_CPUPROFILE"); f != "" {
+			stop := startProfile(b, f)
+			defer stop()
+		}
 		for range b.N {
 			res, err := audit.Replay(context.Background(), cfg, audit.Stop{}, filepath.Join(b.TempDir(), "scratch"), nil)
 			if err != nil {
@@ -129,6 +137,25 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
+}
+
+// startProfile writes a CPU profile of the replay alone (not of producing
+// the topic) to file, until the returned func is called:
+// STOCKLEDGER_BENCH_CPUPROFILE=replay.prof.
+func startProfile(b *testing.B, file string) func() {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
 }
 
 // rawConsume reads every partition to its end with the replay's client

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,7 +18,10 @@ import (
 // Kafka (decode, validate, apply, write-back at the end), on one core: it
 // says how much of BenchmarkReplay is the fold itself.
 func BenchmarkReplayFold(b *testing.B) {
-	const n = 500_000
+	n := 500_000 // STOCKLEDGER_BENCH_FOLD_EVENTS overrides
+	if v, err := strconv.Atoi(os.Getenv("STOCKLEDGER_BENCH_FOLD_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
 	g := gen.New(gen.Config{Seed: 99, SKUs: 12_500, DupPct: 2, RefusePct: 2, Zipf: 1.05})
 	recs := make([]*kgo.Record, 0, n)
 	var ev ledger.Event
@@ -46,7 +51,7 @@ func BenchmarkReplayFold(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if err := f.finish(n); err != nil {
+		if err := f.finish(int64(n)); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -287,6 +287,13 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		next   int64 // offset after the last record sent (poll loop only)
 		done   bool
 		byTime bool // stopped by Until
+		// ended: the poll loop closed ch because the partition's read is
+		// complete, not because the read failed; set before the close,
+		// so the worker sees it once ch is drained.
+		ended bool
+		// reached is the partition's next offset once its worker has
+		// finished it (read after wg.Wait).
+		reached int64
 	}
 	workers := make(map[int32]*worker, len(consume))
 	var wg sync.WaitGroup
@@ -312,11 +319,27 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 					prog.Records.Add(int64(len(recs)))
 				}
 			}
+			if !w.ended || ctx.Err() != nil {
+				return
+			}
+			// A partition is finished (its states written back) as soon
+			// as it is read, while the others still fold: writing back a
+			// large ledger is seconds of CPU that would otherwise run on
+			// one core after the last record.
+			w.reached = w.next
+			if w.next < w.stop && !w.byTime {
+				// Only transaction markers or aborted records lay
+				// between: nothing below the stop offset is left to fold.
+				w.reached = w.stop
+			}
+			if err := s.finish(w.reached); err != nil {
+				cancel(fmt.Errorf("finishing partition %d: %w", r.part, err))
+			}
 		}()
 	}
 	remaining := len(workers)
 	finish := func(p int32, w *worker) {
-		w.done = true
+		w.done, w.ended = true, true
 		remaining--
 		close(w.ch)
 		cl.PauseFetchPartitions(map[string][]int32{cfg.Topic: {p}})
@@ -390,15 +413,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		return nil, err
 	}
 	for p, w := range workers {
-		reached[p] = w.next
-		if w.next < w.stop && !w.byTime {
-			// Only transaction markers or aborted records lay between:
-			// nothing below the stop offset is left to fold.
-			reached[p] = w.stop
-		}
-		if err := sinks[p].finish(reached[p]); err != nil {
-			return nil, err
-		}
+		reached[p] = w.reached
 	}
 	return reached, nil
 }
