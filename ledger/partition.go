@@ -56,6 +56,12 @@ type Partition struct {
 	// the count it has seen, so a policy reaches each SKU once even when a
 	// restored SKU state is ahead of the partition's (see ReachSKU).
 	PolicySeq uint64
+
+	// DeferPublish, for a fold that wants the ledger and not its channel
+	// updates (a replay): ApplyValid and ReachSKU emit no updates and leave
+	// a SKU's Published as it was, and the caller calls SettlePublished
+	// before it reads or persists that SKU. Not part of the state.
+	DeferPublish bool
 }
 
 // NewPartition returns an empty partition state.
@@ -146,6 +152,9 @@ func ATS(s *SKU, c *ChannelPolicy) Qty {
 // publish recomputes channel c (or every channel when c is nil) for s and
 // appends an update for each value that changed or is first known.
 func (p *Partition) publish(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
+	if p.DeferPublish {
+		return
+	}
 	if c != nil {
 		p.publishOne(s, c, ev, fx)
 		return
@@ -157,21 +166,40 @@ func (p *Partition) publish(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
 
 func (p *Partition) publishOne(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
 	v := ATS(s, c)
-	i := sort.Search(len(s.Published), func(i int) bool { return s.Published[i].Channel >= c.Channel })
-	u := Update{
-		Channel: c.Channel, SKU: s.Name, Available: v, Version: s.Version,
-		CauseEventID: ev.ID, OccurredAt: ev.OccurredAt,
+	prev, had, changed := s.setPublished(c.Channel, v)
+	if !changed {
+		return
 	}
-	if i < len(s.Published) && s.Published[i].Channel == c.Channel {
-		if s.Published[i].ATS == v {
-			return
-		}
-		u.Previous, u.HasPrevious = s.Published[i].ATS, true
+	fx.Updates = append(fx.Updates, Update{
+		Channel: c.Channel, SKU: s.Name, Available: v, Previous: prev, HasPrevious: had,
+		Version: s.Version, CauseEventID: ev.ID, OccurredAt: ev.OccurredAt,
+	})
+}
+
+// SettlePublished brings s's Published to what eager publishing would have
+// left (DeferPublish): every applied event recomputes every channel, and a
+// policy reaches every known SKU, so a known SKU's last published values
+// are the ats of its present state under the present policies.
+func (p *Partition) SettlePublished(s *SKU) {
+	if !s.Known() {
+		return
+	}
+	for i := range p.Channels {
+		s.setPublished(p.Channels[i].Channel, ATS(s, &p.Channels[i]))
+	}
+}
+
+// setPublished records v as channel's last published ats, returning the
+// value before (had: there was one) and whether it changed.
+func (s *SKU) setPublished(channel string, v Qty) (prev Qty, had, changed bool) {
+	i := sort.Search(len(s.Published), func(i int) bool { return s.Published[i].Channel >= channel })
+	if i < len(s.Published) && s.Published[i].Channel == channel {
+		prev = s.Published[i].ATS
 		s.Published[i].ATS = v
-	} else {
-		s.Published = append(s.Published, ChannelValue{})
-		copy(s.Published[i+1:], s.Published[i:])
-		s.Published[i] = ChannelValue{Channel: c.Channel, ATS: v}
+		return prev, true, prev != v
 	}
-	fx.Updates = append(fx.Updates, u)
+	s.Published = append(s.Published, ChannelValue{})
+	copy(s.Published[i+1:], s.Published[i:])
+	s.Published[i] = ChannelValue{Channel: channel, ATS: v}
+	return 0, false, true
 }

@@ -60,7 +60,9 @@ type replayFold struct {
 
 func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
 	return &replayFold{
-		part: part, st: st, pst: ledger.Partition{Config: cfg}, skus: make(map[string]*hotSKU),
+		// A replay keeps no channel updates: publishing is settled once
+		// per state, when it is written back (writeBack).
+		part: part, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU),
 		maxHot: max(1, maxHot), dec: reg.NewDecoder(schemas.DecoderConfig{}), counts: newCounts(),
 	}
 }
@@ -198,6 +200,7 @@ func (f *replayFold) writeBack(evict bool) error {
 		if !h.dirty {
 			continue
 		}
+		f.pst.SettlePublished(&h.s)
 		if err := b.PutSKU(f.part, &h.s); err != nil {
 			return err
 		}
