@@ -12,13 +12,16 @@ import (
 // A replay is a batch job whose heap is mostly the ledger it is building,
 // live until the end: with Go's default GOGC=100 the collector marks that
 // whole heap again each time it doubles, which cost a third or more of a
-// replay's CPU. While a replay reads, the heap may grow to five times its
-// live data (GOGC=400), with a soft limit of half the memory it may use
+// replay's CPU. While a replay reads, the heap may grow to nine times its
+// live data (GOGC=800), with a soft limit of half the memory it may use
 // (the machine's, or its container's limit when lower), so a large ledger
-// makes the collector work harder rather than the process run out. GOGC or GOMEMLIMIT in the environment win. Measured on the replay
-// benchmark (3M events, 2 cores): 455k-492k events/s at 100, 545k-728k at
-// 300 (processors/audit/BENCH.md).
-const replayGCPercent = 400
+// makes the collector work harder rather than the process run out. GOGC or
+// GOMEMLIMIT in the environment win. Measured on the replay benchmark
+// (10M events, 2 cores, 3 runs each, processors/audit/BENCH.md): median
+// 632k events/s at 400, 834k at 800, 767k at 1600, 901k with the collector
+// off until the limit (but a first run of 532k, faulting in a heap of 9 GB);
+// peak RSS 6.8 GB at 800.
+const replayGCPercent = 800
 
 var gcTune struct {
 	sync.Mutex
