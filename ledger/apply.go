@@ -89,8 +89,7 @@ func (a *applier) apply() Result {
 		if s.POs == nil {
 			s.POs = make(map[string]POLine)
 		}
-		s.POs[ev.POID] = POLine{Location: ev.Location, Expected: ev.Qty, Touched: ev.OccurredAt}
-		s.changedPO(ev.POID)
+		s.putPO(ev.POID, POLine{Location: ev.Location, Expected: ev.Qty, Touched: ev.OccurredAt})
 	case TypeReceipt:
 		l := s.Location(ev.Location)
 		if r := a.check(ev.Location, "", l.OnHand+ev.Qty); r.Outcome != Applied {
@@ -107,8 +106,7 @@ func (a *applier) apply() Result {
 		}
 		short := line.Expected
 		s.slot(line.Location).Incoming -= short
-		s.POs[ev.POID] = POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt}
-		s.changedPO(ev.POID)
+		s.putPO(ev.POID, POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt})
 		if short > 0 {
 			a.alert(Alert{Kind: AlertPOShort, Location: line.Location, POID: ev.POID, Units: short,
 				Has: AlertHasLocation | AlertHasPOID | AlertHasUnits})
@@ -134,25 +132,27 @@ func (a *applier) apply() Result {
 		if s.Orders == nil {
 			s.Orders = make(map[string]Order)
 		}
-		s.Orders[ev.OrderID] = Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt}
-		s.changedOrder(ev.OrderID)
+		s.putOrder(ev.OrderID, Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt})
 	case TypeOrderCancelled:
-		if _, ok := s.Orders[ev.OrderID]; !ok {
+		o, ok := s.Orders[ev.OrderID]
+		if !ok {
 			return refuse(ReasonUnknownOrder, "order_id "+strconv.Quote(ev.OrderID)+" is unknown")
 		}
 		q := Qty(MaxKeptQty)
 		if ev.Has&FieldQty != 0 {
 			q = ev.Qty
 		}
-		a.release(ev.OrderID, q)
+		a.release(ev.OrderID, o, q)
 	case TypeShipment:
 		l := s.Location(ev.Location)
 		if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
 			return r
 		}
 		s.name(ev.Location).OnHand -= ev.Qty
-		if _, ok := s.Orders[ev.OrderID]; ok && ev.Has&FieldOrderID != 0 {
-			a.release(ev.OrderID, ev.Qty)
+		if ev.Has&FieldOrderID != 0 {
+			if o, ok := s.Orders[ev.OrderID]; ok {
+				a.release(ev.OrderID, o, ev.Qty)
+			}
 		}
 		a.lowered = s.find(ev.Location)
 	case TypePOSSale:
@@ -212,8 +212,7 @@ func (a *applier) apply() Result {
 		if s.Transfers == nil {
 			s.Transfers = make(map[string]Transfer)
 		}
-		s.Transfers[ev.TransferID] = Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt}
-		s.changedTransfer(ev.TransferID)
+		s.putTransfer(ev.TransferID, Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt})
 		a.lowered = s.find(ev.Location)
 	case TypeTransferIn:
 		t, ok := s.Transfers[ev.TransferID]
@@ -230,8 +229,7 @@ func (a *applier) apply() Result {
 		m.Incoming -= got
 		t.Expected -= got
 		t.Touched = ev.OccurredAt
-		s.Transfers[ev.TransferID] = t
-		s.changedTransfer(ev.TransferID)
+		s.putTransfer(ev.TransferID, t)
 	case TypeSKUPolicy:
 		a.skuPolicy()
 	default:
@@ -281,8 +279,7 @@ func (a *applier) receive() {
 		s.slot(line.Location).Incoming -= got
 		line.Expected -= got
 		line.Touched = ev.OccurredAt
-		s.POs[ev.POID] = line
-		s.changedPO(ev.POID)
+		s.putPO(ev.POID, line)
 		if over := ev.Qty - got; over > 0 {
 			base.Kind, base.Units = AlertReceiptOver, over
 			a.alert(base)
@@ -290,15 +287,13 @@ func (a *applier) receive() {
 	}
 }
 
-// release frees up to q units of an order's reservation.
-func (a *applier) release(orderID string, q Qty) {
+// release frees up to q units of order o's reservation.
+func (a *applier) release(orderID string, o Order, q Qty) {
 	s := a.s
-	o := s.Orders[orderID]
 	r := min(q, o.Open)
 	o.Open -= r
 	o.Touched = a.ev.OccurredAt
-	s.Orders[orderID] = o
-	s.changedOrder(orderID)
+	s.putOrder(orderID, o)
 	if o.Location != "" {
 		s.slot(o.Location).Reserved -= r
 	} else {

@@ -30,14 +30,11 @@ func TestPruneHeapMatchesSweep(t *testing.T) {
 			id := fmt.Sprint(r.IntN(300))
 			switch r.IntN(3) {
 			case 0:
-				s.Orders[id] = Order{Channel: "web", Open: Qty(r.IntN(2)), Touched: at}
-				s.changedOrder(id)
+				s.putOrder(id, Order{Channel: "web", Open: Qty(r.IntN(2)), Touched: at})
 			case 1:
-				s.POs[id] = POLine{Location: "dc", Closed: r.IntN(2) == 0, Touched: at}
-				s.changedPO(id)
+				s.putPO(id, POLine{Location: "dc", Closed: r.IntN(2) == 0, Touched: at})
 			case 2:
-				s.Transfers[id] = Transfer{From: "a", To: "b", Expected: Qty(r.IntN(2)), Touched: at}
-				s.changedTransfer(id)
+				s.putTransfer(id, Transfer{From: "a", To: "b", Expected: Qty(r.IntN(2)), Touched: at})
 			}
 			if r.IntN(500) == 0 { // a reload: the heap is rebuilt on the next prune
 				var d SKU

@@ -115,23 +115,29 @@ func (s *SKU) noteChange(kind uint8, id string) {
 	s.chg = append(s.chg, recRef{kind, id})
 }
 
-func (s *SKU) changedPO(id string) {
+// putPO stores PO line id and records the change.
+func (s *SKU) putPO(id string, l POLine) {
+	s.POs[id] = l
 	s.noteChange(kindPO, id)
-	if l := s.POs[id]; l.Closed {
+	if l.Closed {
 		s.pushClosed(closedRef{l.Touched, recRef{kindPO, id}})
 	}
 }
 
-func (s *SKU) changedOrder(id string) {
+// putOrder stores order id and records the change.
+func (s *SKU) putOrder(id string, o Order) {
+	s.Orders[id] = o
 	s.noteChange(kindOrder, id)
-	if o := s.Orders[id]; o.Open == 0 {
+	if o.Open == 0 {
 		s.pushClosed(closedRef{o.Touched, recRef{kindOrder, id}})
 	}
 }
 
-func (s *SKU) changedTransfer(id string) {
+// putTransfer stores transfer id and records the change.
+func (s *SKU) putTransfer(id string, t Transfer) {
+	s.Transfers[id] = t
 	s.noteChange(kindTransfer, id)
-	if t := s.Transfers[id]; t.Expected == 0 {
+	if t.Expected == 0 {
 		s.pushClosed(closedRef{t.Touched, recRef{kindTransfer, id}})
 	}
 }

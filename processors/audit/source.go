@@ -164,7 +164,9 @@ type partitionRange struct {
 
 // sink folds one partition's records. A read calls it from one goroutine
 // per partition, in offset order, then calls finish once with the offset
-// after the last record folded (the partition's next offset).
+// after the last record folded (the partition's next offset). fold must
+// not keep the records or their bytes once it returns: the read recycles
+// them (fetchPool).
 type sink interface {
 	fold(recs []*kgo.Record) error
 	finish(next int64) error
@@ -273,6 +275,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes / 4),
 		kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.WithPools(new(fetchPool)),
 	}, cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
@@ -314,6 +317,9 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 				if err := s.fold(recs); err != nil {
 					cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
 					continue
+				}
+				for _, r := range recs {
+					r.Recycle()
 				}
 				if prog != nil {
 					prog.Records.Add(int64(len(recs)))
@@ -417,3 +423,32 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 	}
 	return reached, nil
 }
+
+// fetchPool lends the client the slices it decodes fetched records into
+// and decompresses batches into, and takes them back once every record of
+// a batch is folded (Record.Recycle). A replay reads every record of a
+// large topic exactly once: without it each record batch is a new
+// allocation of records and bytes, gigabytes for a 10M-event topic, which
+// the collector must then find and free.
+type fetchPool struct {
+	recs sync.Pool // *[]kgo.Record
+	bufs sync.Pool // *[]byte
+}
+
+func (p *fetchPool) GetRecords(n int) []kgo.Record {
+	if v, _ := p.recs.Get().(*[]kgo.Record); v != nil && cap(*v) >= n {
+		return (*v)[:0]
+	}
+	return make([]kgo.Record, 0, n)
+}
+
+func (p *fetchPool) PutRecords(recs []kgo.Record) { p.recs.Put(&recs) }
+
+func (p *fetchPool) GetDecompressBytes(compressed []byte, _ kgo.CompressionCodecType) []byte {
+	if v, _ := p.bufs.Get().(*[]byte); v != nil {
+		return (*v)[:0]
+	}
+	return make([]byte, 0, 4*len(compressed)) // the client grows it if it must
+}
+
+func (p *fetchPool) PutDecompressBytes(b []byte) { p.bufs.Put(&b) }
