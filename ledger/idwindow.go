@@ -190,9 +190,10 @@ func (w *IDWindow) removeOldest() {
 	x.used--
 }
 
-// rebuild sizes the table for at least three times the window (a third
-// full at most, so a table of a capped window of 10,000 ids is 256 KiB)
-// and indexes every id.
+// rebuild sizes the table for at least three times the window and indexes
+// every id. The table is at most a third full after a rebuild and half
+// full before the next (insert); a capped window of 10,000 ids settles in
+// 32,768 slots (256 KiB).
 func (w *IDWindow) rebuild() {
 	n, bits := 64, 6
 	for n < 3*w.Len() {

@@ -36,9 +36,11 @@ type Config struct {
 	// FetchMaxBytes caps one fetch response. Default 64 MiB.
 	FetchMaxBytes int32
 	// IdleEnd ends the partitions still short of their stop offset once the
-	// broker has sent nothing for this long: their last offsets are
-	// transaction markers or aborted records, which are never delivered.
-	// Default 10s: a broker busy serving a large topic to a replay that
+	// broker has sent nothing for this long: what lies below the stop is
+	// records of aborted transactions whose abort marker is at or past the
+	// stop, or of a transaction still open, which are never delivered.
+	// (Transaction markers are delivered, so a partition ending in one ends
+	// at once.) Default 10s: a broker busy serving a large topic to a replay that
 	// shares its CPUs can be silent for seconds (3s ended a 10M-event
 	// replay early on 2 cores).
 	IdleEnd time.Duration
@@ -272,6 +274,10 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		// As the processor reads: records of aborted transactions are not
 		// part of the book.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are delivered too, so a partition whose
+		// last offsets are markers ends at them (on the marker's offset),
+		// not after IdleEnd of silence.
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes / 4),
 		kgo.FetchMaxWait(250 * time.Millisecond),
@@ -287,7 +293,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 	type worker struct {
 		ch     chan []*kgo.Record
 		stop   int64
-		next   int64 // offset after the last record sent (poll loop only)
+		next   int64 // offset after the last record or marker read (by the poll loop; the worker reads it once ch is closed)
 		done   bool
 		byTime bool // stopped by Until
 		// ended: the poll loop closed ch because the partition's read is
@@ -382,7 +388,13 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 			ended := cut < len(recs)
 			if cut > 0 {
 				w.next = recs[cut-1].Offset + 1
-				w.ch <- recs[:cut]
+				data := dropControl(recs[:cut])
+				if len(data) > 0 {
+					w.ch <- data
+				}
+				if n := cut - len(data); n > 0 && prog != nil {
+					prog.Records.Add(int64(n)) // markers count toward the total
+				}
 			}
 			if ended && recs[cut].Offset < w.stop {
 				// Stopped by Until: the next offset is the first record
@@ -422,6 +434,22 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		reached[p] = w.reached
 	}
 	return reached, nil
+}
+
+// dropControl returns recs without transaction markers (recs itself when
+// it holds none, the common case).
+func dropControl(recs []*kgo.Record) []*kgo.Record {
+	i := slices.IndexFunc(recs, func(r *kgo.Record) bool { return r.Attrs.IsControl() })
+	if i < 0 {
+		return recs
+	}
+	out := append(make([]*kgo.Record, 0, len(recs)-1), recs[:i]...)
+	for _, r := range recs[i+1:] {
+		if !r.Attrs.IsControl() {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // fetchPool lends the client the slices it decodes fetched records into
