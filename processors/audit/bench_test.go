@@ -34,6 +34,9 @@ import (
 //
 // With STOCKLEDGER_TEST_BROKERS the topic is on that Kafka instead of an
 // in-process kfake (which shares this process's CPUs).
+// STOCKLEDGER_BENCH_CPUPROFILE=FILE profiles the replays alone, and
+// STOCKLEDGER_BENCH_FETCH_MAX=BYTES sets both readers' FetchMaxBytes;
+// BenchmarkReplayFold's size is STOCKLEDGER_BENCH_FOLD_EVENTS.
 var bench struct {
 	once sync.Once
 	cl   *e2etest.Cluster

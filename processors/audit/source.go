@@ -340,8 +340,9 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 			// one core after the last record.
 			w.reached = w.next
 			if w.next < w.stop && !w.byTime {
-				// Only transaction markers or aborted records lay
-				// between: nothing below the stop offset is left to fold.
+				// Ended by IdleEnd: only records of aborted or still open
+				// transactions lay between (markers are delivered), so
+				// nothing below the stop offset is left to fold.
 				w.reached = w.stop
 			}
 			if err := s.finish(w.reached); err != nil {
@@ -439,18 +440,13 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 // dropControl returns recs without transaction markers (recs itself when
 // it holds none, the common case).
 func dropControl(recs []*kgo.Record) []*kgo.Record {
-	i := slices.IndexFunc(recs, func(r *kgo.Record) bool { return r.Attrs.IsControl() })
-	if i < 0 {
+	if !slices.ContainsFunc(recs, isControl) {
 		return recs
 	}
-	out := append(make([]*kgo.Record, 0, len(recs)-1), recs[:i]...)
-	for _, r := range recs[i+1:] {
-		if !r.Attrs.IsControl() {
-			out = append(out, r)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(recs), isControl)
 }
+
+func isControl(r *kgo.Record) bool { return r.Attrs.IsControl() }
 
 // fetchPool lends the client the slices it decodes fetched records into
 // and decompresses batches into, and takes them back once every record of
