@@ -55,11 +55,35 @@ type layout struct {
 }
 
 // StateWriter receives the writes that persist one SKU, in the order they
-// must be applied by a reader that is not atomic. Values are not reused.
+// must be applied by a reader that is not atomic. Values are not reused,
+// unless the writer lends its own buffer (valueBuffer).
 type StateWriter interface {
 	PutState(v []byte)            // the SKU's state key
 	PutPart(seq uint32, v []byte) // part seq
 	DeletePart(seq uint32)        // part seq is no longer needed
+}
+
+// A StateWriter that copies each value before the call returns (a store's
+// batch) may implement valueBuffer: Persist then encodes every value into
+// the buffer it lends, and leaves the grown buffer there, instead of
+// allocating each value.
+type valueBuffer interface {
+	ValueBuffer() *[]byte
+}
+
+// scratch returns w's buffer, emptied, or nil.
+func scratch(w StateWriter) []byte {
+	if b, ok := w.(valueBuffer); ok {
+		return (*b.ValueBuffer())[:0]
+	}
+	return nil
+}
+
+// written hands v, just given to w, back as w's buffer.
+func written(w StateWriter, v []byte) {
+	if b, ok := w.(valueBuffer); ok {
+		*b.ValueBuffer() = v
+	}
 }
 
 // records counts what a SKU remembers beyond its core.
@@ -75,13 +99,13 @@ func (s *SKU) Persist(w StateWriter) {
 	n := s.records()
 	switch {
 	case !L.split && n <= splitAbove:
-		w.PutState(s.AppendBinary(nil))
+		s.putState(w, s.AppendBinary(scratch(w)))
 	case !L.split:
 		L.split = true
 		s.writeBase(w)
-		w.PutState(s.appendCore(nil))
+		s.putState(w, s.appendCore(scratch(w)))
 	case n < inlineBelow:
-		w.PutState(s.AppendBinary(nil))
+		s.putState(w, s.AppendBinary(scratch(w)))
 		for q := L.first; q < L.next; q++ {
 			w.DeletePart(q)
 		}
@@ -89,35 +113,43 @@ func (s *SKU) Persist(w StateWriter) {
 	default:
 		var delta []byte
 		if !s.chgLost {
-			delta = s.appendDelta(nil)
+			delta = s.appendDelta(scratch(w))
 		}
 		if s.chgLost || L.logBytes+len(delta) > L.baseBytes+minLogBytes || L.next-L.first >= maxParts {
+			written(w, delta)
 			old0, old1 := L.first, L.next
 			s.writeBase(w)
-			w.PutState(s.appendCore(nil))
+			s.putState(w, s.appendCore(scratch(w)))
 			for q := old0; q < old1; q++ {
 				w.DeletePart(q)
 			}
 		} else {
 			w.PutPart(L.next, delta)
+			written(w, delta)
 			L.next++
 			L.logBytes += len(delta)
-			w.PutState(s.appendCore(nil))
+			s.putState(w, s.appendCore(scratch(w)))
 		}
 	}
 	s.chg, s.chgLost = s.chg[:0], false
 	L.idsDone = s.Seen.next()
 }
 
+func (s *SKU) putState(w StateWriter, v []byte) {
+	w.PutState(v)
+	written(w, v)
+}
+
 // writeBase writes a base part at the next sequence number, which becomes
 // the first part.
 func (s *SKU) writeBase(w StateWriter) {
 	L := &s.lay
-	v := append([]byte(nil), partBase)
+	v := append(scratch(w), partBase)
 	v = binary.AppendUvarint(v, s.Seen.evicted)
 	v = appendIDs(v, s.Seen.IDs())
 	v = s.appendRecords(v)
 	w.PutPart(L.next, v)
+	written(w, v)
 	L.first, L.next = L.next, L.next+1
 	L.baseBytes, L.logBytes = len(v), 0
 }

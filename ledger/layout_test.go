@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -31,6 +32,17 @@ type recorder struct{ ws []write }
 func (r *recorder) PutState(v []byte)            { r.ws = append(r.ws, write{'s', 0, v}) }
 func (r *recorder) PutPart(seq uint32, v []byte) { r.ws = append(r.ws, write{'p', seq, v}) }
 func (r *recorder) DeletePart(seq uint32)        { r.ws = append(r.ws, write{'d', seq, nil}) }
+
+// lender is a recorder that copies each value, as a store's batch does,
+// and lends Persist its buffer for them (ledger's valueBuffer).
+type lender struct {
+	recorder
+	buf []byte
+}
+
+func (l *lender) PutState(v []byte)            { l.recorder.PutState(bytes.Clone(v)) }
+func (l *lender) PutPart(seq uint32, v []byte) { l.recorder.PutPart(seq, bytes.Clone(v)) }
+func (l *lender) ValueBuffer() *[]byte         { return &l.buf }
 
 func (k *kv) apply(ws []write) {
 	if k.parts == nil {
@@ -96,6 +108,7 @@ func TestPersistRoundTrip(t *testing.T) {
 				store := map[string]*kv{}
 				var fx ledger.Effects
 				splits, partial := 0, 0
+				var lent []byte // one buffer lent to every other Persist, across SKUs
 				persist := func() {
 					for name, s := range book.SKUs {
 						var rec recorder
@@ -103,7 +116,13 @@ func TestPersistRoundTrip(t *testing.T) {
 						if before == nil {
 							before = &kv{}
 						}
-						s.Persist(&rec)
+						if r.IntN(2) == 0 {
+							l := &lender{buf: lent}
+							s.Persist(l)
+							rec, lent = l.recorder, l.buf
+						} else {
+							s.Persist(&rec)
+						}
 						after := before.clone()
 						after.apply(rec.ws)
 						store[name] = after
@@ -159,6 +178,9 @@ func TestPersistRoundTrip(t *testing.T) {
 				}
 				if splits == 0 {
 					t.Fatal("no SKU was split and rebased: the test does not cover the split form")
+				}
+				if cap(lent) == 0 {
+					t.Fatal("no Persist used the lent buffer")
 				}
 				t.Logf("%d rebased split states, %d partial reads", splits, partial)
 			})

@@ -52,6 +52,11 @@ type DecoderConfig struct {
 	InternMaxStrings int
 	// InternMaxBytes is the longest string interned, in bytes. Default 128.
 	InternMaxBytes int
+	// SKU, when set, gives the string for an event's sku from its bytes
+	// (valid only during the call): a caller that holds its SKUs' names
+	// returns the one it holds, and the event allocates no string for its
+	// sku. It must return a string equal to b.
+	SKU func(b []byte) string
 }
 
 // Decoder decodes events for one goroutine: it caches the schemas it has
@@ -67,9 +72,9 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder reading schemas from r.
 func (r *Registry) NewDecoder(c DecoderConfig) *Decoder {
-	d := &Decoder{reg: r}
+	d := &Decoder{reg: r, in: &interner{sku: c.SKU}}
 	if c.InternMaxStrings >= 0 {
-		d.in = &interner{m: map[string]string{}, maxStrings: c.InternMaxStrings, maxBytes: c.InternMaxBytes}
+		d.in.m, d.in.maxStrings, d.in.maxBytes = map[string]string{}, c.InternMaxStrings, c.InternMaxBytes
 		if d.in.maxStrings == 0 {
 			d.in.maxStrings = 4096
 		}
@@ -117,11 +122,25 @@ type cached struct {
 	e  *entry
 }
 
-// interner hands out one string per distinct code.
+// interner hands out one string per distinct code (m nil: interning off),
+// and the sku through the caller's function when it gave one.
 type interner struct {
 	m          map[string]string
 	maxStrings int
 	maxBytes   int
+	sku        func([]byte) string
+}
+
+// str returns the string of b, the value of a string field of op o.
+func (in *interner) str(o *op, b []byte) string {
+	switch {
+	case in == nil:
+	case o.intern && in.m != nil:
+		return in.get(b)
+	case o.slot == sSKU && in.sku != nil:
+		return in.sku(b)
+	}
+	return string(b)
 }
 
 func (in *interner) get(b []byte) string {
@@ -174,11 +193,7 @@ func (r *reader) field(o *op, ev *ledger.Event, in *interner) bool {
 		if !ok {
 			return false
 		}
-		if o.intern && in != nil {
-			setString(ev, o.slot, in.get(b))
-		} else {
-			setString(ev, o.slot, string(b))
-		}
+		setString(ev, o.slot, in.str(o, b))
 	case opLong:
 		v, ok := r.long()
 		if !ok {
@@ -300,7 +315,7 @@ func (r *reader) locations(ev *ledger.Event, in *interner) bool {
 }
 
 func intern(in *interner, b []byte) string {
-	if in == nil {
+	if in == nil || in.m == nil {
 		return string(b)
 	}
 	return in.get(b)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stockledger/stockledger/ledger"
 )
@@ -70,6 +71,17 @@ func TestDecodeMatchesGoavro(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 1))
 	reg := NewRegistry()
 	dec := reg.NewDecoder(DecoderConfig{InternMaxStrings: 8}) // small: exercise the reset
+	// A caller's sku strings, with interning off: every other string is
+	// the decoder's own.
+	held := map[string]string{}
+	hooked := reg.NewDecoder(DecoderConfig{InternMaxStrings: -1, SKU: func(b []byte) string {
+		s, ok := held[string(b)]
+		if !ok {
+			s = string(b)
+			held[s] = s
+		}
+		return s
+	}})
 	var got ledger.Event
 	for _, typ := range ledger.EventTypes() {
 		sf := eventFile(t, typ)
@@ -94,6 +106,14 @@ func TestDecodeMatchesGoavro(t *testing.T) {
 				t.Fatalf("%s: Decoder: %s: %s", typ, r, d)
 			}
 			sameEvent(t, typ.String()+" Decoder vs source", got, want)
+
+			if r, d := hooked.Decode(b, &got); r != ledger.ReasonNone {
+				t.Fatalf("%s: Decoder with SKU: %s: %s", typ, r, d)
+			}
+			sameEvent(t, typ.String()+" Decoder with SKU vs source", got, want)
+			if h, ok := held[got.SKU]; got.Has&ledger.FieldSKU != 0 && (!ok || unsafe.StringData(h) != unsafe.StringData(got.SKU)) {
+				t.Fatalf("%s: sku %q is not the string the SKU func returned", typ, got.SKU)
+			}
 		}
 	}
 }
@@ -307,4 +327,23 @@ func TestDecodeAllocations(t *testing.T) {
 		t.Errorf("%.1f allocations per decode, want 2 (event_id, sku)", allocs)
 	}
 	sameEvent(t, "pos_sale", got, ev)
+
+	// A caller that holds the sku's name (DecoderConfig.SKU) saves its
+	// allocation.
+	name := ev.SKU
+	dec = reg.NewDecoder(DecoderConfig{SKU: func(b []byte) string {
+		if string(b) == name {
+			return name
+		}
+		return string(b)
+	}})
+	allocs = testing.AllocsPerRun(1000, func() {
+		if r, d := dec.Decode(msg, &got); r != ledger.ReasonNone {
+			t.Fatal(r, d)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("%.1f allocations per decode with the SKU func, want 1 (event_id)", allocs)
+	}
+	sameEvent(t, "pos_sale with the SKU func", got, ev)
 }

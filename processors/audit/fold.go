@@ -52,6 +52,7 @@ type replayFold struct {
 	maxHot  int
 	evicted bool // some states live only in the store
 	dec     *schemas.Decoder
+	hit     *hotSKU // the hot state of the sku the last Decode read (skuName), or nil
 	ev      ledger.Event
 	fx      ledger.Effects
 	counts  Counts
@@ -59,12 +60,24 @@ type replayFold struct {
 }
 
 func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
-	return &replayFold{
+	f := &replayFold{
 		// A replay keeps no channel updates: publishing is settled once
 		// per state, when it is written back (writeBack).
 		part: part, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU),
-		maxHot: max(1, maxHot), dec: reg.NewDecoder(schemas.DecoderConfig{}), counts: newCounts(),
+		maxHot: max(1, maxHot), counts: newCounts(),
 	}
+	f.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: f.skuName})
+	return f
+}
+
+// skuName is the decoder's sku: a hot SKU's own name, found by the bytes
+// (no string allocated) and remembered for one to use.
+func (f *replayFold) skuName(b []byte) string {
+	if h, ok := f.skus[string(b)]; ok {
+		f.hit = h
+		return h.s.Name
+	}
+	return string(b)
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
@@ -99,6 +112,7 @@ func (f *replayFold) countEffects() {
 // one folds one event.
 func (f *replayFold) one(value []byte) error {
 	ev := &f.ev
+	f.hit = nil
 	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
 		f.counts.Dead[reason.String()]++
 		return nil
@@ -116,9 +130,12 @@ func (f *replayFold) one(value []byte) error {
 			f.counts.Dead[reason.String()]++
 			return nil
 		}
-		h, hot, err := f.sku(ev.SKU)
-		if err != nil {
-			return err
+		h, hot := f.hit, true
+		if h == nil || h.s.Name != ev.SKU {
+			var err error
+			if h, hot, err = f.sku(ev.SKU); err != nil {
+				return err
+			}
 		}
 		if res = f.pst.ApplyValid(&h.s, ev, &f.fx); res.Outcome == ledger.Applied {
 			h.dirty = true
