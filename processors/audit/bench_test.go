@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -131,6 +132,8 @@ func BenchmarkReplay(b *testing.B) {
 			stop := startProfile(b, f)
 			defer stop()
 		}
+		var use usage
+		use.start()
 		for range b.N {
 			res, err := audit.Replay(context.Background(), cfg, audit.Stop{}, filepath.Join(b.TempDir(), "scratch"), nil)
 			if err != nil {
@@ -140,11 +143,50 @@ func BenchmarkReplay(b *testing.B) {
 				b.Fatalf("replayed %d records, want %d", res.Counts.Records, n)
 			}
 			b.StopTimer()
+			use.stop()
+			use.heap()
 			res.Close()
+			use.start()
 			b.StartTimer()
 		}
+		use.stop()
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		use.report(b)
 	})
+}
+
+// usage adds up the process's CPU time and minor page faults over the
+// timed part of a benchmark: cores used says how much of the machine a run
+// kept busy, and faults what first touches of memory cost it (each a
+// kernel entry; in a VM also the host's).
+type usage struct {
+	at            syscall.Rusage
+	cpu, faults   float64
+	live, touched float64 // at the end of the last run: live heap as of the last GC, and memory the runtime has mapped
+}
+
+// heap records the runtime's memory at the end of a run.
+func (u *usage) heap() {
+	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(m)
+	u.live = float64(m[0].Value.Uint64()) / (1 << 20)
+	u.touched = float64(m[1].Value.Uint64()-m[2].Value.Uint64()) / (1 << 20)
+}
+
+func (u *usage) start() { syscall.Getrusage(syscall.RUSAGE_SELF, &u.at) }
+
+func (u *usage) stop() {
+	var now syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &now)
+	u.cpu += time.Duration(now.Utime.Nano() + now.Stime.Nano() - u.at.Utime.Nano() - u.at.Stime.Nano()).Seconds()
+	u.faults += float64(now.Minflt - u.at.Minflt)
+}
+
+func (u *usage) report(b *testing.B) {
+	b.ReportMetric(u.cpu/b.Elapsed().Seconds(), "cores")
+	b.ReportMetric(u.faults/float64(b.N), "faults/op")
+	b.ReportMetric(u.live, "live-MiB")
+	b.ReportMetric(u.touched, "mapped-MiB")
 }
 
 // startProfile writes a CPU profile of the replay alone (not of producing

@@ -35,14 +35,17 @@ type Config struct {
 	MaxHotSKUs int
 	// FetchMaxBytes caps one fetch response. Default 64 MiB.
 	FetchMaxBytes int32
-	// IdleEnd ends the partitions still short of their stop offset once the
-	// broker has sent nothing for this long: what lies below the stop is
-	// records of aborted transactions whose abort marker is at or past the
-	// stop, or of a transaction still open, which are never delivered.
-	// (Transaction markers are delivered, so a partition ending in one ends
-	// at once.) Default 10s: a broker busy serving a large topic to a replay that
-	// shares its CPUs can be silent for seconds (3s ended a 10M-event
-	// replay early on 2 cores).
+	// IdleEnd: once the broker has sent nothing for this long, the
+	// partitions still short of their stop offset end where they are,
+	// unless the broker still owes one committed records (its next
+	// offset is below the last stable offset): a slow broker, which the
+	// read waits for, failing after six such silences. What a partition
+	// can end short of its stop on is records of a transaction still open
+	// (or aborted, with its abort marker at or past the stop), which are
+	// never delivered. (Transaction markers are delivered, so a partition
+	// ending in one ends at once.) Default 10s: a broker busy serving a
+	// large topic to a replay that shares its CPUs can be silent for
+	// seconds.
 	IdleEnd time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, logging).
 	ClientOpts []kgo.Opt
@@ -290,27 +293,13 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	type worker struct {
-		ch     chan []*kgo.Record
-		stop   int64
-		next   int64 // offset after the last record or marker read (by the poll loop; the worker reads it once ch is closed)
-		done   bool
-		byTime bool // stopped by Until
-		// ended: the poll loop closed ch because the partition's read is
-		// complete, not because the read failed; set before the close,
-		// so the worker sees it once ch is drained.
-		ended bool
-		// reached is the partition's next offset once its worker has
-		// finished it (read after wg.Wait).
-		reached int64
-	}
-	workers := make(map[int32]*worker, len(consume))
+	workers := make(map[int32]*readWorker, len(consume))
 	var wg sync.WaitGroup
 	for _, r := range ranges {
 		if r.stop <= r.start {
 			continue
 		}
-		w := &worker{ch: make(chan []*kgo.Record, 16), stop: r.stop, next: r.start}
+		w := &readWorker{ch: make(chan []*kgo.Record, 16), stop: r.stop, next: r.start}
 		workers[r.part] = w
 		s := sinks[r.part]
 		wg.Add(1)
@@ -351,13 +340,13 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		}()
 	}
 	remaining := len(workers)
-	finish := func(p int32, w *worker) {
+	finish := func(p int32, w *readWorker) {
 		w.done, w.ended = true, true
 		remaining--
 		close(w.ch)
 		cl.PauseFetchPartitions(map[string][]int32{cfg.Topic: {p}})
 	}
-	lastRecords := time.Now()
+	lastRecords, lastCheck := time.Now(), time.Time{}
 	var rerr error
 	for remaining > 0 && rerr == nil {
 		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -410,12 +399,31 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 			lastRecords = time.Now()
 			continue
 		}
-		if time.Since(lastRecords) >= cfg.IdleEnd {
-			for p, w := range workers {
-				if !w.done {
-					finish(p, w)
-				}
+		if time.Since(lastRecords) < cfg.IdleEnd || time.Since(lastCheck) < cfg.IdleEnd {
+			continue
+		}
+		// Silent for IdleEnd: a partition ends where it is unless the
+		// broker still owes it committed records (below the last stable
+		// offset): then the broker is slow, not done, and the read waits,
+		// up to owedWait silences.
+		lastCheck = time.Now()
+		owed, err := owedPartitions(ctx, cl, cfg.Topic, workers)
+		if err != nil {
+			rerr = err
+			break
+		}
+		for p, w := range workers {
+			if !w.done && !slices.Contains(owed, p) {
+				finish(p, w)
 			}
+		}
+		if silent := time.Since(lastRecords); len(owed) > 0 && silent >= owedWait*cfg.IdleEnd {
+			slices.Sort(owed)
+			var at []string
+			for _, p := range owed {
+				at = append(at, fmt.Sprintf("partition %d at offset %d", p, workers[p].next))
+			}
+			rerr = fmt.Errorf("reading %s: no records for %v, though committed records remain below the last stable offset (%s)", cfg.Topic, silent.Round(time.Second), strings.Join(at, ", "))
 		}
 	}
 	for _, w := range workers {
@@ -435,6 +443,51 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		reached[p] = w.reached
 	}
 	return reached, nil
+}
+
+// readWorker is one partition's read: the poll loop hands its records to
+// the partition's goroutine, which folds them.
+type readWorker struct {
+	ch     chan []*kgo.Record
+	stop   int64
+	next   int64 // offset after the last record or marker read (by the poll loop; the worker reads it once ch is closed)
+	done   bool
+	byTime bool // stopped by Until
+	// ended: the poll loop closed ch because the partition's read is
+	// complete, not because the read failed; set before the close,
+	// so the worker sees it once ch is drained.
+	ended bool
+	// reached is the partition's next offset once its worker has
+	// finished it (read after wg.Wait).
+	reached int64
+}
+
+// owes reports whether the broker has records or markers for w, not done,
+// below its stop and the last stable offset lso that it has not sent.
+func (w *readWorker) owes(lso int64) bool { return !w.done && w.next < min(lso, w.stop) }
+
+// owedWait is how many IdleEnd silences a read waits for committed records
+// the broker owes it before it fails.
+const owedWait = 6
+
+// owedPartitions returns the partitions not done whose next offset is below
+// both their stop and the last stable offset: the broker has committed
+// records (or markers) for them that it has not sent.
+func owedPartitions(ctx context.Context, cl *kgo.Client, topic string, workers map[int32]*readWorker) ([]int32, error) {
+	stable, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = stable.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the last stable offsets of %s: %w", topic, err)
+	}
+	var owed []int32
+	for p, w := range workers {
+		if lso, ok := stable.Lookup(topic, p); ok && w.owes(lso.Offset) {
+			owed = append(owed, p)
+		}
+	}
+	return owed, nil
 }
 
 // dropControl returns recs without transaction markers (recs itself when
