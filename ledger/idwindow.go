@@ -4,8 +4,11 @@ import "hash/maphash"
 
 // IDWindow remembers applied event ids in the order they were applied,
 // forgetting the oldest once there are more than a limit or once they are
-// older than a retention (in event time). Small windows are scanned; past
-// indexAt entries a hash table indexes them.
+// older than a retention (in event time). Every id's tag (a 32-bit hash) is
+// kept beside it. Small windows are scanned, by tag, so a check of a new id
+// touches no string (the ids of a SKU's few events lie far apart in
+// memory: comparing each was a cache miss); past indexAt entries a hash
+// table indexes them.
 //
 // The table is open addressing with linear probing, with backward-shift
 // deletion. A slot holds an id's position (not the string: the window
@@ -19,6 +22,7 @@ import "hash/maphash"
 // (lookup, then add: ApplyValid) hashes and probes once.
 type IDWindow struct {
 	ids  []SeenID
+	tags []uint32 // tags[i] is the tag of ids[i] (0 before head)
 	head int
 	ix   *idIndex // nil while scanned
 	// evicted counts the ids ever forgotten: the position, in the SKU's
@@ -30,7 +34,6 @@ type IDWindow struct {
 // idIndex is the hash table of an indexed window.
 type idIndex struct {
 	slots []uint64 // tag<<32 | uint32(position); 0 for an empty slot
-	tags  []uint32 // tags[i] is the tag of ids[i] (0 before head)
 	used  int
 	shift uint8 // home slot = tag >> shift
 }
@@ -67,7 +70,7 @@ func (w *IDWindow) Contains(id string) bool {
 }
 
 // idProbe is where lookup looked for an id: its tag and the slot where it
-// is or would go (-1 when the window is scanned).
+// is or would go (-1 when the window is scanned; tag 0: not looked up).
 type idProbe struct {
 	tag  uint32
 	slot int
@@ -76,15 +79,15 @@ type idProbe struct {
 // lookup reports whether id is remembered, and where it would be added.
 // The probe stays valid until w changes.
 func (w *IDWindow) lookup(id string) (idProbe, bool) {
+	tag := idTag(id)
 	if w.ix == nil {
 		for i := w.head; i < len(w.ids); i++ {
-			if w.ids[i].ID == id {
-				return idProbe{slot: -1}, true
+			if w.tags[i] == tag && w.ids[i].ID == id {
+				return idProbe{tag, -1}, true
 			}
 		}
-		return idProbe{slot: -1}, false
+		return idProbe{tag, -1}, false
 	}
-	tag := idTag(id)
 	i, ok := w.find(id, tag)
 	return idProbe{tag, i}, ok
 }
@@ -100,8 +103,8 @@ func (w *IDWindow) add(id string, at int64, pr idProbe, maxIDs int, oldest int64
 	for w.Len() > 0 && (w.Len() > maxIDs || w.ids[w.head].At < oldest) {
 		if w.ix != nil {
 			w.removeOldest()
-			w.ix.tags[w.head] = 0
 		}
+		w.tags[w.head] = 0
 		w.ids[w.head] = SeenID{}
 		w.head++
 		w.evicted++
@@ -110,10 +113,8 @@ func (w *IDWindow) add(id string, at int64, pr idProbe, maxIDs int, oldest int64
 		n := copy(w.ids, w.ids[w.head:])
 		clear(w.ids[n:])
 		w.ids = w.ids[:n]
-		if x := w.ix; x != nil {
-			copy(x.tags, x.tags[w.head:])
-			x.tags = x.tags[:n]
-		}
+		copy(w.tags, w.tags[w.head:])
+		w.tags = w.tags[:n]
 		w.head = 0
 	}
 }
@@ -123,16 +124,18 @@ func (w *IDWindow) restore(id string, at int64) { w.insert(id, at, idProbe{slot:
 
 // insert appends id, indexing it (at pr's slot when pr was probed).
 func (w *IDWindow) insert(id string, at int64, pr idProbe) {
+	if pr.tag == 0 {
+		pr.tag = idTag(id)
+	}
 	w.ids = append(w.ids, SeenID{ID: id, At: at})
+	w.tags = append(w.tags, pr.tag)
 	x := w.ix
 	switch {
 	case x != nil && 2*(x.used+1) <= len(x.slots):
 		if pr.slot < 0 {
-			pr.tag = idTag(id)
 			pr.slot, _ = w.find(id, pr.tag)
 		}
 		x.slots[pr.slot] = uint64(pr.tag)<<32 | uint64(uint32(w.next()-1))
-		x.tags = append(x.tags, pr.tag)
 		x.used++
 	case x != nil || w.Len() > indexAt:
 		w.rebuild()
@@ -169,7 +172,7 @@ func (w *IDWindow) find(id string, tag uint32) (int, bool) {
 // back the entries after it that would otherwise become unreachable.
 func (w *IDWindow) removeOldest() {
 	x := w.ix
-	tag := x.tags[w.head]
+	tag := w.tags[w.head]
 	want := uint64(tag)<<32 | uint64(uint32(w.evicted))
 	mask := len(x.slots) - 1
 	i := int(tag >> x.shift)
@@ -199,13 +202,12 @@ func (w *IDWindow) rebuild() {
 	for n < 3*w.Len() {
 		n, bits = n*2, bits+1
 	}
-	x := &idIndex{slots: make([]uint64, n), tags: make([]uint32, len(w.ids), cap(w.ids)), shift: uint8(32 - bits)}
+	x := &idIndex{slots: make([]uint64, n), shift: uint8(32 - bits)}
 	w.ix = x
 	for p := w.head; p < len(w.ids); p++ {
-		tag := idTag(w.ids[p].ID)
+		tag := w.tags[p]
 		i, _ := w.find(w.ids[p].ID, tag)
 		x.slots[i] = uint64(tag)<<32 | uint64(uint32(w.evicted+uint64(p-w.head)))
-		x.tags[p] = tag
 		x.used++
 	}
 }

@@ -24,3 +24,34 @@ func BenchmarkIDWindowChurn(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIDWindowLongTail: the long tail of a large catalog, many SKUs
+// with a few ids each, their ids allocated far apart (one event at a time
+// across every SKU), one check and one add per event on a random SKU.
+func BenchmarkIDWindowLongTail(b *testing.B) {
+	const skus, perSKU = 100_000, 8
+	ws := make([]IDWindow, skus)
+	n := 0
+	for range perSKU {
+		for i := range ws {
+			ws[i].Add(fmt.Sprintf("evt-%016x", n), int64(n), 10000, 0)
+			n++
+		}
+	}
+	fresh := make([]string, 1<<16)
+	for i := range fresh {
+		fresh[i] = fmt.Sprintf("evt-%016x", n+i)
+	}
+	x := uint64(1)
+	b.ResetTimer()
+	for i := range b.N {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		w := &ws[x%skus]
+		id := fresh[i&(len(fresh)-1)]
+		if !w.Contains(id) {
+			w.Add(id, int64(n+i), perSKU, 0) // stays scanned: perSKU ids
+		}
+	}
+}
