@@ -53,6 +53,7 @@ type replayFold struct {
 	evicted bool // some states live only in the store
 	dec     *schemas.Decoder
 	hit     *hotSKU // the hot state of the sku the last Decode read (skuName), or nil
+	last    *hotSKU // the hot state skuName last found in skus (nil once states are evicted)
 	ev      ledger.Event
 	fx      ledger.Effects
 	counts  Counts
@@ -71,10 +72,15 @@ func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledge
 }
 
 // skuName is the decoder's sku: a hot SKU's own name, found by the bytes
-// (no string allocated) and remembered for one to use.
+// (no string allocated) and remembered for one to use. Events of a best
+// seller often follow each other: the last SKU found is tried first.
 func (f *replayFold) skuName(b []byte) string {
-	if h, ok := f.skus[string(b)]; ok {
+	if h := f.last; h != nil && h.s.Name == string(b) {
 		f.hit = h
+		return h.s.Name
+	}
+	if h, ok := f.skus[string(b)]; ok {
+		f.hit, f.last = h, h
 		return h.s.Name
 	}
 	return string(b)
@@ -233,6 +239,7 @@ func (f *replayFold) writeBack(evict bool) error {
 		return err
 	}
 	if evict {
+		f.last = nil // it may be dropped
 		target := f.maxHot * 3 / 4
 		for name := range f.skus {
 			if len(f.skus) <= target {

@@ -369,10 +369,15 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 			got = true
 			recs := fp.Records
 			cut := len(recs)
-			for i, r := range recs {
-				if r.Offset >= w.stop || (!until.IsZero() && r.Timestamp.After(until)) {
-					cut = i
-					break
+			if !until.IsZero() || recs[cut-1].Offset >= w.stop {
+				// Offsets rise within a partition: only a read until a
+				// time, or records that cross the stop, need a look at
+				// each record.
+				for i, r := range recs {
+					if r.Offset >= w.stop || (!until.IsZero() && r.Timestamp.After(until)) {
+						cut = i
+						break
+					}
 				}
 			}
 			ended := cut < len(recs)
