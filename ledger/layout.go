@@ -116,7 +116,9 @@ func (s *SKU) Persist(w StateWriter) {
 			delta = s.appendDelta(scratch(w))
 		}
 		if s.chgLost || L.logBytes+len(delta) > L.baseBytes+minLogBytes || L.next-L.first >= maxParts {
-			written(w, delta)
+			if delta != nil {
+				written(w, delta) // not written: only its buffer is kept
+			}
 			old0, old1 := L.first, L.next
 			s.writeBase(w)
 			s.putState(w, s.appendCore(scratch(w)))
