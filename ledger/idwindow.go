@@ -24,7 +24,10 @@ type IDWindow struct {
 	ids  []SeenID
 	tags []uint32 // tags[i] is the tag of ids[i] (0 before head)
 	head int
-	ix   *idIndex // nil while scanned
+	// headAt is ids[head].At, kept here so that an add that forgets
+	// nothing does not read the oldest id (a cache miss of its own).
+	headAt int64
+	ix     *idIndex // nil while scanned
 	// evicted counts the ids ever forgotten: the position, in the SKU's
 	// sequence of applied ids, of the oldest one remembered. The persisted
 	// form (layout.go) uses positions; the canonical encoding does not.
@@ -100,7 +103,7 @@ func (w *IDWindow) Add(id string, at int64, maxIDs int, oldest int64) {
 // add is Add with lookup's probe of id (w unchanged since).
 func (w *IDWindow) add(id string, at int64, pr idProbe, maxIDs int, oldest int64) {
 	w.insert(id, at, pr)
-	for w.Len() > 0 && (w.Len() > maxIDs || w.ids[w.head].At < oldest) {
+	for w.Len() > 0 && (w.Len() > maxIDs || w.headAt < oldest) {
 		if w.ix != nil {
 			w.removeOldest()
 		}
@@ -108,6 +111,9 @@ func (w *IDWindow) add(id string, at int64, pr idProbe, maxIDs int, oldest int64
 		w.ids[w.head] = SeenID{}
 		w.head++
 		w.evicted++
+		if w.Len() > 0 {
+			w.headAt = w.ids[w.head].At
+		}
 	}
 	if w.head > 32 && w.head > len(w.ids)/2 {
 		n := copy(w.ids, w.ids[w.head:])
@@ -129,6 +135,9 @@ func (w *IDWindow) insert(id string, at int64, pr idProbe) {
 	}
 	w.ids = append(w.ids, SeenID{ID: id, At: at})
 	w.tags = append(w.tags, pr.tag)
+	if w.Len() == 1 {
+		w.headAt = at
+	}
 	x := w.ix
 	switch {
 	case x != nil && 2*(x.used+1) <= len(x.slots):
