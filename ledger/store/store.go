@@ -614,6 +614,24 @@ func (b *Batch) Commit() error {
 	return nil
 }
 
+// CommitKeep writes the batch atomically and empties it for more writes,
+// keeping its buffer when that is at most 1 MiB (Pebble's bound for a
+// buffer it lets a batch keep): a writer of many states commits in pieces
+// under that size and reuses one buffer instead of growing a new one for
+// each piece.
+func (b *Batch) CommitKeep() error {
+	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) }); err != nil {
+		b.b = nil
+		return fmt.Errorf("committing ledger batch: %w", err)
+	}
+	b.b.Reset()
+	return nil
+}
+
+// KeepLen is the size past which a batch emptied by CommitKeep starts
+// again with a new buffer.
+const KeepLen = 1 << 20
+
 // Close releases an uncommitted batch.
 func (b *Batch) Close() { b.b = nil }
 

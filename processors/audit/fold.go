@@ -228,11 +228,10 @@ func (f *replayFold) writeBack(evict bool) error {
 			return err
 		}
 		h.dirty = false
-		if b.Len() > 8<<20 {
-			if err := b.Commit(); err != nil {
+		if b.Len() > store.KeepLen*3/4 {
+			if err := b.CommitKeep(); err != nil {
 				return err
 			}
-			b = f.st.NewBatch()
 		}
 	}
 	if err := b.Commit(); err != nil {
