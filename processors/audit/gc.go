@@ -11,19 +11,19 @@ import (
 
 // A replay is a batch job whose heap is mostly the ledger it is building,
 // live until the end: with Go's default GOGC=100 the collector marks that
-// whole heap again each time it doubles. A larger GOGC marks less often but
-// lets the heap grow further, and on the machines measured a page the
-// process touches for the first time costs more than marking it: a minor
-// fault there is about 11 µs of CPU (4 KiB), and a replay that grew its
-// heap to 5-8 GB spent 10-15 s of CPU faulting. So a replay runs with
-// GOGC=200 (the heap grows to three times its live data), with a soft limit
-// of half the memory it may use (the machine's, or its container's limit
-// when lower). GOGC or GOMEMLIMIT in the environment win. Measured on the
-// replay benchmark (10M events, 2 cores, fresh processes with two replays
-// each, processors/audit/BENCH.md, 2026-11-22 21:00): medians of all runs
-// 708k events/s at 800 (10 runs, 4.3-8.5 GB mapped), 694k at 400, 792k at
-// 200 (6 runs, 4.0-4.3 GB), 720k at 100.
-const replayGCPercent = 200
+// whole heap again each time it doubles, which cost a third or more of a
+// replay's CPU. While a replay reads, the heap may grow to nine times its
+// live data (GOGC=800), with a soft limit of half the memory it may use
+// (the machine's, or its container's limit when lower), so a large ledger
+// makes the collector work harder rather than the process run out. GOGC or
+// GOMEMLIMIT in the environment win. Measured on the replay benchmark
+// (10M events, 2 cores, 3 runs each, processors/audit/BENCH.md): median
+// 632k events/s at 400, 834k at 800, 767k at 1600, 901k with the collector
+// off until the limit (but a first run of 532k, faulting in a heap of 9 GB);
+// peak RSS 6.8 GB at 800. GOGC=200 was measured again later (21:00-21:50
+// UTC, BENCH.md): first runs of a process 8-10% faster and 40% less memory
+// mapped, but later replays of the benchmark's process 15-30% slower.
+const replayGCPercent = 800
 
 var gcTune struct {
 	sync.Mutex
