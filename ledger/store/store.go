@@ -606,9 +606,14 @@ func (b *Batch) Len() int { return b.b.Len() }
 
 // Commit writes the batch atomically and releases it.
 func (b *Batch) Commit() error {
-	err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) })
+	err := b.apply()
 	b.b = nil
-	if err != nil {
+	return err
+}
+
+// apply writes the batch's contents atomically.
+func (b *Batch) apply() error {
+	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) }); err != nil {
 		return fmt.Errorf("committing ledger batch: %w", err)
 	}
 	return nil
@@ -620,9 +625,9 @@ func (b *Batch) Commit() error {
 // under that size and reuses one buffer instead of growing a new one for
 // each piece.
 func (b *Batch) CommitKeep() error {
-	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) }); err != nil {
+	if err := b.apply(); err != nil {
 		b.b = nil
-		return fmt.Errorf("committing ledger batch: %w", err)
+		return err
 	}
 	b.b.Reset()
 	return nil

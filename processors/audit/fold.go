@@ -218,7 +218,7 @@ func (f *replayFold) reachAll(ev *ledger.Event) error {
 // drops states until a quarter of the budget is free.
 func (f *replayFold) writeBack(evict bool) error {
 	b := f.st.NewBatch()
-	defer func() { b.Close() }()
+	defer b.Close()
 	for _, h := range f.skus {
 		if !h.dirty {
 			continue
