@@ -55,6 +55,9 @@ type Processor struct {
 	// stay paused until their restore result is installed.
 	restoring map[int32]context.CancelFunc
 	restores  chan restoreResult
+	// restoreWG counts running restores: Run waits for them before it
+	// returns, since they read and write the store its caller then closes.
+	restoreWG sync.WaitGroup
 	clBroken  map[int32]*atomic.Bool // changelog writes failed: no more offset markers
 
 	ready atomic.Bool
@@ -235,7 +238,15 @@ func (p *Processor) startRestore(ctx context.Context, part int32) {
 	if b := p.clBroken[part]; b != nil && b.Load() {
 		env.force = true
 	}
-	go func() { p.restores <- restore(rctx, p.cfg, p.store, part, env) }()
+	p.restoreWG.Add(1)
+	go func() {
+		r := restore(rctx, p.cfg, p.store, part, env)
+		p.restoreWG.Done()
+		select {
+		case p.restores <- r:
+		case <-rctx.Done(): // revoked, or Run is returning: nobody installs it
+		}
+	}()
 }
 
 // installRestores installs finished restores (poll loop only).
@@ -364,9 +375,15 @@ func (p *Processor) Run(ctx context.Context) error {
 		p.allowRebalance()
 		if p.sess != nil {
 			p.sess.Close() // aborts a transaction left open
-			return
+		} else {
+			p.cl.Close()
 		}
-		p.cl.Close()
+		// No callback runs after Close: stop the restores still running
+		// and wait for them, so none touches the store once Run returned.
+		for _, cancel := range p.restoring {
+			cancel()
+		}
+		p.restoreWG.Wait()
 	}()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
