@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -295,6 +296,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 	defer cancel(nil)
 	workers := make(map[int32]*readWorker, len(consume))
 	var wg sync.WaitGroup
+	sched := newFoldSched(runtime.GOMAXPROCS(0))
 	for _, r := range ranges {
 		if r.stop <= r.start {
 			continue
@@ -302,14 +304,27 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		w := &readWorker{ch: make(chan []*kgo.Record, 16), stop: r.stop, next: r.start}
 		workers[r.part] = w
 		s := sinks[r.part]
+		slot := sched.slot(r.stop - r.start)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			held := false // a token of sched
 			for recs := range w.ch {
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				if err := s.fold(recs); err != nil {
+				if !held {
+					sched.acquire(slot)
+					held = true
+				}
+				err := s.fold(recs)
+				if err == nil && len(w.ch) > 0 {
+					sched.yield(slot, len(recs))
+				} else {
+					sched.release(slot, len(recs))
+					held = false
+				}
+				if err != nil {
 					cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
 					continue
 				}
@@ -334,7 +349,10 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 				// nothing below the stop offset is left to fold.
 				w.reached = w.stop
 			}
-			if err := s.finish(w.reached); err != nil {
+			sched.acquire(slot)
+			err := s.finish(w.reached)
+			sched.release(slot, 0)
+			if err != nil {
 				cancel(fmt.Errorf("finishing partition %d: %w", r.part, err))
 			}
 		}()
