@@ -15,7 +15,7 @@ require (
 	gonum.org/v1/plot v0.17.0
 )
 
-require github.com/twmb/franz-go/pkg/sr v1.8.0 // indirect
+require github.com/twmb/franz-go/pkg/sr v1.8.0
 
 require (
 	github.com/go-openapi/jsonpointer v0.22.5 // indirect
@@ -43,7 +43,7 @@ require (
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/golang/snappy v0.0.4 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/klauspost/compress v1.20.3
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect

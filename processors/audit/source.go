@@ -34,7 +34,10 @@ type Config struct {
 	// partitions; past it, a partition writes its changed states back to the
 	// scratch store and drops some. Default 2,000,000.
 	MaxHotSKUs int
-	// FetchMaxBytes caps one fetch response. Default 64 MiB.
+	// FetchMaxBytes caps one fetch response (a partition's share is a
+	// quarter of it). Default 8 MiB: a read holds about two responses
+	// besides the records it has handed to folds (maxInFlight), and
+	// larger ones only made a replay's memory larger (BENCH.md).
 	FetchMaxBytes int32
 	// IdleEnd: once the broker has sent nothing for this long, the
 	// partitions still short of their stop offset end where they are,
@@ -63,7 +66,7 @@ func DefaultConfig() Config {
 		Topic:         "stockledger.events",
 		Ledger:        ledger.DefaultConfig(),
 		MaxHotSKUs:    2_000_000,
-		FetchMaxBytes: 64 << 20,
+		FetchMaxBytes: 8 << 20,
 		IdleEnd:       10 * time.Second,
 	}
 }
@@ -297,6 +300,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 	workers := make(map[int32]*readWorker, len(consume))
 	var wg sync.WaitGroup
 	sched := newFoldSched(runtime.GOMAXPROCS(0))
+	budget := newRecordBudget(maxInFlight)
 	for _, r := range ranges {
 		if r.stop <= r.start {
 			continue
@@ -311,6 +315,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 			held := false // a token of sched
 			for recs := range w.ch {
 				if ctx.Err() != nil {
+					budget.give(len(recs))
 					continue // drain
 				}
 				if !held {
@@ -325,12 +330,14 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 					held = false
 				}
 				if err != nil {
+					budget.give(len(recs))
 					cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
 					continue
 				}
 				for _, r := range recs {
 					r.Recycle()
 				}
+				budget.give(len(recs))
 				if prog != nil {
 					prog.Records.Add(int64(len(recs)))
 				}
@@ -403,6 +410,7 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 				w.next = recs[cut-1].Offset + 1
 				data := dropControl(recs[:cut])
 				if len(data) > 0 {
+					budget.take(len(data))
 					w.ch <- data
 				}
 				if n := cut - len(data); n > 0 && prog != nil {
@@ -468,6 +476,12 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 	return reached, nil
 }
 
+// maxInFlight bounds the records a read has fetched and not yet folded
+// (recordBudget): at about 250 bytes each in memory (record, value,
+// decompressed batch), 64 MiB; a fold of that many keeps both cores of
+// the benchmark machine busy for about a tenth of a second.
+const maxInFlight = 256 << 10
+
 // readWorker is one partition's read: the poll loop hands its records to
 // the partition's goroutine, which folds them.
 type readWorker struct {
@@ -523,32 +537,3 @@ func dropControl(recs []*kgo.Record) []*kgo.Record {
 }
 
 func isControl(r *kgo.Record) bool { return r.Attrs.IsControl() }
-
-// fetchPool lends the client the slices it decodes fetched records into
-// and decompresses batches into, and takes them back once every record of
-// a batch is folded (Record.Recycle). A replay reads every record of a
-// large topic exactly once: without it each record batch is a new
-// allocation of records and bytes, gigabytes for a 10M-event topic, which
-// the collector must then find and free.
-type fetchPool struct {
-	recs sync.Pool // *[]kgo.Record
-	bufs sync.Pool // *[]byte
-}
-
-func (p *fetchPool) GetRecords(n int) []kgo.Record {
-	if v, _ := p.recs.Get().(*[]kgo.Record); v != nil && cap(*v) >= n {
-		return (*v)[:0]
-	}
-	return make([]kgo.Record, 0, n)
-}
-
-func (p *fetchPool) PutRecords(recs []kgo.Record) { p.recs.Put(&recs) }
-
-func (p *fetchPool) GetDecompressBytes(compressed []byte, _ kgo.CompressionCodecType) []byte {
-	if v, _ := p.bufs.Get().(*[]byte); v != nil {
-		return (*v)[:0]
-	}
-	return make([]byte, 0, 4*len(compressed)) // the client grows it if it must
-}
-
-func (p *fetchPool) PutDecompressBytes(b []byte) { p.bufs.Put(&b) }
