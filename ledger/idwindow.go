@@ -10,16 +10,22 @@ import "hash/maphash"
 // memory: comparing each was a cache miss); past indexAt entries a hash
 // table indexes them.
 //
-// The table is open addressing with linear probing, with backward-shift
-// deletion. A slot holds an id's position (not the string: the window
-// holds it) and a 32-bit tag of its hash, whose top bits are also its home
-// slot. A window is a FIFO of unique ids, so every add is an insert and
-// every eviction deletes the oldest; a best seller's window (10,000 ids)
-// turns over constantly, which a Go map with string keys paid for in
-// hashing, tombstones and rehashes on every event. With the tags, a check
-// of a new id (the common case) touches no string, an eviction finds its
-// slot by tag and position, and a check followed by an add of the same id
+// The table is open addressing with linear probing. A slot holds an id's
+// position (not the string: the window holds it) and a 32-bit tag of its
+// hash, whose top bits are also its home slot. A window is a FIFO of
+// unique ids, so every add is an insert and every eviction forgets the
+// oldest; a best seller's window (10,000 ids) turns over constantly, which
+// a Go map with string keys paid for in hashing, tombstones and rehashes on
+// every event. With the tags, a check of a new id (the common case)
+// touches no string, and a check followed by an add of the same id
 // (lookup, then add: ApplyValid) hashes and probes once.
+//
+// An eviction does not touch the table: a slot whose position is no longer
+// in the window is stale, skipped by probes and reused by inserts, and the
+// table is rebuilt from the tags (no string read) once the slots filled
+// since the last rebuild reach half of it. Deleting the oldest id's slot
+// on every eviction was a second probe per event into a table far larger
+// than the caches, a cache miss each: 4% of a replay's CPU.
 type IDWindow struct {
 	ids  []SeenID
 	tags []uint32 // tags[i] is the tag of ids[i] (0 before head)
@@ -37,6 +43,10 @@ type IDWindow struct {
 // idIndex is the hash table of an indexed window.
 type idIndex struct {
 	slots []uint64 // tag<<32 | uint32(position); 0 for an empty slot
+	// used counts the slots filled since the last rebuild, live or
+	// stale since, stale ones reused included: at half the table it is
+	// rebuilt, so probes stay short and no stale slot lives long enough
+	// for its 32-bit position to come round again.
 	used  int
 	shift uint8 // home slot = tag >> shift
 }
@@ -104,10 +114,7 @@ func (w *IDWindow) Add(id string, at int64, maxIDs int, oldest int64) {
 func (w *IDWindow) add(id string, at int64, pr idProbe, maxIDs int, oldest int64) {
 	w.insert(id, at, pr)
 	for w.Len() > 0 && (w.Len() > maxIDs || w.headAt < oldest) {
-		if w.ix != nil {
-			w.removeOldest()
-		}
-		w.tags[w.head] = 0
+		w.tags[w.head] = 0 // its slot in the table goes stale
 		w.ids[w.head] = SeenID{}
 		w.head++
 		w.evicted++
@@ -144,6 +151,9 @@ func (w *IDWindow) insert(id string, at int64, pr idProbe) {
 		if pr.slot < 0 {
 			pr.slot, _ = w.find(id, pr.tag)
 		}
+		// An empty or a stale slot: lookup's probe, before the append,
+		// saw the same stale slots (positions below evicted stay out of
+		// the window).
 		x.slots[pr.slot] = uint64(pr.tag)<<32 | uint64(uint32(w.next()-1))
 		x.used++
 	case x != nil || w.Len() > indexAt:
@@ -159,17 +169,31 @@ var idTagMask = ^uint32(0)
 // idTag is id's tag: the top half of its hash, never 0.
 func idTag(id string) uint32 { return (uint32(maphash.String(idSeed, id)>>32) | 1) & idTagMask }
 
-// at returns the id of slot value v.
+// at returns the id of slot value v (a live one).
 func (w *IDWindow) at(v uint64) string { return w.ids[w.head+int(uint32(v)-uint32(w.evicted))].ID }
 
-// find returns id's slot, or the empty slot where it would go.
+// live reports whether slot value v (not empty) names an id in the window.
+func (w *IDWindow) live(v uint64) bool { return uint32(v)-uint32(w.evicted) < uint32(w.Len()) }
+
+// find returns id's slot, or the slot where it would go: the first stale
+// slot on its probe, else the empty slot that ends it.
 func (w *IDWindow) find(id string, tag uint32) (int, bool) {
 	x := w.ix
 	mask := len(x.slots) - 1
+	free := -1
 	for i := int(tag >> x.shift); ; i = (i + 1) & mask {
 		v := x.slots[i]
 		if v == 0 {
-			return i, false
+			if free < 0 {
+				free = i
+			}
+			return free, false
+		}
+		if !w.live(v) {
+			if free < 0 {
+				free = i
+			}
+			continue
 		}
 		if uint32(v>>32) == tag && w.at(v) == id {
 			return i, true
@@ -177,46 +201,32 @@ func (w *IDWindow) find(id string, tag uint32) (int, bool) {
 	}
 }
 
-// removeOldest deletes the oldest id (at w.head) from the table, shifting
-// back the entries after it that would otherwise become unreachable.
-func (w *IDWindow) removeOldest() {
-	x := w.ix
-	tag := w.tags[w.head]
-	want := uint64(tag)<<32 | uint64(uint32(w.evicted))
-	mask := len(x.slots) - 1
-	i := int(tag >> x.shift)
-	for ; x.slots[i] != want; i = (i + 1) & mask {
-		if x.slots[i] == 0 {
-			panic("ledger: id window index lost an id")
-		}
-	}
-	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
-		// The entry at j may move to i unless its home lies cyclically
-		// in (i, j].
-		if k := int(uint32(x.slots[j]>>32) >> x.shift); (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
-			x.slots[i] = x.slots[j]
-			i = j
-		}
-	}
-	x.slots[i] = 0
-	x.used--
-}
-
 // rebuild sizes the table for at least three times the window and indexes
-// every id. The table is at most a third full after a rebuild and half
-// full before the next (insert); a capped window of 10,000 ids settles in
-// 32,768 slots (256 KiB).
+// every id in it, from the tags alone (the ids are unique: no compare).
+// The table is at most a third full after a rebuild and half full before
+// the next (insert); a capped window of 10,000 ids settles in 32,768 slots
+// (256 KiB), rebuilt in place every 6,000 or so adds.
 func (w *IDWindow) rebuild() {
 	n, bits := 64, 6
 	for n < 3*w.Len() {
 		n, bits = n*2, bits+1
 	}
-	x := &idIndex{slots: make([]uint64, n), shift: uint8(32 - bits)}
-	w.ix = x
+	x := w.ix
+	if x != nil && len(x.slots) == n {
+		clear(x.slots)
+	} else {
+		x = &idIndex{slots: make([]uint64, n)}
+		w.ix = x
+	}
+	x.shift = uint8(32 - bits)
+	mask := n - 1
 	for p := w.head; p < len(w.ids); p++ {
 		tag := w.tags[p]
-		i, _ := w.find(w.ids[p].ID, tag)
+		i := int(tag >> x.shift)
+		for x.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
 		x.slots[i] = uint64(tag)<<32 | uint64(uint32(w.evicted+uint64(p-w.head)))
-		x.used++
 	}
+	x.used = w.Len()
 }

@@ -55,3 +55,35 @@ func BenchmarkIDWindowLongTail(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIDWindowBestSellers: 100 best sellers' windows at their
+// 10,000-id bound, far more than the caches hold (tables and ids, about
+// 50 MB), one check and one add (evicting the oldest) per event on a
+// random one: the cost is the table's cache misses.
+func BenchmarkIDWindowBestSellers(b *testing.B) {
+	const skus, perSKU = 100, 10_000
+	ws := make([]IDWindow, skus)
+	n := 0
+	for range perSKU {
+		for i := range ws {
+			ws[i].Add(fmt.Sprintf("evt-%016x", n), int64(n), perSKU, 0)
+			n++
+		}
+	}
+	fresh := make([]string, 1<<16)
+	for i := range fresh {
+		fresh[i] = fmt.Sprintf("evt-%016x", n+i)
+	}
+	x := uint64(1)
+	b.ResetTimer()
+	for i := range b.N {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		w := &ws[x%skus]
+		id := fresh[i&(len(fresh)-1)]
+		if pr, seen := w.lookup(id); !seen {
+			w.add(id, int64(n+i), pr, perSKU, 0)
+		}
+	}
+}
