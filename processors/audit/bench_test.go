@@ -2,11 +2,13 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -35,7 +37,7 @@ import (
 //
 // With STOCKLEDGER_TEST_BROKERS the topic is on that Kafka instead of an
 // in-process kfake (which shares this process's CPUs).
-// STOCKLEDGER_BENCH_CPUPROFILE=FILE profiles the replays alone, and
+// STOCKLEDGER_BENCH_CPUPROFILE=FILE profiles the replays alone (FILE.1, FILE.2, ... one per run), and
 // STOCKLEDGER_BENCH_FETCH_MAX=BYTES sets both readers' FetchMaxBytes;
 // BenchmarkReplayFold's size is STOCKLEDGER_BENCH_FOLD_EVENTS.
 var bench struct {
@@ -46,6 +48,8 @@ var bench struct {
 }
 
 const benchPartitions = 8
+
+var profiles int // replay profiles written (STOCKLEDGER_BENCH_CPUPROFILE)
 
 func benchCluster(b *testing.B) (*e2etest.Cluster, int64) {
 	b.Helper()
@@ -129,7 +133,8 @@ func BenchmarkReplay(b *testing.B) {
 	})
 	b.Run("replay", func(b *testing.B) {
 		if f := os.Getenv("STOCKLEDGER_BENCH_CPUPROFILE"); f != "" {
-			stop := startProfile(b, f)
+			profiles++ // -count runs: one file each (replay.prof.1, ...)
+			stop := startProfile(b, fmt.Sprintf("%s.%d", f, profiles))
 			defer stop()
 		}
 		var use usage
@@ -161,8 +166,19 @@ func BenchmarkReplay(b *testing.B) {
 // kernel entry; in a VM also the host's).
 type usage struct {
 	at            syscall.Rusage
+	stealAt       float64
 	cpu, faults   float64
+	steal         float64 // CPU seconds the hypervisor gave others (all CPUs of the machine)
 	live, touched float64 // at the end of the last run: live heap as of the last GC, and memory the runtime has mapped
+	gcAt          [2]float64
+	gcCPU, gcs    float64 // the collector's CPU seconds and cycles
+}
+
+// gcNow reads the collector's CPU seconds and cycles so far.
+func gcNow() [2]float64 {
+	m := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(m)
+	return [2]float64{m[0].Value.Float64(), float64(m[1].Value.Uint64())}
 }
 
 // heap records the runtime's memory at the end of a run.
@@ -173,11 +189,19 @@ func (u *usage) heap() {
 	u.touched = float64(m[1].Value.Uint64()-m[2].Value.Uint64()) / (1 << 20)
 }
 
-func (u *usage) start() { syscall.Getrusage(syscall.RUSAGE_SELF, &u.at) }
+func (u *usage) start() {
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u.at)
+	u.stealAt = stealSeconds()
+	u.gcAt = gcNow()
+}
 
 func (u *usage) stop() {
 	var now syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &now)
+	u.steal += stealSeconds() - u.stealAt
+	gc := gcNow()
+	u.gcCPU += gc[0] - u.gcAt[0]
+	u.gcs += gc[1] - u.gcAt[1]
 	u.cpu += time.Duration(now.Utime.Nano() + now.Stime.Nano() - u.at.Utime.Nano() - u.at.Stime.Nano()).Seconds()
 	u.faults += float64(now.Minflt - u.at.Minflt)
 }
@@ -185,6 +209,9 @@ func (u *usage) stop() {
 func (u *usage) report(b *testing.B) {
 	b.ReportMetric(u.cpu/b.Elapsed().Seconds(), "cores")
 	b.ReportMetric(u.faults/float64(b.N), "faults/op")
+	b.ReportMetric(u.steal/float64(b.N), "steal-s/op")
+	b.ReportMetric(u.gcCPU/float64(b.N), "gc-cpu-s/op")
+	b.ReportMetric(u.gcs/float64(b.N), "gcs/op")
 	b.ReportMetric(u.live, "live-MiB")
 	b.ReportMetric(u.touched, "mapped-MiB")
 }
@@ -261,4 +288,24 @@ func listEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int6
 	out := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out, ends.Error()
+}
+
+// stealSeconds is the machine's steal time so far (/proc/stat: CPU time a
+// virtual machine was ready to run but the hypervisor ran something else),
+// or 0 where there is none. A run with steal was slowed by neighbours.
+func stealSeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	v, err := strconv.ParseFloat(f[8], 64)
+	if err != nil {
+		return 0
+	}
+	return v / 100 // USER_HZ
 }
