@@ -49,6 +49,7 @@ type replayFold struct {
 	st      *store.Store
 	pst     ledger.Partition
 	skus    map[string]*hotSKU
+	short   map[hotKey]*hotSKU // the hot SKUs of skus whose names fit a hotKey, by it (skuName)
 	maxHot  int
 	evicted bool // some states live only in the store
 	dec     *schemas.Decoder
@@ -64,11 +65,28 @@ func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledge
 	f := &replayFold{
 		// A replay keeps no channel updates: publishing is settled once
 		// per state, when it is written back (writeBack).
-		part: part, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU),
+		part: part, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU), short: make(map[hotKey]*hotSKU),
 		maxHot: max(1, maxHot), counts: newCounts(),
 	}
 	f.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: f.skuName})
 	return f
+}
+
+// hotKey is a SKU name of up to 23 bytes held in the key itself, zero
+// padded, its length in the last byte (so "A" and "A\x00" differ).
+// Looking a name up by a string key compares the bytes the key points to:
+// a cache miss of its own per event in a ledger of many SKUs, which an
+// inline key does not have.
+type hotKey [24]byte
+
+// makeHotKey returns name's key, and false when name is too long for one.
+func makeHotKey(name []byte) (k hotKey, ok bool) {
+	if len(name) >= len(k) {
+		return k, false
+	}
+	copy(k[:], name)
+	k[len(k)-1] = byte(len(name))
+	return k, true
 }
 
 // skuName is the decoder's sku: a hot SKU's own name, found by the bytes
@@ -79,11 +97,33 @@ func (f *replayFold) skuName(b []byte) string {
 		f.hit = h
 		return h.s.Name
 	}
-	if h, ok := f.skus[string(b)]; ok {
+	var h *hotSKU
+	if k, ok := makeHotKey(b); ok {
+		h = f.short[k]
+	} else {
+		h = f.skus[string(b)]
+	}
+	if h != nil {
 		f.hit, f.last = h, h
 		return h.s.Name
 	}
 	return string(b)
+}
+
+// putHot adds h to the hot SKUs.
+func (f *replayFold) putHot(h *hotSKU) {
+	f.skus[h.s.Name] = h
+	if k, ok := makeHotKey([]byte(h.s.Name)); ok {
+		f.short[k] = h
+	}
+}
+
+// dropHot removes name from the hot SKUs.
+func (f *replayFold) dropHot(name string) {
+	delete(f.skus, name)
+	if k, ok := makeHotKey([]byte(name)); ok {
+		delete(f.short, k)
+	}
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
@@ -146,7 +186,7 @@ func (f *replayFold) one(value []byte) error {
 		if res = f.pst.ApplyValid(&h.s, ev, &f.fx); res.Outcome == ledger.Applied {
 			h.dirty = true
 			if !hot {
-				f.skus[h.s.Name] = h // a new SKU joins once an event applies to it
+				f.putHot(h) // a new SKU joins once an event applies to it
 			}
 		}
 	}
@@ -178,7 +218,7 @@ func (f *replayFold) sku(name string) (*hotSKU, bool, error) {
 		return nil, false, err
 	}
 	if found {
-		f.skus[name] = h
+		f.putHot(h)
 	}
 	return h, found, nil
 }
@@ -191,7 +231,7 @@ func (f *replayFold) reachAll(ev *ledger.Event) error {
 			if _, ok := f.skus[s.Name]; ok {
 				return nil
 			}
-			f.skus[s.Name] = &hotSKU{s: *s}
+			f.putHot(&hotSKU{s: *s})
 			return nil
 		})
 		if err != nil {
@@ -244,7 +284,7 @@ func (f *replayFold) writeBack(evict bool) error {
 			if len(f.skus) <= target {
 				break
 			}
-			delete(f.skus, name)
+			f.dropHot(name)
 		}
 		f.evicted = true
 	}
