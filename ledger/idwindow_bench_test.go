@@ -29,31 +29,7 @@ func BenchmarkIDWindowChurn(b *testing.B) {
 // with a few ids each, their ids allocated far apart (one event at a time
 // across every SKU), one check and one add per event on a random SKU.
 func BenchmarkIDWindowLongTail(b *testing.B) {
-	const skus, perSKU = 100_000, 8
-	ws := make([]IDWindow, skus)
-	n := 0
-	for range perSKU {
-		for i := range ws {
-			ws[i].Add(fmt.Sprintf("evt-%016x", n), int64(n), 10000, 0)
-			n++
-		}
-	}
-	fresh := make([]string, 1<<16)
-	for i := range fresh {
-		fresh[i] = fmt.Sprintf("evt-%016x", n+i)
-	}
-	x := uint64(1)
-	b.ResetTimer()
-	for i := range b.N {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		w := &ws[x%skus]
-		id := fresh[i&(len(fresh)-1)]
-		if !w.Contains(id) {
-			w.Add(id, int64(n+i), perSKU, 0) // stays scanned: perSKU ids
-		}
-	}
+	benchWindows(b, 100_000, 8) // stays scanned: 8 ids each
 }
 
 // BenchmarkIDWindowBestSellers: 100 best sellers' windows at their
@@ -61,7 +37,14 @@ func BenchmarkIDWindowLongTail(b *testing.B) {
 // 50 MB), one check and one add (evicting the oldest) per event on a
 // random one: the cost is the table's cache misses.
 func BenchmarkIDWindowBestSellers(b *testing.B) {
-	const skus, perSKU = 100, 10_000
+	benchWindows(b, 100, 10_000)
+}
+
+// benchWindows fills skus windows with perSKU ids each, one id at a time
+// across every window (so a window's ids lie far apart in memory), then
+// measures a check and an add (lookup's probe reused, the oldest evicted)
+// of a new id on a random window per op.
+func benchWindows(b *testing.B, skus, perSKU int) {
 	ws := make([]IDWindow, skus)
 	n := 0
 	for range perSKU {
@@ -80,7 +63,7 @@ func BenchmarkIDWindowBestSellers(b *testing.B) {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
-		w := &ws[x%skus]
+		w := &ws[x%uint64(skus)]
 		id := fresh[i&(len(fresh)-1)]
 		if pr, seen := w.lookup(id); !seen {
 			w.add(id, int64(n+i), pr, perSKU, 0)

@@ -22,18 +22,7 @@ func TestFoldAfterEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	receipt := func(i int, sku string, qty int) []*kgo.Record {
-		line := fmt.Sprintf(`{"event_id":"e-%d","type":"receipt","sku":%q,"occurred_at":"2026-11-27T08:00:%02dZ","location":"dc-east","qty":%d}`, i, sku, i, qty)
-		var ev ledger.Event
-		if r, d := schemas.ParseEventJSON([]byte(line), &ev); r != ledger.ReasonNone {
-			t.Fatalf("%s: %s", line, d)
-		}
-		v, err := schemas.EncodeEvent(nil, &ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return []*kgo.Record{{Value: v, Offset: int64(i)}}
-	}
+	receipt := func(i int, sku string, qty int) []*kgo.Record { return receiptRecord(t, i, sku, qty) }
 	// One hot SKU at most: A, found hot by its second receipt, is dropped
 	// when B arrives, then receives again.
 	f := newReplayFold(0, st, schemas.NewRegistry(), ledger.DefaultConfig(), 1)
@@ -73,17 +62,7 @@ func TestHotKeys(t *testing.T) {
 	names := []string{"A", "SKU-000001", "ABCDEFGHIJKLMNOPQRSTUVW" /* 23 */, "ABCDEFGHIJKLMNOPQRSTUVWX" /* 24 */, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"}
 	f := newReplayFold(0, st, schemas.NewRegistry(), ledger.DefaultConfig(), 100)
 	for i := range 20 {
-		name := names[i%len(names)]
-		line := fmt.Sprintf(`{"event_id":"e-%d","type":"receipt","sku":%q,"occurred_at":"2026-11-27T08:00:%02dZ","location":"dc-east","qty":1}`, i, name, i)
-		var ev ledger.Event
-		if r, d := schemas.ParseEventJSON([]byte(line), &ev); r != ledger.ReasonNone {
-			t.Fatalf("%s: %s", line, d)
-		}
-		v, err := schemas.EncodeEvent(nil, &ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.fold([]*kgo.Record{{Value: v, Offset: int64(i)}}); err != nil {
+		if err := f.fold(receiptRecord(t, i, names[i%len(names)], 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,4 +101,20 @@ func TestHotKeys(t *testing.T) {
 	if a, _ := makeHotKey([]byte("A")); a == func() hotKey { k, _ := makeHotKey([]byte("A\x00")); return k }() {
 		t.Error(`"A" and "A\x00" have the same inline key`)
 	}
+}
+
+// receiptRecord is event i, a receipt of qty at dc-east for sku, as a
+// one-record batch at offset i.
+func receiptRecord(t *testing.T, i int, sku string, qty int) []*kgo.Record {
+	t.Helper()
+	line := fmt.Sprintf(`{"event_id":"e-%d","type":"receipt","sku":%q,"occurred_at":"2026-11-27T08:00:%02dZ","location":"dc-east","qty":%d}`, i, sku, i, qty)
+	var ev ledger.Event
+	if r, d := schemas.ParseEventJSON([]byte(line), &ev); r != ledger.ReasonNone {
+		t.Fatalf("%s: %s", line, d)
+	}
+	v, err := schemas.EncodeEvent(nil, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*kgo.Record{{Value: v, Offset: int64(i)}}
 }
