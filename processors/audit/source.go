@@ -315,6 +315,10 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 			held := false // a token of sched
 			for recs := range w.ch {
 				if ctx.Err() != nil {
+					if held { // others may wait for it, to drain too
+						sched.release(slot, 0)
+						held = false
+					}
 					budget.give(len(recs))
 					continue // drain
 				}
