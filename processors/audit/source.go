@@ -312,39 +312,36 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			held := false // a token of sched
+			held := false // a turn to fold (sched)
 			for recs := range w.ch {
-				if ctx.Err() != nil {
-					if held { // others may wait for it, to drain too
-						sched.release(slot, 0)
-						held = false
+				if ctx.Err() == nil { // else drain
+					if !held {
+						sched.acquire(slot)
+						held = true
 					}
-					budget.give(len(recs))
-					continue // drain
+					if err := s.fold(recs); err != nil {
+						cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
+					} else {
+						for _, r := range recs {
+							r.Recycle()
+						}
+						if prog != nil {
+							prog.Records.Add(int64(len(recs)))
+						}
+					}
 				}
-				if !held {
-					sched.acquire(slot)
-					held = true
-				}
-				err := s.fold(recs)
-				if err == nil && len(w.ch) > 0 {
+				// The turn is kept only with records at hand and the read
+				// going on: a draining read hands it on, or the partitions
+				// waiting for one would never drain.
+				switch {
+				case !held:
+				case ctx.Err() == nil && len(w.ch) > 0:
 					sched.yield(slot, len(recs))
-				} else {
+				default:
 					sched.release(slot, len(recs))
 					held = false
 				}
-				if err != nil {
-					budget.give(len(recs))
-					cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
-					continue
-				}
-				for _, r := range recs {
-					r.Recycle()
-				}
 				budget.give(len(recs))
-				if prog != nil {
-					prog.Records.Add(int64(len(recs)))
-				}
 			}
 			if !w.ended || ctx.Err() != nil {
 				return
