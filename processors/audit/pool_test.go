@@ -62,17 +62,9 @@ func TestRecordBudget(t *testing.T) {
 		b.take(10)
 		close(took)
 	}()
-	select {
-	case <-took:
-		t.Fatal("took 10 more records with 100 of 100 in flight")
-	case <-time.After(50 * time.Millisecond):
-	}
+	stillWaiting(t, took, "took 10 more records with 100 of 100 in flight")
 	b.give(5)
-	select {
-	case <-took:
-		t.Fatal("took 10 more records with 95 of 100 in flight")
-	case <-time.After(50 * time.Millisecond):
-	}
+	stillWaiting(t, took, "took 10 more records with 95 of 100 in flight")
 	b.give(35)
 	select {
 	case <-took: // 60 + 10 in flight
@@ -86,11 +78,17 @@ func TestRecordBudget(t *testing.T) {
 		b.take(1)
 		close(big)
 	}()
-	select {
-	case <-big:
-		t.Fatal("took a record while a chunk over the budget was in flight")
-	case <-time.After(50 * time.Millisecond):
-	}
+	stillWaiting(t, big, "took a record while a chunk over the budget was in flight")
 	b.give(500)
 	<-big
+}
+
+// stillWaiting fails with why if done closes within 50 ms.
+func stillWaiting(t *testing.T, done <-chan struct{}, why string) {
+	t.Helper()
+	select {
+	case <-done:
+		t.Fatal(why)
+	case <-time.After(50 * time.Millisecond):
+	}
 }
