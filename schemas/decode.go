@@ -125,6 +125,10 @@ type cached struct {
 // interner hands out one string per distinct code (m nil: interning off),
 // and the sku through the caller's function when it gave one.
 type interner struct {
+	// recent holds strings handed out lately, direct-mapped by a cheap
+	// hash of their bytes: a handful of codes make up most events, and a
+	// hit costs one compare instead of a map lookup's hashing and probing.
+	recent     [64]string
 	m          map[string]string
 	maxStrings int
 	maxBytes   int
@@ -147,14 +151,23 @@ func (in *interner) get(b []byte) string {
 	if len(b) > in.maxBytes {
 		return string(b)
 	}
-	if s, ok := in.m[string(b)]; ok { // no allocation: the compiler sees the lookup
-		return s
+	var h uint
+	if n := len(b); n > 0 {
+		h = uint(n)*37 + uint(b[0])*11 + uint(b[n/2])*3 + uint(b[n-1])
 	}
-	if len(in.m) >= in.maxStrings {
-		clear(in.m)
+	r := &in.recent[h%uint(len(in.recent))]
+	if *r == string(b) {
+		return *r
 	}
-	s := string(b)
-	in.m[s] = s
+	s, ok := in.m[string(b)] // no allocation: the compiler sees the lookup
+	if !ok {
+		if len(in.m) >= in.maxStrings {
+			clear(in.m)
+		}
+		s = string(b)
+		in.m[s] = s
+	}
+	*r = s
 	return s
 }
 

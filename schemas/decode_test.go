@@ -347,3 +347,24 @@ func TestDecodeAllocations(t *testing.T) {
 	}
 	sameEvent(t, "pos_sale with the SKU func", got, ev)
 }
+
+// TestInternerRecent: codes that share a slot of the interner's recent
+// strings (same length, same first, middle and last bytes) come back as
+// their own bytes, whatever was handed out before, through table resets.
+func TestInternerRecent(t *testing.T) {
+	in := &interner{m: map[string]string{}, maxStrings: 16, maxBytes: 128}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 100_000 {
+		b := []byte("aa-a-aa")
+		b[1] = "xyz"[rng.IntN(3)]
+		b[4] = "xyz"[rng.IntN(3)]
+		b[5] = "xyz"[rng.IntN(3)]
+		if rng.IntN(10) == 0 {
+			b = b[:rng.IntN(len(b))]
+		}
+		want := string(b)
+		if got := in.get(b); got != want {
+			t.Fatalf("get(%q) = %q", want, got)
+		}
+	}
+}
