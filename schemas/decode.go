@@ -109,6 +109,45 @@ func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
 	return decodeEvent(c.e, b, soeHeaderLen, ev, d.in)
 }
 
+// PeekSKU returns the bytes of a single-object encoded event's sku (valid
+// while b is) without decoding the rest, reading past the writer fields
+// before it. ok is false when it cannot tell cheaply: Confluent framing, a
+// fingerprint the registry lacks, a type without a sku (channel_policy),
+// a writer sku that is not a plain string, or bytes that do not read.
+// When ok, Decode of b gives this sku or fails (a dead letter).
+func (d *Decoder) PeekSKU(b []byte) ([]byte, bool) {
+	if len(b) < soeHeaderLen || b[0] != 0xC3 || b[1] != 0x01 {
+		return nil, false
+	}
+	fp := binary.LittleEndian.Uint64(b[2:])
+	c := &d.cache[(fp^fp>>32)&63]
+	if c.e == nil || c.fp != fp {
+		e := d.reg.lookup(fp)
+		if e == nil {
+			return nil, false
+		}
+		c.fp, c.e = fp, e
+	}
+	p := c.e.event
+	if p == nil {
+		return nil, false
+	}
+	r := reader{b: b, i: soeHeaderLen}
+	for i := range p.ops {
+		o := &p.ops[i]
+		if o.code != opSkip && o.slot == sSKU {
+			if o.code != opString {
+				return nil, false
+			}
+			return r.bytes()
+		}
+		if !r.skip(o.t) {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // Err is the operating error behind the last Decode's ReasonUnknownSchema
 // when the schema registry could not be asked about a Confluent schema id
 // (unreachable, timeout, server error): the event is not bad, so it must

@@ -239,6 +239,7 @@ func TestDecodeProblems(t *testing.T) {
 func TestDecodeGarbage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 3))
 	reg := NewRegistry()
+	dec := reg.NewDecoder(DecoderConfig{})
 	withGoavroLimits(t)
 	var ev ledger.Event
 	decoded, total := 0, 0
@@ -255,6 +256,8 @@ func TestDecodeGarbage(t *testing.T) {
 			if checkAgainstGoavro(t, reg, sf, typ, b, &ev) {
 				decoded++
 			}
+			r, _ := dec.Decode(b, &ev)
+			checkPeek(t, dec, b, r, &ev)
 		}
 	}
 	t.Logf("%d of %d mutated messages decoded", decoded, total)
@@ -365,6 +368,60 @@ func TestInternerRecent(t *testing.T) {
 		want := string(b)
 		if got := in.get(b); got != want {
 			t.Fatalf("get(%q) = %q", want, got)
+		}
+	}
+}
+
+// checkPeek insists that what PeekSKU says of b agrees with b's decode
+// (reason r, into ev): a sku it finds is the one the decode read.
+func checkPeek(t testing.TB, dec *Decoder, b []byte, r ledger.Reason, ev *ledger.Event) {
+	t.Helper()
+	sku, ok := dec.PeekSKU(b)
+	if !ok {
+		return
+	}
+	if r == ledger.ReasonNone && ev.Has&ledger.FieldSKU == 0 {
+		t.Fatalf("%x: PeekSKU found %q, the decode no sku", b, sku)
+	}
+	if ev.Has&ledger.FieldSKU != 0 && ev.SKU != string(sku) {
+		t.Fatalf("%x: PeekSKU found %q, the decode %q", b, sku, ev.SKU)
+	}
+}
+
+// TestPeekSKU: PeekSKU finds the sku of every event of the current
+// schemas but channel_policy's, and agrees with the decode.
+func TestPeekSKU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 11))
+	reg := NewRegistry()
+	dec := reg.NewDecoder(DecoderConfig{})
+	var ev ledger.Event
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(t, typ)
+		for range 500 {
+			src := randomEvent(rng, typ, sf)
+			b, err := sf.single(eventNative(&src, sf))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, d := dec.Decode(b, &ev)
+			sku, ok := dec.PeekSKU(b)
+			switch {
+			case typ == ledger.TypeChannelPolicy:
+				if ok {
+					t.Fatalf("PeekSKU found %q in a channel_policy", sku)
+				}
+				continue
+			case !ok:
+				t.Fatalf("%s: PeekSKU found no sku (decode: %s %q)", typ, r, d)
+			case string(sku) != src.SKU:
+				t.Fatalf("%s: PeekSKU found %q, want %q", typ, sku, src.SKU)
+			}
+			checkPeek(t, dec, b, r, &ev)
+		}
+	}
+	for _, b := range [][]byte{nil, {0xC3, 0x01}, headerFP(12345), {0, 0, 0, 0, 1, 2}} {
+		if sku, ok := dec.PeekSKU(b); ok {
+			t.Fatalf("%x: PeekSKU found %q", b, sku)
 		}
 	}
 }

@@ -40,10 +40,12 @@ func decodeBoth(t *testing.T, reg *Registry, b []byte) (ledger.Event, ledger.Rea
 	t.Helper()
 	var a, c ledger.Event
 	r1, d1 := reg.DecodeEvent(b, &a)
-	r2, d2 := reg.NewDecoder(DecoderConfig{}).Decode(b, &c)
+	dec := reg.NewDecoder(DecoderConfig{})
+	r2, d2 := dec.Decode(b, &c)
 	if r1 != r2 || d1 != d2 {
 		t.Fatalf("Registry says %s %q, Decoder %s %q", r1, d1, r2, d2)
 	}
+	checkPeek(t, dec, b, r2, &c)
 	sameEvent(t, "Registry vs Decoder", a, c)
 	return a, r1, d1
 }

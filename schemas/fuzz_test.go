@@ -88,6 +88,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if r == ledger.ReasonNone {
 			sameEvent(t, "Registry vs Decoder", ev, ev2)
 		}
+		checkPeek(t, dec, b, r2, &ev2)
 		var w writer
 		var ok bool
 		hdr := 10

@@ -43,7 +43,7 @@ type hotSKU struct {
 // processor does (decode, validate, apply; a channel_policy reaches every
 // known SKU in SKU order), keeping states in memory and writing them back
 // in batches: a state is read from the store only after it was evicted,
-// never once per event.
+// never once per event. Each batch is folded SKU by SKU (skuGroups).
 type replayFold struct {
 	part    int32
 	st      *store.Store
@@ -59,6 +59,76 @@ type replayFold struct {
 	fx      ledger.Effects
 	counts  Counts
 	next    int64
+	groups  skuGroups
+	folded  int // events folded: effects are counted every 64
+}
+
+// skuGroups orders a batch's records for the fold by SKU: each SKU's
+// records in offset order, SKUs in the order they first appear. The
+// ledger of a partition is the same whatever the order between SKUs, as
+// long as each SKU's events keep theirs and a channel_policy (which
+// reaches every SKU) stays between what came before and after it: so a
+// record whose sku PeekSKU cannot tell (a channel_policy, or one the
+// decode will refuse) folds in its place, after the groups before it.
+// A best seller's events then follow each other, and its state (the id
+// window, the record maps) stays in the caches for all of them instead of
+// being fetched again for each; the counts (dead letters, alerts) are sums
+// and do not depend on the order.
+type skuGroups struct {
+	short map[hotKey]int32 // group by sku, for names that fit a hotKey
+	long  map[string]int32 // group by sku, for the others
+	size  []int32          // per group: its records; then where its next one goes
+	group []int32          // per record grouped: its group
+	vals  [][]byte         // per record grouped: its value, in offset order
+	order [][]byte         // the values in group order (order)
+}
+
+// add appends a record's value, of SKU sku, to its group.
+func (g *skuGroups) add(value, sku []byte) {
+	var gi int32
+	var found bool
+	if k, ok := makeHotKey(sku); ok {
+		if gi, found = g.short[k]; !found {
+			gi = int32(len(g.size))
+			g.short[k] = gi
+		}
+	} else if gi, found = g.long[string(sku)]; !found {
+		gi = int32(len(g.size))
+		g.long[string(sku)] = gi
+	}
+	if !found {
+		g.size = append(g.size, 0)
+	}
+	g.size[gi]++
+	g.group = append(g.group, gi)
+	g.vals = append(g.vals, value)
+}
+
+// sorted returns the values added since the last reset, group by group
+// (a counting sort: the fold then reads them in sequence, where following
+// a list from record to record waited on a cache miss at every step).
+func (g *skuGroups) sorted() [][]byte {
+	at := int32(0)
+	for i, n := range g.size {
+		g.size[i] = at
+		at += n
+	}
+	g.order = slices.Grow(g.order[:0], len(g.vals))[:len(g.vals)]
+	for i, v := range g.vals {
+		gi := g.group[i]
+		g.order[g.size[gi]] = v
+		g.size[gi]++
+	}
+	return g.order
+}
+
+// reset empties the groups.
+func (g *skuGroups) reset() {
+	clear(g.short)
+	clear(g.long)
+	clear(g.vals) // the values are the read's (fetchPool)
+	clear(g.order)
+	g.size, g.group, g.vals, g.order = g.size[:0], g.group[:0], g.vals[:0], g.order[:0]
 }
 
 func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
@@ -67,6 +137,7 @@ func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledge
 		// per state, when it is written back (writeBack).
 		part: part, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU), short: make(map[hotKey]*hotSKU),
 		maxHot: max(1, maxHot), counts: newCounts(),
+		groups: skuGroups{short: make(map[hotKey]int32), long: make(map[string]int32)},
 	}
 	f.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: f.skuName})
 	return f
@@ -127,21 +198,52 @@ func (f *replayFold) dropHot(name string) {
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
-	for i, r := range recs {
-		if err := f.one(r.Value); err != nil {
+	for _, r := range recs {
+		if sku, ok := f.dec.PeekSKU(r.Value); ok {
+			f.groups.add(r.Value, sku)
+			continue
+		}
+		if err := f.foldGroups(); err != nil {
 			return err
 		}
-		if err := f.dec.Err(); err != nil { // the schema registry could not be asked
+		if err := f.foldOne(r.Value); err != nil {
 			return err
 		}
-		if i%64 == 63 { // a replay keeps counts, not outputs: keep them small
-			f.countEffects()
-		}
+	}
+	if err := f.foldGroups(); err != nil {
+		return err
 	}
 	f.counts.Records += int64(len(recs))
 	f.countEffects()
 	if len(f.skus) > f.maxHot {
 		return f.writeBack(true)
+	}
+	return nil
+}
+
+// foldGroups folds the grouped records, group by group, and empties the
+// groups.
+func (f *replayFold) foldGroups() error {
+	g := &f.groups
+	for _, v := range g.sorted() {
+		if err := f.foldOne(v); err != nil {
+			return err
+		}
+	}
+	g.reset()
+	return nil
+}
+
+// foldOne folds one record's event.
+func (f *replayFold) foldOne(value []byte) error {
+	if err := f.one(value); err != nil {
+		return err
+	}
+	if err := f.dec.Err(); err != nil { // the schema registry could not be asked
+		return err
+	}
+	if f.folded++; f.folded%64 == 0 { // a replay keeps counts, not outputs: keep them small
+		f.countEffects()
 	}
 	return nil
 }
