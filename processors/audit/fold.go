@@ -77,10 +77,12 @@ type replayFold struct {
 type skuGroups struct {
 	short map[hotKey]int32 // group by sku, for names that fit a hotKey
 	long  map[string]int32 // group by sku, for the others
-	size  []int32          // per group: its records; then where its next one goes
+	count []int32          // per group: its records; then where its next one goes in order
+	bytes []int            // per group: its values' bytes; then where its next one goes in arena
 	group []int32          // per record grouped: its group
 	vals  [][]byte         // per record grouped: its value, in offset order
-	order [][]byte         // the values in group order (order)
+	arena []byte           // the values, copied group after group (sorted)
+	order [][]byte         // the values in arena, in group order
 }
 
 // add appends a record's value, of SKU sku, to its group.
@@ -89,35 +91,42 @@ func (g *skuGroups) add(value, sku []byte) {
 	var found bool
 	if k, ok := makeHotKey(sku); ok {
 		if gi, found = g.short[k]; !found {
-			gi = int32(len(g.size))
+			gi = int32(len(g.count))
 			g.short[k] = gi
 		}
 	} else if gi, found = g.long[string(sku)]; !found {
-		gi = int32(len(g.size))
+		gi = int32(len(g.count))
 		g.long[string(sku)] = gi
 	}
 	if !found {
-		g.size = append(g.size, 0)
+		g.count = append(g.count, 0)
+		g.bytes = append(g.bytes, 0)
 	}
-	g.size[gi]++
+	g.count[gi]++
+	g.bytes[gi] += len(value)
 	g.group = append(g.group, gi)
 	g.vals = append(g.vals, value)
 }
 
-// sorted returns the values added since the last reset, group by group
-// (a counting sort: the fold then reads them in sequence, where following
-// a list from record to record waited on a cache miss at every step).
+// sorted returns the values added since the last reset, group by group,
+// copied one after the other (a counting sort): the fold then reads them
+// in sequence. Reading the records' own bytes in group order was a cache
+// miss per event (the records of a fetch lie in offset order).
 func (g *skuGroups) sorted() [][]byte {
-	at := int32(0)
-	for i, n := range g.size {
-		g.size[i] = at
-		at += n
+	var n int32
+	var size int
+	for i := range g.count {
+		n, g.count[i] = n+g.count[i], n
+		size, g.bytes[i] = size+g.bytes[i], size
 	}
+	g.arena = slices.Grow(g.arena[:0], size)[:size]
 	g.order = slices.Grow(g.order[:0], len(g.vals))[:len(g.vals)]
 	for i, v := range g.vals {
 		gi := g.group[i]
-		g.order[g.size[gi]] = v
-		g.size[gi]++
+		at := g.bytes[gi]
+		end := at + copy(g.arena[at:], v)
+		g.order[g.count[gi]] = g.arena[at:end:end]
+		g.bytes[gi], g.count[gi] = end, g.count[gi]+1
 	}
 	return g.order
 }
@@ -127,8 +136,7 @@ func (g *skuGroups) reset() {
 	clear(g.short)
 	clear(g.long)
 	clear(g.vals) // the values are the read's (fetchPool)
-	clear(g.order)
-	g.size, g.group, g.vals, g.order = g.size[:0], g.group[:0], g.vals[:0], g.order[:0]
+	g.count, g.bytes, g.group, g.vals, g.order = g.count[:0], g.bytes[:0], g.group[:0], g.vals[:0], g.order[:0]
 }
 
 func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
