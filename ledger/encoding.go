@@ -67,6 +67,27 @@ func (s *SKU) appendRecords(dst []byte) []byte {
 	return dst
 }
 
+// appendRecordsAnyOrder is appendRecords in the maps' own order, for a
+// split SKU's base part, which is decoded into maps and never compared as
+// bytes (Store.SKUs re-encodes a split SKU canonically): a best seller's
+// base holds tens of thousands of records, and sorting their ids then
+// looking each up again was most of what writing it cost.
+func (s *SKU) appendRecordsAnyOrder(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s.POs)))
+	for id, v := range s.POs {
+		dst = appendPO(appendString(dst, id), v)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Orders)))
+	for id, v := range s.Orders {
+		dst = appendOrder(appendString(dst, id), v)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Transfers)))
+	for id, v := range s.Transfers {
+		dst = appendTransfer(appendString(dst, id), v)
+	}
+	return dst
+}
+
 func appendPO(dst []byte, p POLine) []byte {
 	dst = appendString(dst, p.Location)
 	dst = binary.AppendVarint(dst, int64(p.Expected))
