@@ -109,30 +109,35 @@ func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
 	return decodeEvent(c.e, b, soeHeaderLen, ev, d.in)
 }
 
-// PeekSKU returns the bytes of a single-object encoded event's sku (valid
-// while b is) without decoding the rest, reading past the writer fields
-// before it. ok is false when it cannot tell cheaply: Confluent framing, a
-// fingerprint the registry lacks, a type without a sku (channel_policy),
-// a writer sku that is not a plain string, or bytes that do not read.
-// When ok, Decode of b gives this sku or fails (a dead letter).
+// PeekSKU returns the bytes of an event's sku (valid while b is) without
+// decoding the rest, reading past the writer fields before it. It never
+// asks a schema registry: ok is false when it cannot tell cheaply (a
+// fingerprint or Confluent schema id the registry does not hold yet, a
+// type without a sku (channel_policy), a writer sku that is not a plain
+// string, or bytes that do not read). When ok, Decode of b gives this sku
+// or fails (a dead letter).
 func (d *Decoder) PeekSKU(b []byte) ([]byte, bool) {
-	if len(b) < soeHeaderLen || b[0] != 0xC3 || b[1] != 0x01 {
-		return nil, false
-	}
-	fp := binary.LittleEndian.Uint64(b[2:])
-	c := &d.cache[(fp^fp>>32)&63]
-	if c.e == nil || c.fp != fp {
-		e := d.reg.lookup(fp)
-		if e == nil {
-			return nil, false
+	var e *entry
+	hdr := soeHeaderLen
+	switch {
+	case len(b) >= confluentHeaderLen && b[0] == confluentMagic:
+		e, hdr = d.reg.byID(binary.BigEndian.Uint32(b[1:])), confluentHeaderLen
+	case len(b) >= soeHeaderLen && b[0] == 0xC3 && b[1] == 0x01:
+		fp := binary.LittleEndian.Uint64(b[2:])
+		c := &d.cache[(fp^fp>>32)&63]
+		if c.e == nil || c.fp != fp {
+			if e = d.reg.lookup(fp); e == nil {
+				return nil, false
+			}
+			c.fp, c.e = fp, e
 		}
-		c.fp, c.e = fp, e
+		e = c.e
 	}
-	p := c.e.event
-	if p == nil {
+	if e == nil || e.event == nil {
 		return nil, false
 	}
-	r := reader{b: b, i: soeHeaderLen}
+	p := e.event
+	r := reader{b: b, i: hdr}
 	for i := range p.ops {
 		o := &p.ops[i]
 		if o.code != opSkip && o.slot == sSKU {

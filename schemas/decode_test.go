@@ -424,4 +424,28 @@ func TestPeekSKU(t *testing.T) {
 			t.Fatalf("%x: PeekSKU found %q", b, sku)
 		}
 	}
+	// Confluent framing: found once the registry holds the schema id, and
+	// never by asking a schema registry (none is configured here).
+	for i, typ := range ledger.EventTypes() {
+		sf := eventFile(t, typ)
+		src := randomEvent(rng, typ, sf)
+		body, err := sf.codec.BinaryFromNative(nil, eventNative(&src, sf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := uint32(200 + i)
+		b := append(binary.BigEndian.AppendUint32([]byte{0}, id), body...)
+		if sku, ok := dec.PeekSKU(b); ok {
+			t.Fatalf("%s: PeekSKU found %q under schema id %d, which the registry does not hold", typ, sku, id)
+		}
+		if _, err := reg.AddSchemaID(id, sf.text); err != nil {
+			t.Fatal(err)
+		}
+		sku, ok := dec.PeekSKU(b)
+		if want := typ != ledger.TypeChannelPolicy; ok != want || ok && string(sku) != src.SKU {
+			t.Fatalf("%s, Confluent-framed: PeekSKU %q %v, want %q %v", typ, sku, ok, src.SKU, want)
+		}
+		r, _ := dec.Decode(b, &ev)
+		checkPeek(t, dec, b, r, &ev)
+	}
 }

@@ -68,9 +68,9 @@ type replayFold struct {
 // ledger of a partition is the same whatever the order between SKUs, as
 // long as each SKU's events keep theirs and a channel_policy (which
 // reaches every SKU) stays between what came before and after it: so a
-// record whose sku PeekSKU cannot tell (a channel_policy, a Confluent-
-// framed event, or one the decode will refuse) folds in its place, after
-// the groups before it.
+// record whose sku PeekSKU cannot tell (a channel_policy, an event of a
+// schema the registry does not hold yet, or one the decode will refuse)
+// folds in its place, after the groups before it.
 // A best seller's events then follow each other, and its state (the id
 // window, the record maps) stays in the caches for all of them instead of
 // being fetched again for each; the counts (dead letters, alerts) are sums
