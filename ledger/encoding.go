@@ -25,7 +25,7 @@ var ErrCorrupt = errors.New("corrupt ledger state")
 func (s *SKU) AppendBinary(dst []byte) []byte {
 	dst = append(dst, skuFormat)
 	dst = s.appendHead(dst)
-	dst = s.appendRecords(dst)
+	dst = s.appendRecords(dst, true)
 	dst = s.appendPublished(dst)
 	return appendWindow(dst, &s.Seen)
 }
@@ -50,40 +50,29 @@ func (s *SKU) appendHead(dst []byte) []byte {
 	return dst
 }
 
-// appendRecords appends the PO lines, orders and transfers, in id order.
-func (s *SKU) appendRecords(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s.POs)))
-	for _, id := range sortedKeys(s.POs) {
-		dst = appendPO(appendString(dst, id), s.POs[id])
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.Orders)))
-	for _, id := range sortedKeys(s.Orders) {
-		dst = appendOrder(appendString(dst, id), s.Orders[id])
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.Transfers)))
-	for _, id := range sortedKeys(s.Transfers) {
-		dst = appendTransfer(appendString(dst, id), s.Transfers[id])
-	}
-	return dst
+// appendRecords appends the PO lines, orders and transfers, each kind in
+// id order (the canonical encoding) or, unordered, in the maps' own order:
+// a split SKU's base part is decoded into maps and never compared as bytes
+// (Store.SKUs re-encodes a split SKU canonically), and a best seller's base
+// holds tens of thousands of records, whose sorting and second lookup were
+// most of what writing it cost.
+func (s *SKU) appendRecords(dst []byte, inIDOrder bool) []byte {
+	dst = appendRecordMap(dst, s.POs, inIDOrder, appendPO)
+	dst = appendRecordMap(dst, s.Orders, inIDOrder, appendOrder)
+	return appendRecordMap(dst, s.Transfers, inIDOrder, appendTransfer)
 }
 
-// appendRecordsAnyOrder is appendRecords in the maps' own order, for a
-// split SKU's base part, which is decoded into maps and never compared as
-// bytes (Store.SKUs re-encodes a split SKU canonically): a best seller's
-// base holds tens of thousands of records, and sorting their ids then
-// looking each up again was most of what writing it cost.
-func (s *SKU) appendRecordsAnyOrder(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s.POs)))
-	for id, v := range s.POs {
-		dst = appendPO(appendString(dst, id), v)
+// appendRecordMap appends m's length, then each id and its record.
+func appendRecordMap[V any](dst []byte, m map[string]V, inIDOrder bool, appendRecord func([]byte, V) []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(m)))
+	if inIDOrder {
+		for _, id := range sortedKeys(m) {
+			dst = appendRecord(appendString(dst, id), m[id])
+		}
+		return dst
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.Orders)))
-	for id, v := range s.Orders {
-		dst = appendOrder(appendString(dst, id), v)
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.Transfers)))
-	for id, v := range s.Transfers {
-		dst = appendTransfer(appendString(dst, id), v)
+	for id, v := range m {
+		dst = appendRecord(appendString(dst, id), v)
 	}
 	return dst
 }

@@ -149,7 +149,7 @@ func (s *SKU) writeBase(w StateWriter) {
 	v := append(scratch(w), partBase)
 	v = binary.AppendUvarint(v, s.Seen.evicted)
 	v = appendIDs(v, s.Seen.IDs())
-	v = s.appendRecordsAnyOrder(v)
+	v = s.appendRecords(v, false)
 	w.PutPart(L.next, v)
 	written(w, v)
 	L.first, L.next = L.next, L.next+1

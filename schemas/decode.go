@@ -97,16 +97,27 @@ func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
 		reason, detail, d.err = d.reg.decodeEvent(b, ev, d.in) // Confluent, or the registry words the problem
 		return reason, detail
 	}
+	e := d.single(b)
+	if e == nil {
+		return d.reg.DecodeEvent(b, ev) // the registry words the problem
+	}
+	return decodeEvent(e, b, soeHeaderLen, ev, d.in)
+}
+
+// single returns the schema of single-object message b (its header
+// checked by the caller) through the cache, or nil when the registry does
+// not know its fingerprint.
+func (d *Decoder) single(b []byte) *entry {
 	fp := binary.LittleEndian.Uint64(b[2:])
 	c := &d.cache[(fp^fp>>32)&63]
 	if c.e == nil || c.fp != fp {
 		e := d.reg.lookup(fp)
 		if e == nil {
-			return d.reg.DecodeEvent(b, ev)
+			return nil
 		}
 		c.fp, c.e = fp, e
 	}
-	return decodeEvent(c.e, b, soeHeaderLen, ev, d.in)
+	return c.e
 }
 
 // PeekSKU returns the bytes of an event's sku (valid while b is) without
@@ -123,15 +134,7 @@ func (d *Decoder) PeekSKU(b []byte) ([]byte, bool) {
 	case len(b) >= confluentHeaderLen && b[0] == confluentMagic:
 		e, hdr = d.reg.byID(binary.BigEndian.Uint32(b[1:])), confluentHeaderLen
 	case len(b) >= soeHeaderLen && b[0] == 0xC3 && b[1] == 0x01:
-		fp := binary.LittleEndian.Uint64(b[2:])
-		c := &d.cache[(fp^fp>>32)&63]
-		if c.e == nil || c.fp != fp {
-			if e = d.reg.lookup(fp); e == nil {
-				return nil, false
-			}
-			c.fp, c.e = fp, e
-		}
-		e = c.e
+		e = d.single(b)
 	}
 	if e == nil || e.event == nil {
 		return nil, false

@@ -88,18 +88,14 @@ type skuGroups struct {
 
 // add appends a record's value, of SKU sku, to its group.
 func (g *skuGroups) add(value, sku []byte) {
-	var gi int32
-	var found bool
-	if k, ok := makeHotKey(sku); ok {
-		if gi, found = g.short[k]; !found {
-			gi = int32(len(g.count))
-			g.short[k] = gi
-		}
-	} else if gi, found = g.long[string(sku)]; !found {
-		gi = int32(len(g.count))
-		g.long[string(sku)] = gi
-	}
+	gi, found := byName(g.short, g.long, sku)
 	if !found {
+		gi = int32(len(g.count))
+		if k, ok := makeHotKey(sku); ok {
+			g.short[k] = gi
+		} else {
+			g.long[string(sku)] = gi
+		}
 		g.count = append(g.count, 0)
 		g.bytes = append(g.bytes, 0)
 	}
@@ -169,6 +165,17 @@ func makeHotKey(name []byte) (k hotKey, ok bool) {
 	return k, true
 }
 
+// byName looks a SKU name up in short by its hotKey when it fits one, else
+// in long (no string allocated).
+func byName[V any](short map[hotKey]V, long map[string]V, name []byte) (V, bool) {
+	if k, ok := makeHotKey(name); ok {
+		v, found := short[k]
+		return v, found
+	}
+	v, found := long[string(name)]
+	return v, found
+}
+
 // skuName is the decoder's sku: a hot SKU's own name, found by the bytes
 // (no string allocated) and remembered for one to use. Events of a best
 // seller often follow each other: the last SKU found is tried first.
@@ -177,13 +184,7 @@ func (f *replayFold) skuName(b []byte) string {
 		f.hit = h
 		return h.s.Name
 	}
-	var h *hotSKU
-	if k, ok := makeHotKey(b); ok {
-		h = f.short[k]
-	} else {
-		h = f.skus[string(b)]
-	}
-	if h != nil {
+	if h, _ := byName(f.short, f.skus, b); h != nil {
 		f.hit, f.last = h, h
 		return h.s.Name
 	}
