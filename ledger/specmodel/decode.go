@@ -31,6 +31,11 @@ const (
 	ReasonUnknownTransfer     = "unknown_transfer"
 	ReasonZeroAdjustment      = "zero_adjustment"
 	ReasonNegativeUnavailable = "negative_unavailable"
+
+	// ReasonWrongPartition is part 2's (ledger-semantics-2.md, "Placement"):
+	// a SKU's event in a partition other than its sku's, or keyed by
+	// something else than its sku. See Model.ApplyRecord.
+	ReasonWrongPartition = "wrong_partition"
 )
 
 // Event types.
@@ -374,38 +379,68 @@ func timeOK(s string, _ bool) bool {
 	return err == nil
 }
 
+// decodeObject reads a line that must hold exactly one JSON object and
+// nothing after it; ok is false for anything else (undecodable).
+func decodeObject(line []byte) (obj map[string]json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // trailing data after the object
+	}
+	return obj, true
+}
+
+// stringEventID returns the event's event_id if it is a JSON string, valid or
+// not, so that a dead letter can name it; "" otherwise.
+func stringEventID(obj map[string]json.RawMessage) string {
+	if raw := obj["event_id"]; raw != nil {
+		if s, _, ok := decodeString(raw); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// knownType reads the type, the first check of all: missing, not a string,
+// or not one of the spec's types gives the reason.
+func (p *parser) knownType() (typ, reason string) {
+	typ, _ = p.str("type", true, func(string, bool) bool { return true })
+	if p.reason != "" {
+		return "", p.reason
+	}
+	if !knownTypes[typ] {
+		return "", ReasonUnknownType
+	}
+	return typ, ""
+}
+
+// hasSKU reports whether events of a (known) type carry a sku: every type
+// but channel_policy, which reaches every SKU.
+func hasSKU(typ string) bool { return typ != TypeChannelPolicy }
+
 // parse decodes and statically checks one line. On failure it returns the
 // reason and the event_id if the line had a string one.
 func parse(line []byte) (ev event, reason string, eventID string) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil || obj == nil {
+	obj, ok := decodeObject(line)
+	if !ok {
 		return ev, ReasonUndecodable, ""
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ev, ReasonUndecodable, "" // trailing data after the object
-	}
-	if raw := obj["event_id"]; raw != nil {
-		if s, _, ok := decodeString(raw); ok {
-			eventID = s
-		}
-	}
+	eventID = stringEventID(obj)
 	p := &parser{obj: obj}
 
 	// type
-	typ, _ := p.str("type", true, func(string, bool) bool { return true })
-	if p.reason != "" {
-		return ev, p.reason, eventID
-	}
-	if !knownTypes[typ] {
-		return ev, ReasonUnknownType, eventID
+	typ, reason := p.knownType()
+	if reason != "" {
+		return ev, reason, eventID
 	}
 	ev.typ = typ
 
 	// common fields
 	ev.id, _ = p.str("event_id", true, byteLen(1, 128))
-	if typ != TypeChannelPolicy {
+	if hasSKU(typ) {
 		ev.sku, _ = p.str("sku", true, code(128))
 	}
 	p.str("occurred_at", true, timeOK)

@@ -1,6 +1,8 @@
 // Package specmodel is an independent reference model of the stock ledger,
 // written from /work/shared/spec/ledger-semantics.md, worked-examples.md and
-// ledger/DECISIONS.md only. It is meant for tests: simple and slow on purpose.
+// ledger/DECISIONS.md only, plus the "Placement" rule of part 2
+// (ledger-semantics-2.md; placement.go). It is meant for tests: simple and
+// slow on purpose.
 //
 // It folds one global sequence of events in the spec's JSON Lines form.
 // Channel policy events reach every SKU known so far, at their position in
@@ -44,6 +46,13 @@ type DeadLetter struct {
 	EventID string // "" if absent or not a string
 	Reason  string
 	Line    []byte
+
+	// For wrong_partition only (part 2, "Placement": the detail names the
+	// partition the event belongs to): the sku's partition, and whether the
+	// record's key was not the sku (no key counts as not the sku).
+	// BelongsTo is -1 and KeyNotSKU false for every other reason.
+	BelongsTo int32
+	KeyNotSKU bool
 }
 
 // LocationView is the state of one (SKU, location).
@@ -277,6 +286,11 @@ func ptr(v int64) *int64 { return &v }
 // ---- folding ----
 
 // Apply folds one JSON line (one event). Invalid events become dead letters.
+//
+// Apply knows nothing of records: it assumes the event sits in its sku's
+// partition under its sku's key (part 2's placement rule holds), as it does
+// for every caller that reads the events without their Kafka placement.
+// ApplyRecord checks the placement first.
 func (m *Model) Apply(line []byte) {
 	ev, reason, eventID := parse(line)
 	if reason != "" {
@@ -291,7 +305,7 @@ func (m *Model) Apply(line []byte) {
 }
 
 func (m *Model) deadLetter(eventID, reason string, line []byte) {
-	m.dead = append(m.dead, DeadLetter{EventID: eventID, Reason: reason, Line: append([]byte(nil), line...)})
+	m.dead = append(m.dead, DeadLetter{EventID: eventID, Reason: reason, Line: append([]byte(nil), line...), BelongsTo: -1})
 }
 
 func (m *Model) applyChannelPolicy(ev event) {
