@@ -47,7 +47,7 @@ func BenchmarkFoldPebble(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		f, err := processors.NewFolder(st, reg, "events", 0, ledger.DefaultConfig(), 1_000_000)
+		f, err := processors.NewFolder(st, reg, "events", 0, 1, ledger.DefaultConfig(), 1_000_000)
 		if err != nil {
 			b.Fatal(err)
 		}

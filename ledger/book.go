@@ -41,6 +41,16 @@ func (b *Book) Apply(ev *Event, fx *Effects) Result {
 	return res
 }
 
+// ApplyRecord applies an event read from a record placed as pl: an event
+// of a SKU's type that sits where its SKU does not belong is refused
+// (Placement.Check) before anything else looks at it.
+func (b *Book) ApplyRecord(ev *Event, pl *Placement, fx *Effects) Result {
+	if r, d := pl.Check(ev); r != ReasonNone {
+		return refuse(r, d)
+	}
+	return b.Apply(ev, fx)
+}
+
 // Names lists the known SKUs in order.
 func (b *Book) Names() []string {
 	names := make([]string, 0, len(b.SKUs))

@@ -115,6 +115,7 @@ const (
 	ReasonNegativeUnavailable
 	ReasonQuantityOverflow
 	ReasonTooManyLocations
+	ReasonWrongPartition
 	numReasons
 )
 
@@ -123,7 +124,7 @@ var reasonNames = [numReasons]string{
 	"invalid_field", "quantity_out_of_range", "po_exists", "order_exists",
 	"transfer_exists", "unknown_po", "unknown_order", "unknown_transfer",
 	"zero_adjustment", "negative_unavailable", "quantity_overflow",
-	"too_many_locations",
+	"too_many_locations", "wrong_partition",
 }
 
 func (r Reason) String() string {

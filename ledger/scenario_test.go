@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,40 +21,105 @@ import (
 func TestScenarios(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-			if d.Cmd != "fold" {
-				t.Fatalf("unknown command %q", d.Cmd)
+			switch d.Cmd {
+			case "fold":
+				return fold(t, d.Input)
+			case "records":
+				var n int
+				d.ScanArgs(t, "partitions", &n)
+				return foldRecords(t, int32(n), d.Input)
 			}
-			return fold(t, d.Input)
+			t.Fatalf("unknown command %q", d.Cmd)
+			return ""
 		})
 	})
 }
 
+// scenario is what a scenario's events left: the books (one per
+// partition), their effects, dead letters and duplicate count.
+type scenario struct {
+	books []*ledger.Book
+	fx    ledger.Effects
+	dups  int
+	dead  []string
+}
+
+// apply folds one JSON line read from a record placed as pl (nil: a
+// stream without placement) into book.
+func (sc *scenario) apply(book *ledger.Book, pl *ledger.Placement, line string) {
+	var ev ledger.Event
+	res := ledger.Result{Outcome: ledger.Refused}
+	if r, _ := schemas.ParseEventJSON([]byte(line), &ev); r != ledger.ReasonNone {
+		res.Reason = r
+	} else if pl != nil {
+		res = book.ApplyRecord(&ev, pl, &sc.fx)
+	} else {
+		res = book.Apply(&ev, &sc.fx)
+	}
+	switch res.Outcome {
+	case ledger.Duplicate:
+		sc.dups++
+	case ledger.Refused:
+		d := fmt.Sprintf("dead: %s %s", ev.ID, res.Reason)
+		if res.Reason == ledger.ReasonWrongPartition {
+			d += " (" + res.Detail + ")"
+		}
+		sc.dead = append(sc.dead, d)
+	}
+}
+
 func fold(t *testing.T, input string) string {
-	book := ledger.NewBook(ledger.DefaultConfig())
-	var fx ledger.Effects
-	var out bytes.Buffer
-	dups := 0
-	var dead []string
+	sc := &scenario{books: []*ledger.Book{ledger.NewBook(ledger.DefaultConfig())}}
+	for _, line := range strings.Split(input, "\n") {
+		if strings.TrimSpace(line) != "" {
+			sc.apply(sc.books[0], nil, line)
+		}
+	}
+	return sc.String()
+}
+
+// foldRecords folds lines of the form "partition key event" (key "(no
+// key)" for a record without one) into one book per partition.
+func foldRecords(t *testing.T, partitions int32, input string) string {
+	sc := &scenario{}
+	for range partitions {
+		sc.books = append(sc.books, ledger.NewBook(ledger.DefaultConfig()))
+	}
 	for _, line := range strings.Split(input, "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		var ev ledger.Event
-		res := ledger.Result{Outcome: ledger.Refused}
-		if r, _ := schemas.ParseEventJSON([]byte(line), &ev); r == ledger.ReasonNone {
-			res = book.Apply(&ev, &fx)
+		part, rest, _ := strings.Cut(line, " ")
+		pl := ledger.Placement{Partitions: partitions}
+		if n, err := strconv.Atoi(part); err != nil || n < 0 || n >= int(partitions) {
+			t.Fatalf("%q: partition %q is not one of %d", line, part, partitions)
 		} else {
-			res.Reason = r
+			pl.Partition = int32(n)
 		}
-		switch res.Outcome {
-		case ledger.Duplicate:
-			dups++
-		case ledger.Refused:
-			dead = append(dead, fmt.Sprintf("dead: %s %s", ev.ID, res.Reason))
+		if after, ok := strings.CutPrefix(rest, "(no key) "); ok {
+			rest = after
+		} else {
+			key, ev, _ := strings.Cut(rest, " ")
+			pl.Key, rest = []byte(key), ev
+		}
+		sc.apply(sc.books[pl.Partition], &pl, rest)
+	}
+	return sc.String()
+}
+
+// String renders the SKUs of every book in name order, then the alerts,
+// dead letters and duplicates.
+func (sc *scenario) String() string {
+	var out bytes.Buffer
+	var all []*ledger.SKU
+	for _, b := range sc.books {
+		for _, name := range b.Names() {
+			all = append(all, b.SKUs[name])
 		}
 	}
-	for _, name := range book.Names() {
-		s := book.SKUs[name]
+	slices.SortFunc(all, func(a, b *ledger.SKU) int { return strings.Compare(a.Name, b.Name) })
+	for _, s := range all {
+		name := s.Name
 		fmt.Fprintf(&out, "%s version=%d unassigned=%d\n", name, s.Version, s.Unassigned)
 		for _, l := range s.Locations {
 			if l.Named {
@@ -66,7 +133,7 @@ func fold(t *testing.T, input string) string {
 		}
 		out.WriteString("\n")
 	}
-	for _, a := range fx.Alerts {
+	for _, a := range sc.fx.Alerts {
 		fmt.Fprintf(&out, "alert: %s from %s", a.Kind, a.CauseEventID)
 		if a.Has&ledger.AlertHasLocation != 0 {
 			fmt.Fprintf(&out, " location=%s", a.Location)
@@ -84,9 +151,9 @@ func fold(t *testing.T, input string) string {
 		}
 		out.WriteString("\n")
 	}
-	for _, d := range dead {
+	for _, d := range sc.dead {
 		out.WriteString(d + "\n")
 	}
-	fmt.Fprintf(&out, "duplicates: %d\n", dups)
+	fmt.Fprintf(&out, "duplicates: %d\n", sc.dups)
 	return out.String()
 }

@@ -18,10 +18,10 @@ type Folder struct {
 	max int
 }
 
-// NewFolder starts folding partition part of topic into st, from the
-// state st holds.
-func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part int32, cfg ledger.Config, maxCached int) (*Folder, error) {
-	pt := newPartition(part, topic, cfg)
+// NewFolder starts folding partition part of topic (of partitions
+// partitions) into st, from the state st holds.
+func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part, partitions int32, cfg ledger.Config, maxCached int) (*Folder, error) {
+	pt := newPartition(part, topic, partitions, cfg)
 	if err := st.Partition(part, &pt.st); err != nil {
 		return nil, err
 	}

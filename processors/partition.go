@@ -14,8 +14,9 @@ import (
 // partition is the state one owned partition folds into. Only the poll
 // loop's worker for this partition touches it, one batch at a time.
 type partition struct {
-	id    int32
-	topic string
+	id         int32
+	topic      string
+	partitions int32 // the events topic's partition count, for placement
 	st    ledger.Partition
 	skus  map[string]*ledger.SKU // hot states; Pebble has every committed one
 	next  int64                  // next offset to fold
@@ -38,9 +39,9 @@ type partition struct {
 	ev         ledger.Event
 }
 
-func newPartition(id int32, topic string, cfg ledger.Config) *partition {
+func newPartition(id int32, topic string, partitions int32, cfg ledger.Config) *partition {
 	return &partition{
-		id: id, topic: topic, st: ledger.Partition{Config: cfg},
+		id: id, topic: topic, partitions: partitions, st: ledger.Partition{Config: cfg},
 		skus: make(map[string]*ledger.SKU), dirtySet: make(map[*ledger.SKU]struct{}),
 	}
 }
@@ -115,6 +116,11 @@ func (pt *partition) foldOne(st *store.Store, dec *schemas.Decoder, r *kgo.Recor
 			pt.err = err
 			return false
 		}
+		pt.deadLetter(r, ev, reason, detail)
+		return true
+	}
+	pl := ledger.Placement{Partition: pt.id, Partitions: pt.partitions, Key: r.Key}
+	if reason, detail := pl.Check(ev); reason != ledger.ReasonNone {
 		pt.deadLetter(r, ev, reason, detail)
 		return true
 	}

@@ -297,7 +297,7 @@ func (p *Processor) installRestores(ctx context.Context) {
 
 // install makes part an owned, folding partition from the store's state.
 func (p *Processor) install(part int32) {
-	pt := newPartition(part, p.cfg.Topics.Events, p.cfg.Ledger)
+	pt := newPartition(part, p.cfg.Topics.Events, p.numPartitions, p.cfg.Ledger)
 	if err := p.store.Partition(part, &pt.st); err != nil {
 		p.m.storeErrors.Inc()
 		p.log.Error("loading partition state", "partition", part, "err", err)
@@ -514,13 +514,10 @@ func (p *Processor) Status() ([]PartitionStatus, int64) {
 // PartitionOf returns the events partition that holds sku.
 func (p *Processor) PartitionOf(sku string) int32 { return PartitionOf(sku, p.numPartitions) }
 
-var keyPartitioner = kgo.StickyKeyPartitioner(nil).ForTopic("")
-
 // PartitionOf returns the partition Kafka's default partitioner (murmur2)
-// gives a record keyed sku among n partitions.
-func PartitionOf(sku string, n int32) int32 {
-	return int32(keyPartitioner.Partition(&kgo.Record{Key: []byte(sku)}, int(n)))
-}
+// gives a record keyed sku among n partitions: the one its events belong
+// to (ledger.PartitionFor).
+func PartitionOf(sku string, n int32) int32 { return ledger.PartitionFor([]byte(sku), n) }
 
 // SKU reads sku's committed state.
 func (p *Processor) SKU(sku string) (ledger.SKU, bool, error) {
@@ -550,7 +547,7 @@ func (p *Processor) stall(err error) {
 	p.mu.Unlock()
 	for _, part := range parts {
 		published := p.parts[part].published
-		p.parts[part] = newPartition(part, p.cfg.Topics.Events, p.cfg.Ledger)
+		p.parts[part] = newPartition(part, p.cfg.Topics.Events, p.numPartitions, p.cfg.Ledger)
 		p.parts[part].next = rewind[part].Offset
 		p.parts[part].published = published
 	}

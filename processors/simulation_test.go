@@ -771,7 +771,7 @@ func (s *sim) resume() {
 
 func (s *sim) newFolder() {
 	s.t.Helper()
-	f, err := NewFolder(s.st, simRegistry, "events", 0, s.cfg, pick(s.r, 1, 7, 50, 100_000))
+	f, err := NewFolder(s.st, simRegistry, "events", 0, 1, s.cfg, pick(s.r, 1, 7, 50, 100_000))
 	if err != nil {
 		s.t.Fatalf("NewFolder: %v", err)
 	}

@@ -110,7 +110,7 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 	if err != nil {
 		return nil, err
 	}
-	ranges, _, err := plan(ctx, adm, cfg.Topic, stop, nil)
+	ranges, n, err := plan(ctx, adm, cfg.Topic, stop, nil)
 	closeAdm()
 	if err != nil {
 		return nil, err
@@ -123,6 +123,7 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 	sinks := map[int32]sink{}
 	for _, r := range ranges {
 		f := newBacktestFold(reg, cfg.Ledger, policies)
+		f.place = ledger.Placement{Partition: r.part, Partitions: n}
 		folds[r.part], sinks[r.part] = f, f
 	}
 	next, err := read(ctx, &cfg, ranges, stop.Until, sinks, prog)
@@ -176,6 +177,7 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 // it happened) and alt (the backtest's policies; orders they turn away are
 // not applied, nor the later events of those orders).
 type backtestFold struct {
+	place       ledger.Placement // the partition folded (Key is set per record)
 	dec         *schemas.Decoder
 	ev, altEv   ledger.Event
 	actual, alt ledger.Partition
@@ -250,6 +252,7 @@ func (f *backtestFold) fold(recs []*kgo.Record) error {
 		f.start()
 	}
 	for _, r := range recs {
+		f.place.Key = r.Key
 		f.one(r.Value)
 		if err := f.dec.Err(); err != nil { // the schema registry could not be asked
 			return err
@@ -262,6 +265,9 @@ func (f *backtestFold) fold(recs []*kgo.Record) error {
 func (f *backtestFold) one(value []byte) {
 	ev := &f.ev
 	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
+		return
+	}
+	if reason, _ := f.place.Check(ev); reason != ledger.ReasonNone {
 		return
 	}
 	f.fxA.Reset()

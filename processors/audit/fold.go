@@ -46,6 +46,7 @@ type hotSKU struct {
 // never once per event. Each batch is folded SKU by SKU (skuGroups).
 type replayFold struct {
 	part    int32
+	parts   int32 // the topic's partition count, for placement
 	st      *store.Store
 	pst     ledger.Partition
 	skus    map[string]*hotSKU
@@ -136,11 +137,11 @@ func (g *skuGroups) reset() {
 	g.count, g.bytes, g.group, g.vals, g.order = g.count[:0], g.bytes[:0], g.group[:0], g.vals[:0], g.order[:0]
 }
 
-func newReplayFold(part int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
+func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
 	f := &replayFold{
 		// A replay keeps no channel updates: publishing is settled once
 		// per state, when it is written back (writeBack).
-		part: part, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU), short: make(map[hotKey]*hotSKU),
+		part: part, parts: parts, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU), short: make(map[hotKey]*hotSKU),
 		maxHot: max(1, maxHot), counts: newCounts(),
 		groups: skuGroups{short: make(map[hotKey]int32), long: make(map[string]int32)},
 	}
@@ -209,14 +210,15 @@ func (f *replayFold) dropHot(name string) {
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
 	for _, r := range recs {
-		if sku, ok := f.dec.PeekSKU(r.Value); ok {
+		if sku, ok := f.dec.PeekSKU(r.Value); ok && f.placed(r.Key, sku) {
 			f.groups.add(r.Value, sku)
 			continue
 		}
 		if err := f.foldGroups(); err != nil {
 			return err
 		}
-		if err := f.foldOne(r.Value); err != nil {
+		pl := ledger.Placement{Partition: f.part, Partitions: f.parts, Key: r.Key}
+		if err := f.foldOne(r.Value, &pl); err != nil {
 			return err
 		}
 	}
@@ -231,12 +233,19 @@ func (f *replayFold) fold(recs []*kgo.Record) error {
 	return nil
 }
 
+// placed reports whether a record keyed key whose event names sku sits
+// where sku belongs: such records are grouped, and fold without a second
+// placement check. The others fold in place, where the full check says why.
+func (f *replayFold) placed(key, sku []byte) bool {
+	return key != nil && string(key) == string(sku) && ledger.PartitionFor(sku, f.parts) == f.part
+}
+
 // foldGroups folds the grouped records, group by group, and empties the
 // groups.
 func (f *replayFold) foldGroups() error {
 	g := &f.groups
 	for _, v := range g.sorted() {
-		if err := f.foldOne(v); err != nil {
+		if err := f.foldOne(v, nil); err != nil {
 			return err
 		}
 	}
@@ -244,9 +253,10 @@ func (f *replayFold) foldGroups() error {
 	return nil
 }
 
-// foldOne folds one record's event.
-func (f *replayFold) foldOne(value []byte) error {
-	if err := f.one(value); err != nil {
+// foldOne folds one record's event, checking its placement unless pl is
+// nil (the caller found it placed).
+func (f *replayFold) foldOne(value []byte, pl *ledger.Placement) error {
+	if err := f.one(value, pl); err != nil {
 		return err
 	}
 	if err := f.dec.Err(); err != nil { // the schema registry could not be asked
@@ -267,13 +277,19 @@ func (f *replayFold) countEffects() {
 	f.fx.Reset()
 }
 
-// one folds one event.
-func (f *replayFold) one(value []byte) error {
+// one folds one event, checking its placement unless pl is nil.
+func (f *replayFold) one(value []byte, pl *ledger.Placement) error {
 	ev := &f.ev
 	f.hit = nil
 	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
 		f.counts.Dead[reason.String()]++
 		return nil
+	}
+	if pl != nil {
+		if reason, _ := pl.Check(ev); reason != ledger.ReasonNone {
+			f.counts.Dead[reason.String()]++
+			return nil
+		}
 	}
 	var res ledger.Result
 	if ev.Type == ledger.TypeChannelPolicy {

@@ -49,7 +49,7 @@ func BenchmarkReplayFold(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		f := newReplayFold(0, st, reg, ledger.DefaultConfig(), 1_000_000)
+		f := newReplayFold(0, 1, st, reg, ledger.DefaultConfig(), 1_000_000)
 		b.StartTimer()
 		for i := 0; i < n; i += foldBatch {
 			if err := f.fold(recs[i:min(i+foldBatch, n)]); err != nil {

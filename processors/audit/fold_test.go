@@ -27,7 +27,7 @@ func TestFoldAfterEviction(t *testing.T) {
 	receipt := func(i int, sku string, qty int) []*kgo.Record { return receiptRecord(t, i, sku, qty) }
 	// One hot SKU at most: A, found hot by its second receipt, is dropped
 	// when B arrives, then receives again.
-	f := newReplayFold(0, st, schemas.NewRegistry(), ledger.DefaultConfig(), 1)
+	f := newReplayFold(0, 1, st, schemas.NewRegistry(), ledger.DefaultConfig(), 1)
 	batches := [][]*kgo.Record{receipt(0, "A", 1), receipt(1, "A", 2), receipt(2, "B", 10), receipt(3, "A", 4), receipt(4, "B", 20)}
 	for _, b := range batches {
 		if err := f.fold(b); err != nil {
@@ -62,7 +62,7 @@ func TestHotKeys(t *testing.T) {
 	}
 	defer st.Close()
 	names := []string{"A", "SKU-000001", "ABCDEFGHIJKLMNOPQRSTUVW" /* 23 */, "ABCDEFGHIJKLMNOPQRSTUVWX" /* 24 */, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"}
-	f := newReplayFold(0, st, schemas.NewRegistry(), ledger.DefaultConfig(), 100)
+	f := newReplayFold(0, 1, st, schemas.NewRegistry(), ledger.DefaultConfig(), 100)
 	for i := range 20 {
 		if err := f.fold(receiptRecord(t, i, names[i%len(names)], 1)); err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func receiptRecord(t *testing.T, i int, sku string, qty int) []*kgo.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []*kgo.Record{{Value: v, Offset: int64(i)}}
+	return []*kgo.Record{{Key: []byte(sku), Value: v, Offset: int64(i)}} // partition 0 of 1: every SKU's
 }
 
 // TestSKUGroupsOrder: sorted hands back every value added, each SKU's in

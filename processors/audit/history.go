@@ -95,6 +95,7 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 		return nil, err
 	}
 	h := &historyFold{opts: opts, pst: ledger.Partition{Config: cfg.Ledger}, s: ledger.SKU{Name: opts.SKU},
+		place: ledger.Placement{Partition: part, Partitions: n},
 		dec: reg.NewDecoder(schemas.DecoderConfig{})}
 	next, err := read(ctx, &cfg, ranges, opts.Until, map[int32]sink{part: h}, nil)
 	if err != nil {
@@ -107,7 +108,8 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 // events are decoded only to be skipped: nothing but channel policies
 // reaches a SKU from outside it.
 type historyFold struct {
-	opts HistoryOptions
+	opts  HistoryOptions
+	place ledger.Placement // the partition folded (Key is set per record)
 	pst  ledger.Partition
 	s    ledger.SKU
 	dec  *schemas.Decoder
@@ -145,6 +147,11 @@ func (h *historyFold) one(r *kgo.Record) {
 		return
 	}
 	if !h.mine(r, ev) {
+		return
+	}
+	h.place.Key = r.Key
+	if reason, detail := h.place.Check(ev); reason != ledger.ReasonNone {
+		h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
 		return
 	}
 	if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {

@@ -77,7 +77,7 @@ func Replay(ctx context.Context, cfg Config, stop Stop, scratchDir string, prog 
 	sinks := make(map[int32]sink, len(ranges))
 	perPart := max(1, cfg.MaxHotSKUs/max(1, len(ranges)))
 	for _, r := range ranges {
-		f := newReplayFold(r.part, st, reg, cfg.Ledger, perPart)
+		f := newReplayFold(r.part, n, st, reg, cfg.Ledger, perPart)
 		folds[r.part], sinks[r.part] = f, f
 	}
 	start := time.Now()
