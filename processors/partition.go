@@ -17,9 +17,9 @@ type partition struct {
 	id         int32
 	topic      string
 	partitions int32 // the events topic's partition count, for placement
-	st    ledger.Partition
-	skus  map[string]*ledger.SKU // hot states; Pebble has every committed one
-	next  int64                  // next offset to fold
+	st         ledger.Partition
+	skus       map[string]*ledger.SKU // hot states; Pebble has every committed one
+	next       int64                  // next offset to fold
 	// published: outputs of records below this offset were acknowledged
 	// by Kafka (it may be ahead of the committed state after a crash).
 	published int64

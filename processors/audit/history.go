@@ -96,7 +96,7 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 	}
 	h := &historyFold{opts: opts, pst: ledger.Partition{Config: cfg.Ledger}, s: ledger.SKU{Name: opts.SKU},
 		place: ledger.Placement{Partition: part, Partitions: n},
-		dec: reg.NewDecoder(schemas.DecoderConfig{})}
+		dec:   reg.NewDecoder(schemas.DecoderConfig{})}
 	next, err := read(ctx, &cfg, ranges, opts.Until, map[int32]sink{part: h}, nil)
 	if err != nil {
 		return nil, err
@@ -110,12 +110,12 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 type historyFold struct {
 	opts  HistoryOptions
 	place ledger.Placement // the partition folded (Key is set per record)
-	pst  ledger.Partition
-	s    ledger.SKU
-	dec  *schemas.Decoder
-	ev   ledger.Event
-	fx   ledger.Effects
-	rows []HistoryRow
+	pst   ledger.Partition
+	s     ledger.SKU
+	dec   *schemas.Decoder
+	ev    ledger.Event
+	fx    ledger.Effects
+	rows  []HistoryRow
 }
 
 func (h *historyFold) finish(int64) error { return nil }
