@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stockledger/stockledger/ledger"
 )
@@ -128,8 +129,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	})
 }
 
-// FuzzParseEventJSON: the JSON parser never panics, and what it accepts
-// renders to a line it reads back the same.
+// FuzzParseEventJSON: the JSON parser never panics, accepts only UTF-8,
+// and what it accepts renders to a line it reads back the same.
 func FuzzParseEventJSON(f *testing.F) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, typ := range ledger.EventTypes() {
@@ -137,10 +138,14 @@ func FuzzParseEventJSON(f *testing.F) {
 		f.Add(AppendEventJSON(nil, &ev))
 	}
 	f.Add([]byte(`{"type":"receipt","qty":1e3}`))
+	f.Add([]byte("{\"type\":\"receipt\",\"event_id\":\"e\",\"sku\":\"PROD-\xff\",\"occurred_at\":\"2026-11-22T10:00:00Z\",\"location\":\"dc\",\"qty\":5}"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var ev, again ledger.Event
 		if r, _ := ParseEventJSON(line, &ev); r != ledger.ReasonNone {
 			return
+		}
+		if !utf8.Valid(line) {
+			t.Fatalf("accepted %q, which is not UTF-8", line)
 		}
 		ledger.Validate(&ev)
 		if ev.OccurredAt < -62135596800000000 || ev.OccurredAt > 253402300799999999 {

@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -340,6 +341,59 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		_ = json.Unmarshal(wantJSON, &want)
 		if back != want {
 			t.Fatalf("%q: reads back as %q, encoding/json's as %q", s, back, want)
+		}
+	}
+}
+
+// TestParseEventJSONRefusesInvalidText: JSON text must be UTF-8 (RFC 8259),
+// and encoding/json would read an invalid byte, or an escaped surrogate
+// without its pair, as U+FFFD: SKUs PROD-\xff and PROD-\xfe would both
+// become PROD-\uFFFD and share one stock. Such a line is refused whole,
+// wherever the bad text is (a value, a key, a field nobody reads), naming
+// the byte where it starts.
+func TestParseEventJSONRefusesInvalidText(t *testing.T) {
+	const at = `"occurred_at":"2026-11-22T10:00:00Z"`
+	receipt := func(id, sku, rest string) string {
+		return `{"type":"receipt","event_id":"` + id + `","sku":"` + sku + `",` + at + `,"location":"dc","qty":1` + rest + `}`
+	}
+	for _, tc := range []struct {
+		line   string
+		bad    string // the first bad text in line
+		detail string
+	}{
+		{receipt("e-1", "PROD-\xff", ""), "\xff", "not valid UTF-8"},
+		{receipt("e-1", "PROD-\xfe", ""), "\xfe", "not valid UTF-8"},
+		{receipt("e-\xc3", "TEE", ""), "\xc3", "not valid UTF-8"},                              // a truncated sequence
+		{receipt("e-1", "TEE", ",\"source\":\"erp-\xed\xa0\x80\""), "\xed", "not valid UTF-8"}, // an encoded surrogate
+		{receipt("e-1", "TEE", ",\"colour\":\"r\xe9d\""), "\xe9", "not valid UTF-8"},           // Latin-1, in a field nobody reads
+		{receipt("e-1", "TEE", ",\"c\xf6lour\":\"red\""), "\xf6", "not valid UTF-8"},           // in a key
+		{"{\"type\":\"rece\x80ipt\",\"event_id\":\"e-1\"}", "\x80", "not valid UTF-8"},
+		{`{"type":"sku_policy","event_id":"e-1","sku":"TEE",` + at + ",\"safety_stock\":{\"d\xffc\":1}}", "\xff", "not valid UTF-8"},
+		{`{"type":"channel_policy","event_id":"e-1",` + at + ",\"channel\":\"web\",\"locations\":[\"dc\",\"st\xffore\"],\"buffer\":0,\"share_pct\":100}", "\xff", "not valid UTF-8"},
+		{receipt("e-1", `PROD-\ud800`, ""), `\ud800`, "unpaired surrogate"},
+		{receipt("e-1", `PROD-\udc00\ud83d`, ""), `\udc00`, "unpaired surrogate"},
+		{receipt("e-1", `PROD-\uD83D`, ""), `\uD83D`, "unpaired surrogate"},
+		{receipt("e-1", "TEE", `,"colour":"\ud83dx"`), `\ud83d`, "unpaired surrogate"},
+	} {
+		var ev ledger.Event
+		r, d := ParseEventJSON([]byte(tc.line), &ev)
+		wantAt := fmt.Sprintf("at byte %d", strings.Index(tc.line, tc.bad)+1)
+		if r != ledger.ReasonUndecodable || !strings.Contains(d, tc.detail) || !strings.Contains(d, wantAt) {
+			t.Errorf("%q:\n got %s %q\nwant undecodable, %q %s", tc.line, r, d, tc.detail, wantAt)
+		}
+	}
+	// Text that is Unicode reads byte for byte, escaped or not; a backslash
+	// before "u" is not an escape of a surrogate.
+	for line, sku := range map[string]string{
+		receipt("e-1", "PROD-\uFFFD", ""):       "PROD-\uFFFD",
+		receipt("e-1", `PROD-\ufffd`, ""):       "PROD-\uFFFD",
+		receipt("e-1", "CAFÉ-😀", ""):            "CAFÉ-😀",
+		receipt("e-1", `CAFÉ-\ud83d\ude00`, ""): "CAFÉ-😀",
+		receipt("e-1", `A\\ud800`, ""):          `A\ud800`,
+	} {
+		var ev ledger.Event
+		if r, d := ParseEventJSON([]byte(line), &ev); r != ledger.ReasonNone || ev.SKU != sku {
+			t.Errorf("%q: %s %s, sku %q, want %q", line, r, d, ev.SKU, sku)
 		}
 	}
 }

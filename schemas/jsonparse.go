@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/stockledger/stockledger/ledger"
 )
@@ -15,6 +18,8 @@ import (
 // first), setting ev.Has for every field present. It follows
 // ledger/DECISIONS.md:
 //
+//   - not UTF-8, or a string escaping half of a UTF-16 surrogate pair
+//     alone: ReasonUndecodable (see checkText);
 //   - not one JSON object (or data after it): ReasonUndecodable;
 //   - no "type" (or null): ReasonMissingField; an unknown one:
 //     ReasonUnknownType; one that is not a string: ReasonInvalidField;
@@ -29,6 +34,9 @@ import (
 // strings, for the dead letter.
 func ParseEventJSON(line []byte, ev *ledger.Event) (ledger.Reason, string) {
 	ev.Reset()
+	if problem := checkText(line); problem != "" {
+		return ledger.ReasonUndecodable, problem
+	}
 	var buf [24]member
 	obj, err := splitObject(line, buf[:0])
 	if err != nil {
@@ -64,6 +72,73 @@ func ParseEventJSON(line []byte, ev *ledger.Event) (ledger.Reason, string) {
 		ev.Has |= f.slot.field()
 	}
 	return ledger.ReasonNone, ""
+}
+
+// checkText returns what makes line not Unicode text, or "". JSON text
+// must be UTF-8 (RFC 8259), and encoding/json reads an invalid byte, or an
+// escaped surrogate without its other half, as U+FFFD: SKUs PROD-\xff and
+// PROD-\xfe would both be read as PROD-\uFFFD and merge. So the whole
+// line is refused, wherever the bad text is (a key or a field nobody reads
+// included): a writer that emits it has a bug worth seeing, and a line read
+// in part cannot be trusted to say what it meant.
+func checkText(line []byte) string {
+	if !utf8.Valid(line) {
+		i := 0
+		for {
+			r, size := utf8.DecodeRune(line[i:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			i += size
+		}
+		return fmt.Sprintf("not valid UTF-8 at byte %d (0x%02x): JSON text must be UTF-8", i+1, line[i])
+	}
+	if i := unpairedSurrogate(line); i >= 0 {
+		return fmt.Sprintf("unpaired surrogate escape %s at byte %d: a string must be Unicode text", line[i:i+6], i+1)
+	}
+	return ""
+}
+
+// unpairedSurrogate returns the index of the first \u escape of a UTF-16
+// surrogate that is not half of a high-low pair, or -1. In JSON a
+// backslash appears only inside strings, and it starts an escape unless
+// it is itself escaped (an odd run of backslashes before it).
+func unpairedSurrogate(line []byte) int {
+	for i := 0; ; {
+		j := bytes.Index(line[i:], []byte(`\u`))
+		if j < 0 {
+			return -1
+		}
+		j += i
+		i = j + 2
+		run := 0
+		for k := j - 1; k >= 0 && line[k] == '\\'; k-- {
+			run++
+		}
+		r, ok := hex4(line, j+2)
+		if run%2 == 1 || !ok || !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r >= 0xDC00 {
+			return j // a low half first
+		}
+		if len(line) < j+8 || line[j+6] != '\\' || line[j+7] != 'u' {
+			return j
+		}
+		if r2, ok := hex4(line, j+8); !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+			return j
+		}
+		i = j + 12
+	}
+}
+
+// hex4 reads the four hex digits at b[i:], as a \u escape holds them.
+func hex4(b []byte, i int) (rune, bool) {
+	if len(b) < i+4 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return rune(v), err == nil
 }
 
 // member is one key and raw value of a JSON object.

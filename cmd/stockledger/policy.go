@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/processors"
@@ -45,6 +47,9 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 0 {
 		return exitError{2, fmt.Errorf("policy set: unexpected argument %q", pos[0])}
 	}
+	if err := checkUTF8Flags(map[string]string{"--channel": *channel, "--locations": *locations, "--event-id": *eventID}); err != nil {
+		return exitError{2, err}
+	}
 	now := time.Now().UTC()
 	if *eventID == "" {
 		*eventID = fmt.Sprintf("policy-%s-%d", *channel, now.UnixNano())
@@ -57,7 +62,10 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *maxQty >= 0 {
 		m["max_qty"] = *maxQty
 	}
-	line, _ := json.Marshal(m)
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
 	var ev ledger.Event
 	reason, detail := schemas.ParseEventJSON(line, &ev)
 	if reason == ledger.ReasonNone {
@@ -95,4 +103,22 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// checkUTF8Flags refuses a flag value that is not UTF-8, naming the flag.
+// The event is built with encoding/json, which would write such bytes as
+// U+FFFD and so set the policy of another channel (web\xff and web\xfe
+// would both be web\uFFFD), as ParseEventJSON refuses in a JSON line.
+func checkUTF8Flags(flags map[string]string) error {
+	names := make([]string, 0, len(flags))
+	for name := range flags {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if v := flags[name]; !utf8.ValidString(v) {
+			return fmt.Errorf("policy set: %s %q is not valid UTF-8", name, v)
+		}
+	}
+	return nil
 }
