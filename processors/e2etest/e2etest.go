@@ -112,6 +112,7 @@ func (c *Cluster) Close() {
 type WireEvent struct {
 	SKU    string // record key (best effort for unparseable lines)
 	Policy bool   // goes to every partition
+	Raw    bool   // not Avro: the line's own bytes, which no decoder reads
 	Value  []byte
 }
 
@@ -127,7 +128,7 @@ func Wire(lines [][]byte) ([]WireEvent, error) {
 				SKU string `json:"sku"`
 			}
 			_ = json.Unmarshal(line, &loose)
-			out = append(out, WireEvent{SKU: loose.SKU + "?", Value: line})
+			out = append(out, WireEvent{SKU: loose.SKU + "?", Raw: true, Value: line})
 			continue
 		}
 		out = append(out, WireEvent{SKU: ev.SKU, Policy: ev.Type == ledger.TypeChannelPolicy, Value: v})
@@ -165,6 +166,12 @@ func Expect(lines [][]byte) *Expected {
 	for _, l := range lines {
 		m.Apply(l)
 	}
+	return ExpectModel(m)
+}
+
+// ExpectModel is Expect of a model its caller has folded (records with
+// their placement, say).
+func ExpectModel(m *specmodel.Model) *Expected {
 	e := &Expected{Model: m, Final: m.Final(), Alerts: map[string]int{}, Dead: map[string]int{}}
 	for _, a := range m.Alerts() {
 		e.Alerts[keys.ModelAlert(&a)]++
