@@ -47,32 +47,9 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 0 {
 		return exitError{2, fmt.Errorf("policy set: unexpected argument %q", pos[0])}
 	}
-	if err := checkUTF8Flags(map[string]string{"--channel": *channel, "--locations": *locations, "--event-id": *eventID}); err != nil {
-		return exitError{2, err}
-	}
-	now := time.Now().UTC()
-	if *eventID == "" {
-		*eventID = fmt.Sprintf("policy-%s-%d", *channel, now.UnixNano())
-	}
-	m := map[string]any{
-		"event_id": *eventID, "type": "channel_policy", "occurred_at": now.Format(time.RFC3339Nano),
-		"channel": *channel, "locations": orEmpty(splitList(*locations)), "buffer": *buffer, "share_pct": *share,
-		"source": "stockledger-cli",
-	}
-	if *maxQty >= 0 {
-		m["max_qty"] = *maxQty
-	}
-	line, err := json.Marshal(m)
+	ev, line, err := policyEvent(*channel, *locations, *eventID, *buffer, *share, *maxQty)
 	if err != nil {
 		return err
-	}
-	var ev ledger.Event
-	reason, detail := schemas.ParseEventJSON(line, &ev)
-	if reason == ledger.ReasonNone {
-		reason, detail = ledger.Validate(&ev)
-	}
-	if reason != ledger.ReasonNone {
-		return exitError{2, fmt.Errorf("invalid policy: %s: %s", reason, detail)}
 	}
 	if err := src.Validate(); err != nil {
 		return exitError{2, err}
@@ -81,7 +58,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	v, err := fr.EncodeEvent(nil, &ev)
+	v, err := fr.EncodeEvent(nil, ev)
 	if err != nil {
 		return err
 	}
@@ -96,6 +73,40 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "%s\n", line)
 	return nil
+}
+
+// policyEvent builds the channel_policy event of policy set's flags
+// (maxQty < 0: no cap; eventID "": one made of the channel and the time),
+// checked as the ledger checks it, and its JSON line.
+func policyEvent(channel, locations, eventID string, buffer, share, maxQty int64) (*ledger.Event, []byte, error) {
+	if err := checkUTF8Flags(map[string]string{"--channel": channel, "--locations": locations, "--event-id": eventID}); err != nil {
+		return nil, nil, exitError{2, err}
+	}
+	now := time.Now().UTC()
+	if eventID == "" {
+		eventID = fmt.Sprintf("policy-%s-%d", channel, now.UnixNano())
+	}
+	m := map[string]any{
+		"event_id": eventID, "type": "channel_policy", "occurred_at": now.Format(time.RFC3339Nano),
+		"channel": channel, "locations": orEmpty(splitList(locations)), "buffer": buffer, "share_pct": share,
+		"source": "stockledger-cli",
+	}
+	if maxQty >= 0 {
+		m["max_qty"] = maxQty
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ev ledger.Event
+	reason, detail := schemas.ParseEventJSON(line, &ev)
+	if reason == ledger.ReasonNone {
+		reason, detail = ledger.Validate(&ev)
+	}
+	if reason != ledger.ReasonNone {
+		return nil, nil, exitError{2, fmt.Errorf("invalid policy: %s: %s", reason, detail)}
+	}
+	return &ev, line, nil
 }
 
 func orEmpty(s []string) []string {
