@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"errors"
+	"unicode/utf8"
 
 	"github.com/stockledger/stockledger/ledger"
 )
@@ -31,12 +32,12 @@ func AppendUpdate(dst []byte, u *ledger.Update) []byte {
 }
 
 func appendUpdateBody(dst []byte, u *ledger.Update) []byte {
-	dst = appendString(dst, u.Channel)
-	dst = appendString(dst, u.SKU)
+	dst = appendText(dst, u.Channel)
+	dst = appendText(dst, u.SKU)
 	dst = appendLong(dst, int64(u.Available))
 	dst = appendOptLong(dst, int64(u.Previous), u.HasPrevious)
 	dst = appendLong(dst, int64(u.Version))
-	dst = appendString(dst, u.CauseEventID)
+	dst = appendText(dst, u.CauseEventID)
 	return appendLong(dst, u.OccurredAt)
 }
 
@@ -48,7 +49,7 @@ func AppendAlert(dst []byte, a *ledger.Alert) []byte {
 
 func appendAlertBody(dst []byte, a *ledger.Alert) []byte {
 	dst = appendString(dst, a.Kind.String())
-	dst = appendString(dst, a.SKU)
+	dst = appendText(dst, a.SKU)
 	dst = appendOptString(dst, a.Location, a.Has&ledger.AlertHasLocation != 0)
 	dst = appendOptString(dst, a.Channel, a.Has&ledger.AlertHasChannel != 0)
 	dst = appendOptString(dst, a.POID, a.Has&ledger.AlertHasPOID != 0)
@@ -59,7 +60,7 @@ func appendAlertBody(dst []byte, a *ledger.Alert) []byte {
 	dst = appendOptLong(dst, int64(a.Total), a.Has&ledger.AlertHasTotal != 0)
 	dst = appendOptLong(dst, int64(a.ReorderPoint), a.Has&ledger.AlertHasReorderPoint != 0)
 	dst = appendLong(dst, int64(a.Version))
-	dst = appendString(dst, a.CauseEventID)
+	dst = appendText(dst, a.CauseEventID)
 	return appendLong(dst, a.OccurredAt)
 }
 
@@ -72,8 +73,8 @@ func AppendDeadLetter(dst []byte, d *DeadLetter) []byte {
 func appendDeadLetterBody(dst []byte, d *DeadLetter) []byte {
 	dst = appendBytes(dst, d.Original)
 	dst = appendString(dst, d.Reason.String())
-	dst = appendString(dst, d.Detail)
-	dst = appendString(dst, d.Topic)
+	dst = appendText(dst, d.Detail)
+	dst = appendText(dst, d.Topic)
 	dst = appendInt(dst, d.Partition)
 	dst = appendLong(dst, d.Offset)
 	dst = appendOptString(dst, d.EventID, d.EventID != "")
@@ -87,7 +88,29 @@ func appendOptString(dst []byte, s string, ok bool) []byte {
 	if !ok {
 		return append(dst, 0)
 	}
-	return appendString(append(dst, 2), s)
+	return appendText(append(dst, 2), s)
+}
+
+// appendText writes s as an output's Avro string. An Avro string is UTF-8,
+// and strict readers (fastavro, Java) fail on a message holding anything
+// else; but an output's text can come from an event's bytes (a dead
+// letter's sku, event_id, type, and its detail quoting them). So each byte
+// that is not part of valid UTF-8 is written as U+FFFD, as encoding/json
+// (and so the JSON Lines form) writes it. A dead letter's original keeps
+// the bytes whole.
+func appendText(dst []byte, s string) []byte {
+	if utf8.ValidString(s) {
+		return appendString(dst, s)
+	}
+	n := 0
+	for _, r := range s {
+		n += utf8.RuneLen(r) // an invalid byte is utf8.RuneError here
+	}
+	dst = appendLong(dst, int64(n))
+	for _, r := range s {
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst
 }
 
 func appendOptLong(dst []byte, v int64, ok bool) []byte {

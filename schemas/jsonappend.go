@@ -189,10 +189,25 @@ func firstNonSpace(b []byte) int {
 	return i
 }
 
-// appendCompactJSON appends valid JSON b without insignificant space.
+// appendCompactJSON appends valid JSON b without insignificant space. A
+// byte that is not part of valid UTF-8 (json.Valid lets it through inside
+// a string) is written as \ufffd, as appendJSONString writes it, so the
+// line stays UTF-8 for strict readers; the dead letter's original keeps it.
 func appendCompactJSON(dst, b []byte) []byte {
 	inString, escaped := false, false
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, b[i:i+size]...)
+				i += size - 1
+			}
+			escaped = false
+			continue
+		}
 		switch {
 		case inString:
 			inString = escaped || c != '"'

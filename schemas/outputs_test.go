@@ -2,10 +2,13 @@ package schemas
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/stockledger/stockledger/ledger"
@@ -178,5 +181,133 @@ func TestOutputDecodersRefuse(t *testing.T) {
 	}
 	if err := reg.DecodeUpdate([]byte("nope"), &u); err == nil {
 		t.Error("garbage decoded")
+	}
+}
+
+// unicodeText is s as a reader of Unicode text gets it: each byte that is
+// not part of valid UTF-8 becomes U+FFFD (Go's conversion to runes, as
+// encoding/json writes such bytes).
+func unicodeText(s string) string { return string([]rune(s)) }
+
+// textField is a text field of an output: its name in the Avro schema and
+// the JSON form, what the ledger handed the encoder, and whether it is set
+// (an optional field that is not set is null, or absent from the JSON).
+type textField struct {
+	avro, json string
+	in         string
+	set        bool
+}
+
+// FuzzOutputEncoders: whatever bytes an output's text fields hold (a dead
+// letter's event_id, sku and type are read from an event that may not be
+// UTF-8), every output decodes with a second Avro library (goavro) and with
+// encoding/json to valid UTF-8 equal to the input with invalid bytes as
+// U+FFFD, in single-object and Confluent framing, Avro and JSON Lines (as
+// written directly, and by tail from the Avro); a dead letter's original
+// bytes come back whole. fastavro and other strict readers fail on a
+// string that is not UTF-8 (TestPythonDecodesInvalidUTF8DeadLetter).
+func FuzzOutputEncoders(f *testing.F) {
+	f.Add([]byte("PROD-\xff"), []byte("e-\xfe"), []byte("receipt"), []byte("{\"sku\":\"PROD-\xff\"}"))
+	f.Add([]byte("\xc3"), []byte("\xed\xa0\x80"), []byte("caf\xe9"), []byte("\xc3\x01\xff"))
+	f.Add([]byte("TEE-RED-M"), []byte("dc-east"), []byte("\xf0\x9f\x98"), []byte{})
+	f.Add([]byte("web"), []byte("SKU-\u00e9\U0001F600"), []byte("o-1"), []byte("plain bytes"))
+	reg := NewRegistry()
+	fr := &Framing{update: schemaID{101, true}, alert: schemaID{102, true}, deadLetter: schemaID{103, true}}
+	f.Fuzz(func(t *testing.T, b1, b2, b3, original []byte) {
+		s1, s2, s3 := string(b1), string(b2), string(b3)
+		u := ledger.Update{Channel: s1, SKU: s2, Available: 3, Version: 7, CauseEventID: s3, OccurredAt: 1}
+		uf := []textField{{"channel", "channel", s1, true}, {"sku", "sku", s2, true}, {"cause_event_id", "cause_event_id", s3, true}}
+		checkOutput(t, reg, "channel_stock_update.avsc", uf, nil, AppendUpdate(nil, &u), fr.AppendUpdate(nil, &u), AppendUpdateJSON(nil, &u))
+
+		a := ledger.Alert{Kind: ledger.AlertKinds()[len(s1)%len(ledger.AlertKinds())], SKU: s1, Location: s2, Channel: s3,
+			POID: s2 + s1, OrderID: s3 + s2, CauseEventID: s1 + s3, Version: 2, OccurredAt: 1,
+			Has: ledger.AlertHasLocation | ledger.AlertHasChannel | ledger.AlertHasPOID | ledger.AlertHasOrderID}
+		af := []textField{{"sku", "sku", a.SKU, true}, {"location", "location", a.Location, true}, {"channel", "channel", a.Channel, true},
+			{"po_id", "po_id", a.POID, true}, {"order_id", "order_id", a.OrderID, true}, {"cause_event_id", "cause_event_id", a.CauseEventID, true}}
+		checkOutput(t, reg, "alert.avsc", af, nil, AppendAlert(nil, &a), fr.AppendAlert(nil, &a), AppendAlertJSON(nil, &a))
+
+		d := DeadLetter{Original: original, Reason: ledger.ReasonInvalidField, Detail: "sku " + s1 + " is not a valid code",
+			Topic: s2 + s3, Partition: 1, Offset: 2, EventID: s3, SKU: s1, Type: s2}
+		df := []textField{{"detail", "detail", d.Detail, true}, {"topic", "topic", d.Topic, true},
+			{"event_id", "event_id", s3, s3 != ""}, {"sku", "sku", s1, s1 != ""}, {"type", "event_type", s2, s2 != ""}}
+		checkOutput(t, reg, "dead_letter.avsc", df, original, AppendDeadLetter(nil, &d), fr.AppendDeadLetter(nil, &d), reg.AppendDeadLetterJSON(nil, &d))
+	})
+}
+
+// checkOutput decodes one output in every form it is written in and
+// checks its text fields (and original, for a dead letter).
+func checkOutput(t *testing.T, reg *Registry, schema string, fields []textField, original []byte, single, confluent, line []byte) {
+	t.Helper()
+	sf := loadSchemaFile(t, schema)
+	if len(confluent) < 5 || confluent[0] != 0 {
+		t.Fatalf("%s: not Confluent framed: %x", schema, confluent)
+	}
+	for form, body := range map[string][]byte{"single-object": single[len(sf.header):], "confluent": confluent[5:]} {
+		if !bytes.HasPrefix(single, sf.header) {
+			t.Fatalf("%s: header %x", schema, single)
+		}
+		native, rest, err := sf.codec.NativeFromBinary(body)
+		if err != nil || len(rest) != 0 {
+			t.Fatalf("%s %s: goavro: %v (%d bytes left)", schema, form, err, len(rest))
+		}
+		m := native.(map[string]any)
+		for _, f := range fields {
+			checkDecodedText(t, schema+" "+form+" "+f.avro, avroText(m[f.avro]), f)
+		}
+		if original != nil && !bytes.Equal(m["original"].([]byte), original) {
+			t.Fatalf("%s %s: original %q, want %q", schema, form, m["original"], original)
+		}
+	}
+	checkJSONOutput(t, schema+" JSON", line, fields, original)
+	fromAvro, err := reg.AppendMessageJSON(nil, single)
+	if err != nil {
+		t.Fatalf("%s: tail's JSON: %v", schema, err)
+	}
+	checkJSONOutput(t, schema+" tail's JSON", fromAvro, fields, original)
+}
+
+// avroText reads a goavro string, or ["null","string"] value; nil for null.
+func avroText(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		return m["string"]
+	}
+	return v
+}
+
+func checkDecodedText(t *testing.T, what string, got any, f textField) {
+	t.Helper()
+	if !f.set {
+		if got != nil {
+			t.Fatalf("%s: %q, want null", what, got)
+		}
+		return
+	}
+	s, ok := got.(string)
+	if !ok {
+		t.Fatalf("%s: %#v, want a string", what, got)
+	}
+	if !utf8.ValidString(s) || s != unicodeText(f.in) {
+		t.Fatalf("%s: %q (valid UTF-8: %v) from %q, want %q", what, s, utf8.ValidString(s), f.in, unicodeText(f.in))
+	}
+}
+
+func checkJSONOutput(t *testing.T, what string, line []byte, fields []textField, original []byte) {
+	t.Helper()
+	if !utf8.Valid(line) {
+		t.Fatalf("%s is not UTF-8: %q", what, line)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("%s: %v: %s", what, err, line)
+	}
+	for _, f := range fields {
+		checkDecodedText(t, what+" "+f.json, m[f.json], f)
+	}
+	if original == nil {
+		return
+	}
+	b, err := base64.StdEncoding.DecodeString(m["original"].(string))
+	if err != nil || !bytes.Equal(b, original) {
+		t.Fatalf("%s: original %q (%v), want %q", what, b, err, original)
 	}
 }

@@ -66,16 +66,30 @@ def load_schemas(schema_dir):
     return out
 
 
-def decode(schemas, value):
+def decode(schemas, value, errors="strict"):
     """Decodes a single-object encoded message: (schema name, record), or
-    (None, None) when it is not one (a dead letter's undecodable bytes)."""
+    (None, None) when it is not one (a dead letter's undecodable bytes).
+    errors is how strings that are not UTF-8 are handled (bytes.decode's
+    errors): stockledger's outputs never hold one, events may."""
     if value is None or len(value) < 10 or value[:2] != b"\xc3\x01":
         return None, None
     entry = schemas.get(value[2:10].hex())
     if entry is None:
         return None, None
     name, schema = entry
-    return name, fastavro.schemaless_reader(io.BytesIO(value[10:]), schema, None)
+    return name, fastavro.schemaless_reader(io.BytesIO(value[10:]), schema, None, handle_unicode_errors=errors)
+
+
+def decode_event(schemas, value):
+    """Decodes an event as decode does: (schema name, record, exact). An
+    upstream producer may write strings that are not UTF-8 (the ledger
+    refuses such a sku or event_id); such an event is decoded with U+FFFD
+    for the bad bytes and exact False, since its sku no longer names the
+    SKU exactly (PROD-\\xff would read as the SKU PROD-\\ufffd)."""
+    try:
+        return decode(schemas, value) + (True,)
+    except UnicodeDecodeError:
+        return decode(schemas, value, "replace") + (False,)
 
 
 # ---- Kafka --------------------------------------------------------------
@@ -269,11 +283,14 @@ def history(brokers, prefix, sku, schemas):
         records = []
         channels = set()
         for msg in reader.read(events_topic, [part]):
-            name, ev = decode(schemas, msg.value())
+            name, ev, exact = decode_event(schemas, msg.value())
             if name == "channel_policy":
                 channels.add(ev["channel"])
                 records.append((msg.offset(), name, ev))
-            elif (ev is not None and ev.get("sku") == sku) or (ev is None and msg.key() == sku.encode()):
+            elif exact and ev is not None:
+                if ev.get("sku") == sku:
+                    records.append((msg.offset(), name, ev))
+            elif msg.key() == sku.encode():  # not decoded, or not exactly: its key says
                 records.append((msg.offset(), name, ev))
 
         # 2. Dead letters of the SKU's events (keyed as the events were).
