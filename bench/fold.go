@@ -98,7 +98,7 @@ func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 // folded is the sum of the owned partitions' committed next offsets: the
 // records folded, when they started at 0.
 func (ip *inproc) folded() int64 {
-	parts, _ := ip.p.Status()
+	parts := ip.p.Status().Partitions
 	var n int64
 	for _, s := range parts {
 		n += s.Next

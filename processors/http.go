@@ -2,10 +2,10 @@ package processors
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
-	"os"
+	"net/netip"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -98,31 +98,16 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 		writeJSON(w, http.StatusOK, NewSKUJSON(&s, part))
 	})
 	api.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		parts, lag := p.Status()
-		if parts == nil {
-			parts = []PartitionStatus{}
+		st := p.Status()
+		if st.Partitions == nil {
+			st.Partitions = []PartitionStatus{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"ready": p.Ready(), "group": p.cfg.Group, "topic": p.cfg.Topics.Events,
-			"topic_partitions": p.numPartitions, "partitions": parts, "lag": lag,
+			"topic_partitions": p.numPartitions, "partitions": st.Partitions, "lag": st.GroupLag, "owned_lag": st.OwnedLag,
 		})
 	})
-	api.HandleFunc("POST /v1/checkpoint", func(w http.ResponseWriter, r *http.Request) {
-		// A consistent copy of the store for `stockledger verify` while the
-		// processor runs (Pebble lets one process open a store). It goes
-		// beside the store; the caller removes it when done.
-		dir := filepath.Join(filepath.Dir(p.store.Dir()), "checkpoints", "checkpoint-"+time.Now().UTC().Format("20060102T150405.000000000"))
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-			return
-		}
-		if err := p.store.Checkpoint(dir); err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-			return
-		}
-		abs, _ := filepath.Abs(dir)
-		writeJSON(w, http.StatusOK, map[string]string{"path": abs})
-	})
+	api.HandleFunc("POST /v1/checkpoint", p.serveCheckpoint(cfg))
 	api.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
@@ -143,6 +128,47 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	return http.TimeoutHandler(mux, cfg.HandlerTimeout, `{"error":"timeout"}`)
+}
+
+// serveCheckpoint serves POST /v1/checkpoint: a consistent copy of the
+// store for `stockledger verify` while the processor runs (Pebble lets one
+// process open a store), in DATA/checkpoints beside the store. The caller
+// removes it when done; the next request removes it anyway unless it is
+// open (store.NewCheckpoint), so at most the newest and those being read
+// stay. A checkpoint takes disk space, so without a token only this
+// machine may ask for one (verify opens the path, so it runs here anyway).
+func (p *Processor) serveCheckpoint(cfg HTTPConfig) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Token == "" && !fromLoopback(r) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "a checkpoint takes disk space on this instance: " +
+				"without an HTTP token (--http-token) only loopback clients may make one; configure a token to allow other hosts"})
+			return
+		}
+		// Absolute, so the path handed out names the directory the next
+		// request checks for readers.
+		parent, err := filepath.Abs(filepath.Join(filepath.Dir(p.store.Dir()), "checkpoints"))
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		dir, err := p.store.NewCheckpoint(parent)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"path": dir})
+	}
+}
+
+// fromLoopback reports whether r came from this machine's loopback
+// interface.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

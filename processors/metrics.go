@@ -22,6 +22,7 @@ type metrics struct {
 	updates      prometheus.Counter
 	latency      prometheus.Histogram
 	lag          *prometheus.GaugeVec
+	groupLag     prometheus.Gauge
 	batches      prometheus.Counter
 	batchRecords prometheus.Histogram
 	owned        prometheus.Gauge
@@ -57,6 +58,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "stockledger_consumer_partition_lag_records", Help: "Events in the partition not yet folded.",
 		}, []string{"partition"}),
+		groupLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stockledger_consumer_group_lag_records",
+			Help: "Events of the whole topic no instance has folded yet (partitions owned elsewhere from the group's committed offsets).",
+		}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stockledger_processor_batches_total", Help: "Processing batches committed.",
 		}),
@@ -82,7 +87,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.applied, m.duplicates, m.deadLetters, m.alerts, m.updates, m.latency,
-		m.lag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled, m.changelogErrors, m.restoreSeconds)
+		m.lag, m.groupLag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled, m.changelogErrors, m.restoreSeconds)
 	for _, t := range ledger.EventTypes() {
 		m.appliedBy[t] = m.applied.WithLabelValues(t.String())
 	}

@@ -63,8 +63,9 @@ type Processor struct {
 	ready atomic.Bool
 	mu    struct {
 		sync.Mutex
-		next map[int32]int64 // owned partitions' next offsets
-		end  map[int32]int64 // their end offsets, refreshed every LagInterval
+		next     map[int32]int64 // owned partitions' next offsets
+		end      map[int32]int64 // their end offsets, refreshed every LagInterval
+		groupLag int64           // events no instance has folded (Status)
 	}
 }
 
@@ -213,19 +214,21 @@ func (p *Processor) assigned(ctx context.Context, cl *kgo.Client, a map[string][
 	p.setClient(cl)
 	for _, part := range a[p.cfg.Topics.Events] {
 		if p.cfg.Changelog {
-			p.startRestore(ctx, part)
+			p.startRestore(ctx, part, 0)
 			continue
 		}
 		p.install(part)
 	}
 	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
-	p.ready.Store(!p.stalled && !p.recovering)
+	p.setReady()
 	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Events])
 }
 
 // startRestore pauses part and restores it from the changelog in the
-// background; the poll loop installs it when done (installRestores).
-func (p *Processor) startRestore(ctx context.Context, part int32) {
+// background, after delay (a retry waits there, not in the poll loop, so
+// other partitions go on folding); the poll loop installs it when done
+// (installRestores).
+func (p *Processor) startRestore(ctx context.Context, part int32, delay time.Duration) {
 	p.cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Events: {part}})
 	rctx, cancel := context.WithCancel(ctx)
 	p.restoring[part] = cancel
@@ -240,7 +243,13 @@ func (p *Processor) startRestore(ctx context.Context, part int32) {
 	}
 	p.restoreWG.Add(1)
 	go func() {
-		r := restore(rctx, p.cfg, p.store, part, env)
+		var r restoreResult
+		select {
+		case <-time.After(delay):
+			r = restore(rctx, p.cfg, p.store, part, env)
+		case <-rctx.Done():
+			r = restoreResult{part: part, err: rctx.Err()}
+		}
 		p.restoreWG.Done()
 		select {
 		case p.restores <- r:
@@ -261,10 +270,9 @@ func (p *Processor) installRestores(ctx context.Context) {
 			cancel()
 			delete(p.restoring, r.part)
 			if r.err != nil {
-				p.log.Error("restoring partition from the changelog; retrying", "partition", r.part, "err", r.err)
+				p.log.Error("restoring partition from the changelog; retrying", "partition", r.part, "err", r.err, "retry_in", p.cfg.StoreRetryInterval)
 				p.m.storeErrors.Inc()
-				time.Sleep(p.cfg.StoreRetryInterval)
-				p.startRestore(ctx, r.part)
+				p.startRestore(ctx, r.part, p.cfg.StoreRetryInterval)
 				continue
 			}
 			p.log.Debug("restore finished", "partition", r.part, "restored", r.restored, "resent", r.resent, "next_offset", r.next, "took", r.took)
@@ -282,6 +290,7 @@ func (p *Processor) installRestores(ctx context.Context) {
 				p.m.restoreSeconds.Observe(r.took.Seconds())
 			}
 			p.install(r.part)
+			p.setReady()
 			next, ok, _ := p.store.Offset(r.part)
 			o := kgo.EpochOffset{Epoch: -1, Offset: next}
 			if !ok {
@@ -358,6 +367,7 @@ func (p *Processor) drop(parts []int32) {
 	}
 	p.mu.Unlock()
 	p.m.owned.Set(float64(len(p.parts) + len(p.restoring)))
+	p.setReady()
 }
 
 // Run folds events until ctx is done or an operating error stops it. When
@@ -389,7 +399,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer stopLag()
 	go p.lagLoop(lagCtx)
 	b := newBatcher(p)
-	defer p.ready.Store(false) // ready once the group assigned partitions (assigned)
+	defer p.ready.Store(false) // ready once partitions are assigned and folding (setReady)
 	restoring := false         // partitions were being restored at the last poll
 	emptyPolls := 0            // polls in a row that returned no records
 	for {
@@ -457,58 +467,10 @@ func (p *Processor) Run(ctx context.Context) error {
 			// fold (end offsets would not do: a partition whose log ends
 			// in transaction markers is never "at the end").
 			p.recovering = false
-			p.ready.Store(true)
+			p.setReady()
 		}
 		p.allowRebalance()
 	}
-}
-
-// lagLoop refreshes end offsets of owned partitions.
-func (p *Processor) lagLoop(ctx context.Context) {
-	t := time.NewTicker(p.cfg.LagInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ends, err := p.adm.ListEndOffsets(ctx, p.cfg.Topics.Events)
-		if err != nil {
-			continue
-		}
-		p.mu.Lock()
-		ends.Each(func(o kadm.ListedOffset) {
-			if _, ok := p.mu.next[o.Partition]; ok && o.Err == nil {
-				p.mu.end[o.Partition] = o.Offset
-				p.m.setLag(o.Partition, max(0, o.Offset-p.mu.next[o.Partition]))
-			}
-		})
-		p.mu.Unlock()
-	}
-}
-
-// PartitionStatus is one owned partition's progress.
-type PartitionStatus struct {
-	Partition int32 `json:"partition"`
-	Next      int64 `json:"next_offset"`
-	End       int64 `json:"end_offset"`
-	Lag       int64 `json:"lag"`
-}
-
-// Status lists owned partitions with their lag, and the total lag.
-func (p *Processor) Status() ([]PartitionStatus, int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []PartitionStatus
-	var total int64
-	for part, next := range p.mu.next {
-		end := max(p.mu.end[part], next)
-		out = append(out, PartitionStatus{Partition: part, Next: next, End: end, Lag: end - next})
-		total += end - next
-	}
-	slices.SortFunc(out, func(a, b PartitionStatus) int { return int(a.Partition - b.Partition) })
-	return out, total
 }
 
 // PartitionOf returns the events partition that holds sku.
@@ -534,8 +496,8 @@ func (p *Processor) SKU(sku string) (ledger.SKU, bool, error) {
 func (p *Processor) stall(err error) {
 	p.m.storeErrors.Inc()
 	p.m.stalled.Set(1)
-	p.ready.Store(false)
 	p.stalled, p.recovering = true, false
+	p.setReady()
 	p.log.Error("store failed; pausing consumption until it can write again", "err", err)
 	parts := make([]int32, 0, len(p.parts))
 	rewind := map[int32]kgo.EpochOffset{}

@@ -1,0 +1,167 @@
+package processors
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// setReady derives readiness (poll loop only): the instance owns
+// partitions, every one it was given is restored and folding, and its
+// store writes. An instance that owns nothing folds nothing, so it is not
+// ready either: before the group's first assignment, or while it is one
+// of more instances than partitions.
+func (p *Processor) setReady() {
+	p.ready.Store(!p.stalled && !p.recovering && len(p.parts) > 0 && len(p.restoring) == 0)
+}
+
+// PartitionStatus is one owned partition's progress.
+type PartitionStatus struct {
+	Partition int32 `json:"partition"`
+	Next      int64 `json:"next_offset"`
+	End       int64 `json:"end_offset"`
+	Lag       int64 `json:"lag"`
+}
+
+// Status is what /v1/status reports.
+type Status struct {
+	// Partitions are the partitions this instance owns and folds, with
+	// their lag; OwnedLag is their sum.
+	Partitions []PartitionStatus
+	OwnedLag   int64
+	// GroupLag counts the events of the whole topic that no instance has
+	// folded yet: for partitions this instance folds, from its own
+	// offsets; for the others (owned elsewhere, being restored here, or
+	// owned by nobody), from the group's committed offsets, or the start
+	// of the partition when the group never committed one.
+	GroupLag int64
+}
+
+// Status reports the owned partitions' progress and the group's lag as of
+// the last refresh (every LagInterval).
+func (p *Processor) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Status{GroupLag: p.mu.groupLag}
+	for part, next := range p.mu.next {
+		end := max(p.mu.end[part], next)
+		st.Partitions = append(st.Partitions, PartitionStatus{Partition: part, Next: next, End: end, Lag: end - next})
+		st.OwnedLag += end - next
+	}
+	slices.SortFunc(st.Partitions, func(a, b PartitionStatus) int { return int(a.Partition - b.Partition) })
+	return st
+}
+
+// lagLoop refreshes lag at once and then every LagInterval, and mirrors
+// the owned partitions' committed offsets to the group (mirrorOffsets).
+func (p *Processor) lagLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.LagInterval)
+	defer t.Stop()
+	var mirrored map[int32]int64
+	for {
+		p.refreshLag(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p.sess == nil { // with exactly-once the transactions commit them
+			mirrored = p.mirrorOffsets(ctx, mirrored)
+		}
+	}
+}
+
+// refreshLag reads the topic's end offsets, and the group's committed ones
+// for what this instance does not fold, and sets every lag from them.
+func (p *Processor) refreshLag(ctx context.Context) {
+	topic := p.cfg.Topics.Events
+	ends, err := p.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return
+	}
+	starts, err := p.adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return
+	}
+	committed, err := p.adm.FetchOffsets(ctx, p.cfg.Group)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var group int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		if next, ok := p.mu.next[o.Partition]; ok {
+			p.mu.end[o.Partition] = o.Offset
+			lag := max(0, o.Offset-next)
+			p.m.setLag(o.Partition, lag)
+			group += lag
+			return
+		}
+		from := int64(0)
+		if s, ok := starts.Lookup(topic, o.Partition); ok && s.Err == nil {
+			from = s.Offset
+		}
+		if c, ok := committed.Lookup(topic, o.Partition); ok && c.Err == nil && c.At >= 0 {
+			from = max(from, c.At)
+		}
+		group += max(0, o.Offset-from)
+	})
+	p.mu.groupLag = group
+	p.m.groupLag.Set(float64(group))
+}
+
+// mirrorOffsets commits the owned partitions' next offsets, as the store
+// holds them, to the consumer group when they changed since last: a
+// mirror for the tools that read group offsets (kafka-consumer-groups, lag
+// exporters) and for the group lag of other instances. The store stays
+// the source of truth: nothing reads them back. It returns what it
+// committed. A commit that fails (a rebalance) is tried again next time.
+func (p *Processor) mirrorOffsets(ctx context.Context, last map[int32]int64) map[int32]int64 {
+	p.mu.Lock()
+	now := maps.Clone(p.mu.next)
+	p.mu.Unlock()
+	if len(now) == 0 || maps.Equal(now, last) {
+		return last
+	}
+	offsets := make(map[int32]kgo.EpochOffset, len(now))
+	for part, next := range now {
+		offsets[part] = kgo.EpochOffset{Epoch: -1, Offset: next}
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.LagInterval+5*time.Second)
+	defer cancel()
+	var failed error
+	p.cl.CommitOffsetsSync(cctx, map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Events: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			failed = err
+			if err == nil {
+				failed = commitError(resp)
+			}
+		})
+	if failed != nil {
+		p.log.Debug("mirroring offsets to the group", "err", failed)
+		return last
+	}
+	return now
+}
+
+// commitError is the first partition error of an offset commit's response.
+func commitError(resp *kmsg.OffsetCommitResponse) error {
+	for _, t := range resp.Topics {
+		for _, pr := range t.Partitions {
+			if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
