@@ -133,10 +133,10 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 // serveCheckpoint serves POST /v1/checkpoint: a consistent copy of the
 // store for `stockledger verify` while the processor runs (Pebble lets one
 // process open a store), in DATA/checkpoints beside the store. The caller
-// removes it when done; the next request removes it anyway unless it is
-// open (store.NewCheckpoint), so at most the newest and those being read
-// stay. A checkpoint takes disk space, so without a token only this
-// machine may ask for one (verify opens the path, so it runs here anyway).
+// removes it when done; later requests remove it anyway once it is not
+// among the newest and not open (store.NewCheckpoint). A checkpoint takes
+// disk space, so without a token only this machine may ask for one
+// (verify opens the path, so it runs here anyway).
 func (p *Processor) serveCheckpoint(cfg HTTPConfig) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Token == "" && !fromLoopback(r) {

@@ -27,9 +27,11 @@ type HTTPConfig struct {
 	// machine; give 0.0.0.0:8080 (or a specific address) to serve others.
 	Addr string
 	// Token, if set, is required on every /v1/ request as
-	// "Authorization: Bearer TOKEN" (401 otherwise). /healthz, /readyz and
-	// /metrics stay open: probes and scrapers rarely carry tokens, and they
-	// reveal no stock data.
+	// "Authorization: Bearer TOKEN" (401 otherwise; the scheme in any
+	// case). /healthz, /readyz and /metrics stay open: probes and scrapers
+	// rarely carry tokens, and they reveal no stock data. Without a token,
+	// POST /v1/checkpoint, which writes to this machine's disk, serves
+	// loopback clients only (403).
 	Token string
 	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
 	ReadHeaderTimeout time.Duration
@@ -42,7 +44,8 @@ type HTTPConfig struct {
 	IdleTimeout time.Duration
 	// HandlerTimeout bounds a handler; past it the client gets 503. Default 30s.
 	HandlerTimeout time.Duration
-	// MaxHeaderBytes caps a request's headers. Default 16 KiB.
+	// MaxHeaderBytes caps a request's request line and headers (431 past
+	// it). Default 16 KiB.
 	MaxHeaderBytes int
 	// MaxBodyBytes caps a request's body (413 past it). Default 64 KiB:
 	// no endpoint takes a body today.
@@ -103,13 +106,57 @@ func (c *HTTPConfig) Validate() error {
 // NewHTTPServer returns a server for h with c's timeouts and header limit.
 func NewHTTPServer(h http.Handler, c HTTPConfig) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           headerLimit(h, c.MaxHeaderBytes),
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		MaxHeaderBytes:    c.MaxHeaderBytes,
+		MaxHeaderBytes:    serverMaxHeaderBytes(c.MaxHeaderBytes),
 	}
+}
+
+// headerSlack is what net/http reads of a request's head past
+// http.Server.MaxHeaderBytes before it answers 431 (room for its read
+// buffer, in Server.initialReadLimitSize).
+const headerSlack = 4096
+
+// serverMaxHeaderBytes is the http.Server.MaxHeaderBytes that makes
+// net/http stop reading a request's head at limit bytes. A limit within
+// the slack cannot be set that way (0 would mean net/http's 1 MiB
+// default): the server then reads up to the slack, and headerLimit
+// refuses what is over the limit.
+func serverMaxHeaderBytes(limit int) int { return max(limit-headerSlack, 1) }
+
+// headerLimit answers 431 to a request whose head is over limit bytes.
+// The server's own limit is exact only for the first request of a
+// connection and for limits over the slack: a pipelined request's first
+// bytes may already sit in the read buffer, uncounted.
+func headerLimit(next http.Handler, limit int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := headBytes(r); n > limit {
+			w.Header().Set("Connection", "close")
+			writeJSON(w, http.StatusRequestHeaderFieldsTooLarge, map[string]string{"error": fmt.Sprintf("request line and headers over %d bytes", limit)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headBytes is the size of r's request line and headers written in the
+// usual form ("Name: value" lines, one space after the colon). net/http
+// keeps the headers' values without the white space around them, so a
+// client that sent more white space sent more bytes than this.
+func headBytes(r *http.Request) int {
+	n := len(r.Method) + len(" ") + len(r.RequestURI) + len(" ") + len(r.Proto) + len("\r\n")
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + len("\r\n")
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n + len("\r\n")
 }
 
 // guard wraps the /v1/ API: bearer token, body limit, concurrency cap.
@@ -118,7 +165,7 @@ func guard(next http.Handler, c HTTPConfig) http.Handler {
 	slots := make(chan struct{}, max(1, c.MaxConcurrent))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearerToken(r.Header.Get("Authorization"))
 			// Compare digests: equal lengths, so the time taken says
 			// nothing about the token's length or its prefix.
 			sum := sha256.Sum256([]byte(got))
@@ -143,4 +190,16 @@ func guard(next http.Handler, c HTTPConfig) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken returns the credentials of an Authorization header value of
+// the Bearer scheme. An auth scheme is case-insensitive and one or more
+// spaces separate it from the credentials (RFC 7235 section 2.1).
+func bearerToken(auth string) (string, bool) {
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	return token, token != ""
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -183,6 +184,7 @@ func TestVerifyDetectsCorruption(t *testing.T) {
 	if left, _ := os.ReadDir(filepath.Join(data, "checkpoints")); len(left) != 0 {
 		t.Errorf("checkpoints left behind: %v", left)
 	}
+	verifyWhileCheckpointing(ctx, t, cl, l, filepath.Join(data, "checkpoints"))
 	if _, stderr, code := inproc(ctx, append([]string{"verify", "--data", data}, cl.flags()...)...); code != 2 || !strings.Contains(stderr, "--http") {
 		t.Errorf("verify --data of a store in use: exit %d: %s", code, stderr)
 	}
@@ -348,5 +350,48 @@ func TestBacktestCLI(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"channel":"web","buffer":1,"share_pct":0,"locations":[]}`+"\n"), 0o644)
 	if _, stderr, code := inproc(ctx, append([]string{"backtest", "--policies", bad}, cl.flags()...)...); code != 2 || !strings.Contains(stderr, "line 1") {
 		t.Errorf("bad policy: exit %d: %s", code, stderr)
+	}
+}
+
+// verifyWhileCheckpointing runs verify --http while another client keeps
+// asking the processor for checkpoints (and goes on after verify, until it
+// has made more than store.CheckpointsKept): each request removes the
+// older checkpoints nobody has open, and verify's, open while it reads,
+// must survive them. The newest store.CheckpointsKept are left afterwards.
+func verifyWhileCheckpointing(ctx context.Context, t *testing.T, cl *auditCluster, l *e2etest.Live, dir string) {
+	t.Helper()
+	srv := httptest.NewServer(l.P.Handler(l.Gatherer))
+	defer srv.Close()
+	stop, made := make(chan struct{}), make(chan int)
+	go func() {
+		n, stopped := 0, false
+		for !stopped || n <= store.CheckpointsKept {
+			select {
+			case <-stop:
+				stopped = true
+			case <-ctx.Done():
+				made <- n
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			resp, err := http.Post(srv.URL+"/v1/checkpoint", "", nil)
+			if err != nil {
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				n++
+			}
+		}
+		made <- n
+	}()
+	stdout, stderr, code := inproc(ctx, append([]string{"verify", "--http", srv.URL}, cl.flags()...)...)
+	close(stop)
+	n := <-made
+	if code != 0 || !strings.Contains(stdout, "equals the events topic") {
+		t.Fatalf("verify --http while another client makes checkpoints: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != store.CheckpointsKept {
+		t.Errorf("after verify and %d other checkpoints: %d left, want the newest %d", n, len(left), store.CheckpointsKept)
 	}
 }

@@ -119,16 +119,33 @@ func openLive(ctx context.Context, data, httpAddr, token string) (*store.Store, 
 		}
 		return st, func() { st.Close() }, nil
 	}
-	dir, err := requestCheckpoint(ctx, httpAddr, token)
+	st, dir, err := openCheckpoint(ctx, httpAddr, token)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(dir, store.Options{ReadOnly: true})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, fmt.Errorf("opening checkpoint %s (verify must run on the processor's machine): %w", dir, err)
-	}
 	return st, func() { st.Close(); os.RemoveAll(dir) }, nil
+}
+
+// openCheckpoint asks a running processor for a checkpoint and opens it.
+// While it is open, the store holds Pebble's lock on it, and the processor
+// removes only checkpoints nobody holds; one removed by another request
+// between the answer and the open is gone (never half there), so it asks
+// again. A checkpoint it could not open is left to the processor, which
+// removes it at the next request.
+func openCheckpoint(ctx context.Context, addr, token string) (*store.Store, string, error) {
+	var err error
+	for range 3 {
+		dir, rerr := requestCheckpoint(ctx, addr, token)
+		if rerr != nil {
+			return nil, "", rerr
+		}
+		st, oerr := store.Open(dir, store.Options{ReadOnly: true})
+		if oerr == nil {
+			return st, dir, nil
+		}
+		err = fmt.Errorf("opening checkpoint %s (verify must run on the processor's machine): %w", dir, oerr)
+	}
+	return nil, "", err
 }
 
 // requestCheckpoint asks a running processor for a checkpoint of its store.

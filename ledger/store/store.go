@@ -44,8 +44,9 @@ type Options struct {
 	// CacheBytes is Pebble's block cache size. Default 64 MiB.
 	CacheBytes int64
 	// MinFreeBytes: writes fail with ErrDiskFull while the disk has less
-	// free space than this, before Pebble itself runs out. 0 disables the
-	// check.
+	// free space than this plus the log Pebble preallocates when it next
+	// rotates its memtable (WALPreallocation), before Pebble itself runs
+	// out. 0 disables the check.
 	MinFreeBytes int64
 	// ReadOnly opens an existing store without writing to it (audits of a
 	// stopped processor's store, or of a checkpoint). Pebble still takes
@@ -67,6 +68,10 @@ type Store struct {
 	dir  string
 	opts Options
 	sync *pebble.WriteOptions
+	// walPrealloc is what Pebble preallocates for each new log.
+	walPrealloc int64
+	// checkpointMu makes NewCheckpoint's prune-and-make one step.
+	checkpointMu sync.Mutex
 
 	mu struct {
 		sync.RWMutex
@@ -88,11 +93,12 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	db, err := openDB(dir, o)
+	po := pebbleOptions(dir, o)
+	db, err := openDB(dir, po, o.CacheBytes)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: o, sync: pebble.NoSync}
+	s := &Store{dir: dir, opts: o, sync: pebble.NoSync, walPrealloc: WALPreallocation(po)}
 	if o.Sync {
 		s.sync = pebble.Sync
 	}
@@ -104,13 +110,12 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-func openDB(dir string, o Options) (*pebble.DB, error) {
-	cache := pebble.NewCache(o.CacheBytes)
-	defer cache.Unref()
+// pebbleOptions are the options the store opens Pebble with (its cache is
+// openDB's to make).
+func pebbleOptions(dir string, o Options) *pebble.Options {
 	po := &pebble.Options{
 		FS:                          o.FS,
-		Cache:                       cache,
-		MemTableSize:                64 << 20,
+		MemTableSize:                memTableSize(o.FS, dir, o.MinFreeBytes),
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       32,
@@ -118,11 +123,68 @@ func openDB(dir string, o Options) (*pebble.DB, error) {
 		ReadOnly:                    o.ReadOnly,
 	}
 	po.EnsureDefaults()
+	return po
+}
+
+func openDB(dir string, po *pebble.Options, cacheBytes int64) (*pebble.DB, error) {
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref()
+	po.Cache = cache
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("opening pebble store %s: %w", dir, err)
 	}
 	return db, nil
+}
+
+// Memtable sizes. Pebble preallocates 110% of the memtable for each new
+// log, keeps a log per memtable waiting to be flushed, and keeps flushed
+// logs for reuse, so its logs can take several times the memtable on
+// disk. On a small disk a large memtable would take the room the free
+// space guard keeps (an 80 MiB disk could not run `run` with its 64 MiB
+// guard): the memtable is then a sixteenth of the space beyond the guard,
+// at least minMemTable.
+const (
+	maxMemTable = 64 << 20
+	minMemTable = 1 << 20
+)
+
+// memTableSize sizes Pebble's memtable for the disk dir is on (the largest
+// when the disk's size is unknown).
+func memTableSize(fs vfs.FS, dir string, minFree int64) uint64 {
+	total, ok := diskSize(fs, dir)
+	if !ok {
+		return maxMemTable
+	}
+	spare := uint64(0)
+	if total > uint64(max(minFree, 0)) {
+		spare = total - uint64(max(minFree, 0))
+	}
+	return min(max(spare/16, minMemTable), maxMemTable)
+}
+
+// diskSize is the size of the filesystem holding dir, or of its nearest
+// existing ancestor (a new store's directory does not exist yet).
+func diskSize(fs vfs.FS, dir string) (uint64, bool) {
+	for {
+		u, err := fs.GetDiskUsage(dir)
+		if err == nil {
+			return u.TotalBytes, true
+		}
+		parent := fs.PathDir(dir)
+		if parent == dir {
+			return 0, false
+		}
+		dir = parent
+	}
+}
+
+// WALPreallocation is what Pebble preallocates on disk for each new log
+// (write-ahead log file) of a database opened with po: 110% of the
+// memtable, as Pebble's DB.walPreallocateSize computes it.
+func WALPreallocation(po *pebble.Options) int64 {
+	size := int64(po.MemTableSize)
+	return size + size/10
 }
 
 // Dir is the store's directory.
@@ -222,7 +284,11 @@ func (s *Store) write(fn func(db *pebble.DB) error) (err error) {
 	return fn(db)
 }
 
-// checkSpace refuses writes when the disk is nearly full.
+// checkSpace refuses writes when the disk is nearly full. Any write may
+// fill the memtable and make Pebble start a new log, preallocated at once;
+// a log Pebble cannot write stops it for good. So a write needs room for
+// that preallocation on top of MinFreeBytes, which is left for what
+// follows (the full memtable's flush, compactions).
 func (s *Store) checkSpace() error {
 	if s.opts.MinFreeBytes <= 0 {
 		return nil
@@ -231,8 +297,9 @@ func (s *Store) checkSpace() error {
 	if err != nil {
 		return nil // unknown: let Pebble try
 	}
-	if u.AvailBytes < uint64(s.opts.MinFreeBytes) {
-		return fmt.Errorf("%w: %d bytes free, under %d", ErrDiskFull, u.AvailBytes, s.opts.MinFreeBytes)
+	if need := uint64(s.opts.MinFreeBytes + s.walPrealloc); u.AvailBytes < need {
+		return fmt.Errorf("%w: %d bytes free, under %d (%d kept free and %d for Pebble's next log)",
+			ErrDiskFull, u.AvailBytes, need, s.opts.MinFreeBytes, s.walPrealloc)
 	}
 	return nil
 }
