@@ -32,6 +32,10 @@ type Processor struct {
 	m      *metrics
 	cl     *kgo.Client // set once (setClient)
 	clOnce sync.Once
+	// clStop cancels clCtx, the client's own context: in-flight requests
+	// fail at once, a join the coordinator holds included (leave).
+	clCtx  context.Context
+	clStop context.CancelFunc
 	adm    *kadm.Client
 
 	sess          *kgo.GroupTransactSession // with ExactlyOnce
@@ -96,7 +100,9 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	if cfg.AdvertiseHTTP != "" {
 		clientID = "stockledger@" + cfg.AdvertiseHTTP
 	}
+	p.clCtx, p.clStop = context.WithCancel(context.Background())
 	opts := append([]kgo.Opt{
+		kgo.WithContext(p.clCtx),
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(clientID),
 		kgo.RecordPartitioner(outputPartitioner(cfg.Topics.Changelog)),
@@ -333,7 +339,7 @@ func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]
 	// The next owner restores from the changelog: it must hold every state
 	// this instance committed.
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if err := cl.Flush(fctx); err != nil {
+	if err := cl.Flush(fctx); err != nil && p.clCtx.Err() == nil { // a stop flushed before it stopped the client
 		p.log.Warn("flushing the changelog before giving up partitions", "err", err)
 	}
 	cancel()
@@ -375,26 +381,7 @@ func (p *Processor) drop(parts []int32) {
 // changelog and closes the Kafka client, leaving the group, before
 // returning.
 func (p *Processor) Run(ctx context.Context) error {
-	defer func() {
-		// Changelog records of the last batch go out before leaving.
-		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = p.cl.Flush(fctx)
-		cancel()
-		// A poll blocks rebalances until AllowRebalance; leaving the group
-		// on Close is one, so allow it first or Close waits forever.
-		p.allowRebalance()
-		if p.sess != nil {
-			p.sess.Close() // aborts a transaction left open
-		} else {
-			p.cl.Close()
-		}
-		// No callback runs after Close: stop the restores still running
-		// and wait for them, so none touches the store once Run returned.
-		for _, cancel := range p.restoring {
-			cancel()
-		}
-		p.restoreWG.Wait()
-	}()
+	defer p.close()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go p.lagLoop(lagCtx)

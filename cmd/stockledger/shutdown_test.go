@@ -244,3 +244,76 @@ func TestShutdownTimeout(t *testing.T) {
 		t.Errorf("log lacks the reason:\n%s", b)
 	}
 }
+
+// TestGracefulShutdownDuringRebalance: a member is SIGKILLed and a new one
+// joins, so the group rebalances and the coordinator holds every join until
+// the dead member's session times out (45s here). A SIGTERM to a healthy
+// member then must not wait for that rebalance: it finishes and commits
+// its batch, leaves, and exits 0 at once, far inside --shutdown-timeout
+// (30s). The newcomer then owns every partition, and every output and SKU
+// equals the model.
+func TestGracefulShutdownDuringRebalance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	lines := gen.Stream(gen.Config{Seed: 21, SKUs: 200, DupPct: 3, RefusePct: 3, InvalidPct: 1, Zipf: 1.1,
+		PolicyChanges: []int{3000}}, 8000)
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := startBroker(t)
+	adm := cl.admin(t)
+	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := e2etest.Produce(ctx, prod, wire[:len(wire)/2]); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	extra := []string{"--session-timeout", "45s", "--shutdown-timeout", gracefulShutdown.String(), "--max-batch-records", "500"}
+	a := startRun(t, "a", cl, filepath.Join(dir, "a"), extra...)
+	waitOwned(ctx, t, a)
+	b := startRun(t, "b", cl, filepath.Join(dir, "b"), extra...)
+	poll(ctx, t, b, "waiting to own partitions", 20*time.Millisecond, func() bool {
+		next, _ := b.next()
+		return len(next) > 0
+	})
+	b.kill(t)
+	c := startRun(t, "c", cl, filepath.Join(dir, "c"), extra...)
+	poll(ctx, t, c, "waiting for its join to start a rebalance", 20*time.Millisecond, func() bool {
+		return strings.Contains(cl.describeGroup(), "state PreparingRebalance")
+	})
+	// A learns of the rebalance from a heartbeat (every 3s) and joins; the
+	// coordinator then holds its join. Nothing outside the coordinator
+	// shows that moment, so wait two heartbeats.
+	time.Sleep(6 * time.Second)
+	// Events keep arriving, so the stop has batches in hand.
+	if err := e2etest.Produce(ctx, prod, wire[len(wire)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if took := sigterm(t, a); took > 10*time.Second {
+		t.Fatalf("exit 0 after %v: the stop waited for the rebalance (the dead member's session)", took)
+	}
+	waitOwned(ctx, t, c)
+	waitCaughtUp(ctx, t, c, adm)
+	c.terminate(t)
+	exp := e2etest.Expect(lines)
+	got, err := e2etest.ReadTopics(ctx, []string{cl.brokers}, cl.topics, schemas.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B was killed: its last batch may be published again (repeats allowed).
+	for _, d := range e2etest.Compare(exp, got, true) {
+		t.Error(d)
+	}
+	st, err := store.Open(filepath.Join(dir, "c", "ledger"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, d := range e2etest.CompareSKUs(exp, e2etest.StoreSKUs(st, testPartitions)) {
+		t.Error(d)
+	}
+}
