@@ -15,6 +15,7 @@ import (
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/specmodel"
 	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/processors/audit"
 	"github.com/stockledger/stockledger/processors/e2etest"
 	"github.com/stockledger/stockledger/schemas"
 )
@@ -103,6 +104,7 @@ func TestEndToEndWrongPartition(t *testing.T) {
 		t.Error(d)
 	}
 	checkWrongPartitionDetails(ctx, t, cl, m)
+	checkReplayPlaces(ctx, t, cl, l, m)
 	if err := l.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +170,29 @@ func checkWrongPartitionDetails(ctx context.Context, t *testing.T, cl *e2etest.C
 	}
 	if seen == 0 {
 		t.Fatal("no wrong_partition dead letter with an event_id was read")
+	}
+}
+
+// checkReplayPlaces: a replay of the topic (verify) places records as the
+// live processor did: the same ledger, and the same dead letters by reason.
+func checkReplayPlaces(ctx context.Context, t *testing.T, cl *e2etest.Cluster, l *e2etest.Live, m *specmodel.Model) {
+	t.Helper()
+	cfg := audit.DefaultConfig()
+	cfg.Brokers, cfg.Topic = cl.Brokers, cl.Topics().Events
+	res, err := audit.Verify(ctx, cfg, l.Store, filepath.Join(t.TempDir(), "scratch"), 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Replay.Close()
+	if !res.Match {
+		t.Errorf("the replay differs from the live store: %+v", res.Partitions)
+	}
+	want := map[string]int64{}
+	for _, d := range m.DeadLetters() {
+		want[d.Reason]++
+	}
+	if got := res.Replay.Counts.Dead["wrong_partition"]; got != want["wrong_partition"] {
+		t.Errorf("the replay counted %d wrong_partition dead letters, the model %d", got, want["wrong_partition"])
 	}
 }
 
