@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,6 +31,10 @@ func ParsePolicies(r io.Reader) ([]ledger.ChannelPolicy, error) {
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
+		// encoding/json would read bad bytes, in a key too, as U+FFFD.
+		if !utf8.Valid(line) {
+			return nil, fmt.Errorf("line %d: not valid UTF-8 (JSON text must be UTF-8)", n)
+		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(line, &m); err != nil {
 			return nil, fmt.Errorf("line %d: not a JSON object: %v", n, err)
@@ -44,7 +49,10 @@ func ParsePolicies(r io.Reader) ([]ledger.ChannelPolicy, error) {
 		if _, ok := m["occurred_at"]; !ok {
 			m["occurred_at"] = json.RawMessage(`"1970-01-01T00:00:00Z"`)
 		}
-		full, _ := json.Marshal(m)
+		full, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v", n, err)
+		}
 		var ev ledger.Event
 		reason, detail := schemas.ParseEventJSON(full, &ev)
 		if reason == ledger.ReasonNone {

@@ -138,3 +138,19 @@ func TestBacktestTurnsAwayOrders(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePoliciesRefusesInvalidUTF8: a policy file line that is not
+// UTF-8, in a value or in a key, is refused naming the line, not read with
+// U+FFFD in place of its bytes (a channel "web\xff" would become another
+// channel's policy; a key with a bad byte would be ignored).
+func TestParsePoliciesRefusesInvalidUTF8(t *testing.T) {
+	for _, line := range []string{
+		`{"channel":"web` + "\xff" + `","locations":[],"buffer":0,"share_pct":100}`,
+		`{"channel":"web","locations":[],"buffer":0,"share_pct":100,"max_qty` + "\xfe" + `":5}`,
+	} {
+		_, err := audit.ParsePolicies(strings.NewReader("# ok\n" + line + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("%q: err %v, want line 2 refused as not UTF-8", line, err)
+		}
+	}
+}
