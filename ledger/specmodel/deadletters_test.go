@@ -68,6 +68,36 @@ func TestDeadLetterReasons(t *testing.T) {
 		{"trailing junk", e("a", TypeReceipt, `"location":"dc","qty":1`) + `x`, ReasonUndecodable, ""},
 		{"raw control char in string", "{\"event_id\":\"a\",\"type\":\"receipt\",\"sku\":\"S\x01\"}", ReasonUndecodable, ""},
 
+		// not Unicode text (DECISIONS.md): bad UTF-8 bytes anywhere, or an
+		// escaped lone surrogate in any string, refuse the whole line with no
+		// event_id, even where no field rule would look.
+		{"sku bad byte", `{"event_id":"a","type":"receipt","sku":"S` + "\xff" + `",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku truncated sequence", `{"event_id":"a","type":"receipt","sku":"S` + "\xc3" + `",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku overlong NUL", `{"event_id":"a","type":"receipt","sku":"S` + "\xc0\x80" + `",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku surrogate as UTF-8 bytes", `{"event_id":"a","type":"receipt","sku":"S` + "\xed\xa0\x80" + `",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"event_id bad byte", e("a\xff", TypeReceipt, `"location":"dc","qty":1`), ReasonUndecodable, ""},
+		{"source bad byte", e("a", TypeReceipt, `"source":"pos`+"\xfe"+`","location":"dc","qty":1`), ReasonUndecodable, ""},
+		{"unknown field bad byte", e("a", TypeReceipt, `"location":"dc","qty":1,"colour":"r`+"\xff"+`d"`), ReasonUndecodable, ""},
+		{"nested unknown field bad byte", e("a", TypeReceipt, `"location":"dc","qty":1,"extra":{"x":["`+"\xff"+`"]}`), ReasonUndecodable, ""},
+		{"key bad byte", e("a", TypeReceipt, `"location":"dc","qty":1,"col`+"\xff"+`our":"red"`), ReasonUndecodable, ""},
+		{"safety_stock key bad byte", e("a", TypeSKUPolicy, `"safety_stock":{"d`+"\xff"+`":1}`), ReasonUndecodable, ""},
+		{"type bad byte", e("a", TypeReceipt+"\xff", `"location":"dc","qty":1`), ReasonUndecodable, ""},
+		{"bad byte between tokens", e("a", TypeReceipt, `"location":"dc","qty":1 `+"\xff"), ReasonUndecodable, ""},
+		{"sku lone high surrogate", `{"event_id":"a","type":"receipt","sku":"S\ud800",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku lone low surrogate", `{"event_id":"a","type":"receipt","sku":"S\udc00",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku lone high surrogate, upper case", `{"event_id":"a","type":"receipt","sku":"S\uD800",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku high surrogate then non-surrogate", `{"event_id":"a","type":"receipt","sku":"\ud800\u0041",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku high surrogate then raw text", `{"event_id":"a","type":"receipt","sku":"\ud83dx",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"sku surrogate pair reversed", `{"event_id":"a","type":"receipt","sku":"\ude00\ud83d",` + ts + `,"location":"dc","qty":1}`, ReasonUndecodable, ""},
+		{"event_id lone surrogate", e(`a\ud800`, TypeReceipt, `"location":"dc","qty":1`), ReasonUndecodable, ""},
+		{"source lone surrogate", e("a", TypeReceipt, `"source":"\udfff","location":"dc","qty":1`), ReasonUndecodable, ""},
+		{"unknown field lone surrogate", e("a", TypeReceipt, `"location":"dc","qty":1,"colour":"\udbff"`), ReasonUndecodable, ""},
+		{"key lone surrogate", e("a", TypeReceipt, `"location":"dc","qty":1,"\ud800":"red"`), ReasonUndecodable, ""},
+		{"type lone surrogate", e("a", `receipt\ud800`, `"location":"dc","qty":1`), ReasonUndecodable, ""},
+		{"location lone surrogate", e("a", TypeReceipt, `"location":"dc\ud800","qty":1`), ReasonUndecodable, ""},
+		{"locations entry lone surrogate", e("a", TypeChannelPolicy, `"channel":"c","locations":["\udc00"],"buffer":0,"share_pct":100`), ReasonUndecodable, ""},
+		{"lone surrogate after escaped quote", e("a", TypeReceipt, `"location":"dc","qty":1,"note":"say \"\ud800\""`), ReasonUndecodable, ""},
+
 		// type
 		{"type missing", `{"event_id":"a","sku":"S",` + ts + `}`, ReasonMissingField, "a"},
 		{"type null", `{"event_id":"a","type":null,"sku":"S",` + ts + `}`, ReasonMissingField, "a"},
@@ -97,8 +127,6 @@ func TestDeadLetterReasons(t *testing.T) {
 		{"sku escaped newline", `{"event_id":"a","type":"receipt","sku":"S\n1",` + ts + `,"location":"dc","qty":1}`, ReasonInvalidField, "a"},
 		{"sku escaped bell", `{"event_id":"a","type":"receipt","sku":"S\u0007",` + ts + `,"location":"dc","qty":1}`, ReasonInvalidField, "a"},
 		{"sku DEL", `{"event_id":"a","type":"receipt","sku":"S\u007f",` + ts + `,"location":"dc","qty":1}`, ReasonInvalidField, "a"},
-		{"sku invalid utf-8", "{\"event_id\":\"a\",\"type\":\"receipt\",\"sku\":\"S\xff\"," + ts + `,"location":"dc","qty":1}`, ReasonInvalidField, "a"},
-		{"sku lone surrogate", `{"event_id":"a","type":"receipt","sku":"S\ud800",` + ts + `,"location":"dc","qty":1}`, ReasonInvalidField, "a"},
 		{"sku before qty", `{"event_id":"a","type":"receipt",` + ts + `,"location":"dc","qty":0}`, ReasonMissingField, "a"},
 
 		// occurred_at
@@ -334,6 +362,21 @@ func TestAcceptedAtTheLimits(t *testing.T) {
 		{"transfer_in beyond expected", e("a", TypeTransferIn, `"transfer_id":"T-1","qty":5`)},
 		{"receipt on unknown po", e("a", TypeReceipt, `"location":"dc","qty":1,"po_id":"PO-404"`)},
 		{"whitespace around the object", "  " + e("a", TypeReceipt, `"location":"dc","qty":1`) + " \r\n"},
+
+		// Unicode text the rule for a JSON line allows (DECISIONS.md): a
+		// surrogate pair escape is one character, U+FFFD is a character like
+		// any other, and an escaped backslash before "ud800" is no escape.
+		{"sku surrogate pair", `{"event_id":"a","type":"receipt","sku":"S\ud83d\ude00",` + ts + `,"location":"dc","qty":1}`},
+		{"sku surrogate pair, upper case", `{"event_id":"a","type":"receipt","sku":"S\uD83D\uDE00",` + ts + `,"location":"dc","qty":1}`},
+		{"event_id surrogate pair", e(`a\ud83d\ude00`, TypeReceipt, `"location":"dc","qty":1`)},
+		{"source surrogate pair", e("a", TypeReceipt, `"source":"\ud83d\ude00","location":"dc","qty":1`)},
+		{"unknown field surrogate pair", e("a", TypeReceipt, `"location":"dc","qty":1,"colour":"\ud83d\ude00"`)},
+		{"key surrogate pair", e("a", TypeReceipt, `"location":"dc","qty":1,"\ud83d\ude00":"red"`)},
+		{"location surrogate pair", e("a", TypeReceipt, `"location":"dc\ud83d\ude00","qty":1`)},
+		{"sku U+FFFD escaped", `{"event_id":"a","type":"receipt","sku":"S\ufffd",` + ts + `,"location":"dc","qty":1}`},
+		{"sku U+FFFD as UTF-8", `{"event_id":"a","type":"receipt","sku":"S` + "\uFFFD" + `",` + ts + `,"location":"dc","qty":1}`},
+		{"sku escaped backslash then ud800", `{"event_id":"a","type":"receipt","sku":"S\\ud800",` + ts + `,"location":"dc","qty":1}`},
+		{"unknown field ends in escaped backslash", e("a", TypeReceipt, `"location":"dc","qty":1,"note":"x\\","colour":"\ud83d\ude00"`)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -398,5 +441,45 @@ func TestDeadLetteredFirstEventDoesNotCreateSKU(t *testing.T) {
 `)
 	if _, ok := m.SKU("NEW"); ok || len(m.SKUs()) != 0 || len(m.Updates()) != 0 || len(m.Final()) != 0 {
 		t.Errorf("dead letter created SKU: %v %v", m.SKUs(), m.Updates())
+	}
+}
+
+// DECISIONS.md's example: read as U+FFFD, PROD-\xff and PROD-\xfe would share
+// one stock with PROD-\uFFFD. Refused whole, they leave that SKU alone.
+func TestBadTextDoesNotShareAStock(t *testing.T) {
+	receipt := func(id, sku string, qty string) []byte {
+		return []byte(`{"event_id":"` + id + `","type":"receipt","sku":"` + sku + `",` + ts + `,"location":"dc","qty":` + qty + `}`)
+	}
+	m := New()
+	m.Apply(receipt("r1", "PROD-\xff", "1"))
+	m.Apply(receipt("r2", "PROD-\xfe", "2"))
+	m.Apply(receipt("r3", `PROD-\ud800`, "4"))
+	m.Apply(receipt("r4", `PROD-\ufffd`, "8"))
+	checkDead(t, m, [2]string{"", ReasonUndecodable}, [2]string{"", ReasonUndecodable}, [2]string{"", ReasonUndecodable})
+	if got := m.SKUs(); len(got) != 1 || got[0] != "PROD-\uFFFD" {
+		t.Fatalf("SKUs = %q, want only PROD-\\uFFFD", got)
+	}
+	if v, _ := m.SKU("PROD-\uFFFD"); v.Locations["dc"].OnHand != 8 {
+		t.Errorf("PROD-\\uFFFD on hand = %d, want 8", v.Locations["dc"].OnHand)
+	}
+}
+
+// A surrogate pair escape is one character: the same SKU and event id as the
+// character written as UTF-8.
+func TestSurrogatePairIsOneCharacter(t *testing.T) {
+	m := New()
+	m.Apply([]byte(`{"event_id":"a\ud83d\ude00","type":"receipt","sku":"S\ud83d\ude00",` + ts + `,"location":"dc","qty":3}`))
+	m.Apply([]byte(`{"event_id":"b","type":"receipt","sku":"S😀",` + ts + `,"location":"dc","qty":4}`))
+	m.Apply([]byte(`{"event_id":"a😀","type":"receipt","sku":"S😀",` + ts + `,"location":"dc","qty":5}`)) // a retry of the first
+	m.Apply([]byte(`{"event_id":"c\uD83D\uDE00","type":"receipt","sku":"S😀",` + ts + `,"location":"dc","qty":0}`))
+	checkDead(t, m, [2]string{"c😀", ReasonQuantityOutOfRange})
+	if m.Duplicates() != 1 {
+		t.Errorf("duplicates = %d, want 1", m.Duplicates())
+	}
+	if got := m.SKUs(); len(got) != 1 || got[0] != "S😀" {
+		t.Fatalf("SKUs = %q, want only S😀", got)
+	}
+	if v, _ := m.SKU("S😀"); v.Locations["dc"].OnHand != 7 {
+		t.Errorf("on hand = %d, want 7", v.Locations["dc"].OnHand)
 	}
 }

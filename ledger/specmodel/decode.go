@@ -198,7 +198,9 @@ func hex4(b []byte, i int) (rune, bool) {
 }
 
 // codeOK: 1..max bytes of valid UTF-8, no control characters, no leading or
-// trailing space (the rule for sku, location, channel, po_id, ...).
+// trailing space (the rule for sku, location, channel, po_id, ...). A string
+// that is not valid UTF-8 never gets here (its line is undecodable, see
+// unicodeText); the check stays so the rule reads as DECISIONS.md states it.
 func codeOK(s string, valid bool, max int) bool {
 	if !valid || len(s) < 1 || len(s) > max || !utf8.ValidString(s) {
 		return false
@@ -379,9 +381,14 @@ func timeOK(s string, _ bool) bool {
 	return err == nil
 }
 
-// decodeObject reads a line that must hold exactly one JSON object and
-// nothing after it; ok is false for anything else (undecodable).
+// decodeObject reads a line that must be Unicode text holding exactly one
+// JSON object and nothing after it; ok is false for anything else
+// (undecodable). Apply and the placement check both start here, so a line
+// that is not Unicode text is undecodable before anything else is looked at.
 func decodeObject(line []byte) (obj map[string]json.RawMessage, ok bool) {
+	if !unicodeText(line) {
+		return nil, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	if err := dec.Decode(&obj); err != nil || obj == nil {
@@ -393,8 +400,48 @@ func decodeObject(line []byte) (obj map[string]json.RawMessage, ok bool) {
 	return obj, true
 }
 
-// stringEventID returns the event's event_id if it is a JSON string, valid or
-// not, so that a dead letter can name it; "" otherwise.
+// unicodeText reports whether a JSON line is Unicode text (DECISIONS.md,
+// "Codes and limits"): valid UTF-8 everywhere, keys and fields nobody reads
+// included, and no string escaping half a surrogate pair alone. encoding/json
+// would read either as U+FFFD, so two different SKUs or event ids could
+// become one; the whole line is refused instead, wherever the bad text is.
+func unicodeText(line []byte) bool {
+	if !utf8.Valid(line) {
+		return false
+	}
+	for _, tok := range stringTokens(line) {
+		// a malformed token (!ok) is left to the JSON decoder to refuse
+		if _, valid, ok := decodeString(tok); ok && !valid {
+			return false
+		}
+	}
+	return true
+}
+
+// stringTokens returns every JSON string token of line, quotes included, keys
+// and values alike. In JSON a '"' outside a string always opens one, and
+// inside one only an unescaped '"' closes it, so this simple scan finds them
+// all in any line the JSON decoder accepts; what it finds in other lines does
+// not matter, as those are undecodable anyway.
+func stringTokens(line []byte) [][]byte {
+	var toks [][]byte
+	start := -1 // index of the opening quote, -1 outside a string
+	for i := 0; i < len(line); i++ {
+		switch {
+		case start < 0 && line[i] == '"':
+			start = i
+		case start >= 0 && line[i] == '\\':
+			i++ // the escaped byte cannot close the string
+		case start >= 0 && line[i] == '"':
+			toks = append(toks, line[start:i+1])
+			start = -1
+		}
+	}
+	return toks
+}
+
+// stringEventID returns the event's event_id if it is a JSON string, valid
+// code or not, so that a dead letter can name it; "" otherwise.
 func stringEventID(obj map[string]json.RawMessage) string {
 	if raw := obj["event_id"]; raw != nil {
 		if s, _, ok := decodeString(raw); ok {

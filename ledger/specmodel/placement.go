@@ -91,9 +91,9 @@ func PartitionFor(key []byte, partitions int32) int32 {
 //
 // The sku is the decoded string, whether or not it is a valid SKU code: a
 // misplaced event with an invalid sku is wrong_partition, since placement
-// comes before part 1's field checks. (An escaped lone surrogate decodes to
-// U+FFFD; such a sku is invalid wherever it sits, and only which of the two
-// reasons it gets depends on that choice.)
+// comes before part 1's field checks. A line that is not Unicode text (bad
+// UTF-8 bytes or an escaped lone surrogate anywhere, DECISIONS.md) does not
+// decode: it is undecodable wherever it sits, never wrong_partition.
 func placementSKU(line []byte) (sku, eventID string, ok bool) {
 	obj, decoded := decodeObject(line)
 	if !decoded {

@@ -320,6 +320,9 @@ func TestPlacementCheckOrder(t *testing.T) {
 		{"type missing", 1, []byte("TEE"), tee(`"event_id":"a","sku":"TEE"`), wantDead{"a", ReasonMissingField, -1, false}},
 		{"type number", 1, []byte("TEE"), tee(`"event_id":"a","type":7,"sku":"TEE"`), wantDead{"a", ReasonInvalidField, -1, false}},
 		{"undecodable", 1, []byte("TEE"), `{"event_id":"a","type":"receipt","sku":"TEE"`, wantDead{"", ReasonUndecodable, -1, false}},
+		{"misplaced, bad byte in an unknown field", 1, []byte("TEE"), tee(`"event_id":"a","type":"receipt","sku":"TEE","colour":"` + "\xff" + `"`), wantDead{"", ReasonUndecodable, -1, false}},
+		{"misplaced, lone surrogate in sku", 1, []byte("TEE"), tee(`"event_id":"a","type":"receipt","sku":"TEE\ud800"`), wantDead{"", ReasonUndecodable, -1, false}},
+		{"placed, bad byte in sku", PartitionFor([]byte("TEE\xff"), 8), []byte("TEE\xff"), tee(`"event_id":"a","type":"receipt","sku":"TEE` + "\xff" + `"`), wantDead{"", ReasonUndecodable, -1, false}},
 		{"channel_policy invalid", 3, nil, e("cp", TypeChannelPolicy, `"locations":[],"buffer":0,"share_pct":100`), wantDead{"cp", ReasonMissingField, -1, false}},
 	}
 	for _, c := range cases {
