@@ -1,42 +1,18 @@
 package ledger
 
-import "slices"
-
-// Book is an in-memory ledger of one partition: its policies and every SKU
-// it knows. It is the whole fold in one value, for replays, audits and
-// tests; the processor keeps the same states in Pebble instead.
-type Book struct {
-	Partition Partition
-	SKUs      map[string]*SKU
-}
+// Book is an in-memory ledger of one partition: a Fold without a loader,
+// holding every state. It is the fold in one value, for tests and tools
+// that keep nothing on disk.
+type Book struct{ *Fold }
 
 // NewBook returns an empty book.
-func NewBook(cfg Config) *Book {
-	return &Book{Partition: Partition{Config: cfg}, SKUs: make(map[string]*SKU)}
-}
+func NewBook(cfg Config) *Book { return &Book{NewFold(cfg, nil)} }
 
-// Apply applies any event. A channel_policy reaches every known SKU in SKU
-// order.
+// Apply applies any event (Fold.Apply; a book has no loader to fail).
 func (b *Book) Apply(ev *Event, fx *Effects) Result {
-	if ev.Type == TypeChannelPolicy {
-		res := b.Partition.ApplyChannelPolicy(ev)
-		if res.Outcome == Applied {
-			for _, name := range b.Names() {
-				b.Partition.ReachSKU(b.SKUs[name], ev, fx)
-			}
-		}
-		return res
-	}
-	if r, d := Validate(ev); r != ReasonNone {
-		return refuse(r, d)
-	}
-	s, ok := b.SKUs[ev.SKU]
-	if !ok {
-		s = &SKU{Name: ev.SKU}
-	}
-	res := b.Partition.ApplyValid(s, ev, fx)
-	if res.Outcome == Applied && !ok {
-		b.SKUs[ev.SKU] = s
+	res, err := b.Fold.Apply(ev, fx)
+	if err != nil {
+		panic("ledger: a Book's fold failed without a loader: " + err.Error())
 	}
 	return res
 }
@@ -49,14 +25,4 @@ func (b *Book) ApplyRecord(ev *Event, pl *Placement, fx *Effects) Result {
 		return refuse(r, d)
 	}
 	return b.Apply(ev, fx)
-}
-
-// Names lists the known SKUs in order.
-func (b *Book) Names() []string {
-	names := make([]string, 0, len(b.SKUs))
-	for n := range b.SKUs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }

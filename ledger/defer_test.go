@@ -19,7 +19,7 @@ func TestDeferPublishSettlesToEager(t *testing.T) {
 		cfg := gen.Config{Seed: seed, SKUs: 40, DupPct: 4, RefusePct: 4, InvalidPct: 2, Zipf: 1.2,
 			PolicyChanges: []int{500, 900, 901, 2500, 4000}}
 		eager, deferred := ledger.NewBook(ledger.DefaultConfig()), ledger.NewBook(ledger.DefaultConfig())
-		deferred.Partition.DeferPublish = true
+		deferred.P.DeferPublish = true
 		var fxE, fxD ledger.Effects
 		var ev ledger.Event
 		checks := 0
@@ -39,19 +39,20 @@ func TestDeferPublishSettlesToEager(t *testing.T) {
 				continue
 			}
 			checks++
-			for name, s := range deferred.SKUs {
-				deferred.Partition.SettlePublished(s)
-				want := eager.SKUs[name].AppendBinary(nil)
+			for _, name := range deferred.Names() {
+				s := deferred.SKU(name)
+				deferred.P.SettlePublished(s)
+				want := eager.SKU(name).AppendBinary(nil)
 				if got := s.AppendBinary(nil); !bytes.Equal(got, want) {
-					t.Fatalf("seed %d after event %d: SKU %s settled to\n%+v\nwant\n%+v", seed, i, name, s.Published, eager.SKUs[name].Published)
+					t.Fatalf("seed %d after event %d: SKU %s settled to\n%+v\nwant\n%+v", seed, i, name, s.Published, eager.SKU(name).Published)
 				}
 			}
-			if len(deferred.SKUs) != len(eager.SKUs) {
-				t.Fatalf("seed %d: %d SKUs deferred, %d eager", seed, len(deferred.SKUs), len(eager.SKUs))
+			if deferred.Hot() != eager.Hot() {
+				t.Fatalf("seed %d: %d SKUs deferred, %d eager", seed, deferred.Hot(), eager.Hot())
 			}
 		}
-		if checks < 10 || len(eager.Partition.Channels) < 4 {
-			t.Fatalf("seed %d: only %d checkpoints, %d channels", seed, checks, len(eager.Partition.Channels))
+		if checks < 10 || len(eager.P.Channels) < 4 {
+			t.Fatalf("seed %d: only %d checkpoints, %d channels", seed, checks, len(eager.P.Channels))
 		}
 	}
 }

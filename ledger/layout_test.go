@@ -110,7 +110,8 @@ func TestPersistRoundTrip(t *testing.T) {
 				splits, partial := 0, 0
 				var lent []byte // one buffer lent to every other Persist, across SKUs
 				persist := func() {
-					for name, s := range book.SKUs {
+					for _, name := range book.Names() {
+						s := book.SKU(name)
 						var rec recorder
 						before := store[name]
 						if before == nil {
@@ -154,7 +155,7 @@ func TestPersistRoundTrip(t *testing.T) {
 						}
 						// Fold on from the state read back half the time.
 						if r.IntN(2) == 0 {
-							book.SKUs[name] = got
+							book.Put(got)
 						}
 					}
 				}
@@ -172,7 +173,7 @@ func TestPersistRoundTrip(t *testing.T) {
 				}
 				persist()
 				for _, name := range straight.Names() {
-					if string(book.SKUs[name].AppendBinary(nil)) != string(straight.SKUs[name].AppendBinary(nil)) {
+					if string(book.SKU(name).AppendBinary(nil)) != string(straight.SKU(name).AppendBinary(nil)) {
 						t.Fatalf("%s: folding on from persisted states differs from the straight fold", name)
 					}
 				}
@@ -220,7 +221,8 @@ func TestPersistAfterLostBatch(t *testing.T) {
 					}
 				}
 				persist := func(toStore, toReader bool) {
-					for name, s := range book.SKUs {
+					for _, name := range book.Names() {
+						s := book.SKU(name)
 						var rec recorder
 						s.Persist(&rec)
 						if toStore {
@@ -242,12 +244,12 @@ func TestPersistAfterLostBatch(t *testing.T) {
 				persist(!readerAhead, readerAhead)
 				// Reload from the store (every SKU), fold on from the store's
 				// position with other boundaries.
-				for name := range book.SKUs {
+				for _, name := range book.Names() {
 					s, err := get(st, name).load(name)
 					if err != nil {
 						t.Fatal(err)
 					}
-					book.SKUs[name] = s
+					book.Put(s)
 				}
 				from := lost
 				if readerAhead {
@@ -261,7 +263,8 @@ func TestPersistAfterLostBatch(t *testing.T) {
 					from = to
 					// After every persist, not only at the end: a later new
 					// base would hide a reader left unable to load for a while.
-					for name, s := range book.SKUs {
+					for _, name := range book.Names() {
+						s := book.SKU(name)
 						want := string(s.AppendBinary(nil))
 						for what, m := range map[string]map[string]*kv{"store": st, "reader": cl} {
 							got, err := get(m, name).load(name)

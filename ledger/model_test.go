@@ -109,7 +109,7 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 	}
 	for _, name := range m.SKUs() {
 		w, _ := m.SKU(name)
-		s := book.SKUs[name]
+		s := book.SKU(name)
 		if int64(s.Version) != w.Version || int64(s.Unassigned) != w.Unassigned {
 			t.Fatalf("%s: version/unassigned %d/%d, model %d/%d", name, s.Version, s.Unassigned, w.Version, w.Unassigned)
 		}
@@ -141,16 +141,17 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 // reopen encodes and decodes every state, as a restart from the store does.
 func reopen(t *testing.T, b *ledger.Book) *ledger.Book {
 	t.Helper()
-	nb := ledger.NewBook(b.Partition.Config)
-	if err := ledger.DecodePartition(b.Partition.AppendBinary(nil), &nb.Partition); err != nil {
+	nb := ledger.NewBook(b.P.Config)
+	if err := ledger.DecodePartition(b.P.AppendBinary(nil), &nb.P); err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range b.SKUs {
+	for _, name := range b.Names() {
+		s := b.SKU(name)
 		ns := new(ledger.SKU)
 		if err := ledger.DecodeSKU(name, s.AppendBinary(nil), ns); err != nil {
 			t.Fatal(err)
 		}
-		nb.SKUs[name] = ns
+		nb.Put(ns)
 	}
 	return nb
 }

@@ -44,26 +44,27 @@ func TestRefoldOverAheadStateIsIdempotent(t *testing.T) {
 
 			mixed := snapA
 			ahead := 0
-			for name, s := range snapB.SKUs {
+			for _, name := range snapB.Names() {
+				s := snapB.SKU(name)
 				if r.IntN(2) == 0 {
 					ns := new(ledger.SKU)
 					if err := ledger.DecodeSKU(name, s.AppendBinary(nil), ns); err != nil {
 						t.Fatal(err)
 					}
-					mixed.SKUs[name] = ns
+					mixed.Put(ns)
 					ahead++
 				}
 			}
 			fold(mixed, lines[a:])
 			t.Logf("partition as of %d, %d SKUs as of %d", a, ahead, b)
 			for _, name := range straight.Names() {
-				want, got := straight.SKUs[name].AppendBinary(nil), mixed.SKUs[name]
+				want, got := straight.SKU(name).AppendBinary(nil), mixed.SKU(name)
 				if got == nil || string(got.AppendBinary(nil)) != string(want) {
 					t.Fatalf("%s differs from the straight fold", name)
 				}
 			}
-			if len(mixed.SKUs) != len(straight.SKUs) {
-				t.Fatalf("%d SKUs, straight fold %d", len(mixed.SKUs), len(straight.SKUs))
+			if mixed.Hot() != straight.Hot() {
+				t.Fatalf("%d SKUs, straight fold %d", mixed.Hot(), straight.Hot())
 			}
 		})
 	}

@@ -114,7 +114,7 @@ func (sc *scenario) String() string {
 	var all []*ledger.SKU
 	for _, b := range sc.books {
 		for _, name := range b.Names() {
-			all = append(all, b.SKUs[name])
+			all = append(all, b.SKU(name))
 		}
 	}
 	slices.SortFunc(all, func(a, b *ledger.SKU) int { return strings.Compare(a.Name, b.Name) })

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/stockledger/stockledger/schemas"
 )
 
 // batcher runs one processing batch: fold each partition's records (in
@@ -56,16 +54,13 @@ func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
 	if len(b.work) == 0 {
 		return nil
 	}
-	for len(p.decoders) < len(b.work) {
-		p.decoders = append(p.decoders, p.reg.NewDecoder(schemas.DecoderConfig{}))
-	}
 	var wg sync.WaitGroup
-	for i, pt := range b.work {
+	for _, pt := range b.work {
 		pt.resetBatch()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pt.fold(p.store, p.decoders[i], b.recs[pt])
+			pt.foldRecords(b.recs[pt])
 		}()
 	}
 	wg.Wait()
@@ -231,6 +226,6 @@ func (b *batcher) account(n int) {
 		for i := range pt.fx.Alerts {
 			m.alertsBy[pt.fx.Alerts[i].Kind].Inc()
 		}
-		pt.trim(max(1, p.cfg.MaxCachedSKUs/max(1, len(p.parts))))
+		pt.fold.Evict(max(1, p.cfg.MaxCachedSKUs/max(1, len(p.parts))))
 	}
 }

@@ -58,7 +58,7 @@ func (pt *partition) changelogRecords(topic string, out []*kgo.Record) []*kgo.Re
 		out = append(out, r)
 	}
 	if pt.stDirty {
-		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogPartitionKey, Value: pt.st.AppendBinary(nil)})
+		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogPartitionKey, Value: pt.fold.P.AppendBinary(nil)})
 	}
 	return append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogOffsetKey,
 		Value: binary.BigEndian.AppendUint64(nil, uint64(pt.next))})

@@ -13,7 +13,6 @@ import (
 // memory, write-back per batch) for replays and benchmarks.
 type Folder struct {
 	st  *store.Store
-	dec *schemas.Decoder
 	pt  *partition
 	max int
 }
@@ -21,8 +20,8 @@ type Folder struct {
 // NewFolder starts folding partition part of topic (of partitions
 // partitions) into st, from the state st holds.
 func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part, partitions int32, cfg ledger.Config, maxCached int) (*Folder, error) {
-	pt := newPartition(part, topic, partitions, cfg)
-	if err := st.Partition(part, &pt.st); err != nil {
+	pt := newPartition(part, topic, partitions, cfg, st, reg)
+	if err := st.Partition(part, &pt.fold.P); err != nil {
 		return nil, err
 	}
 	next, _, err := st.Offset(part)
@@ -33,7 +32,7 @@ func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part, parti
 	if pt.published, err = st.Published(part); err != nil {
 		return nil, err
 	}
-	return &Folder{st: st, dec: reg.NewDecoder(schemas.DecoderConfig{}), pt: pt, max: maxCached}, nil
+	return &Folder{st: st, pt: pt, max: maxCached}, nil
 }
 
 // Fold folds records (in offset order) and commits the batch: new states
@@ -42,7 +41,7 @@ func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part, parti
 func (f *Folder) Fold(records []*kgo.Record) (*ledger.Effects, []schemas.DeadLetter, error) {
 	pt := f.pt
 	pt.resetBatch()
-	pt.fold(f.st, f.dec, records)
+	pt.foldRecords(records)
 	if pt.err != nil {
 		return nil, nil, pt.err
 	}
@@ -54,7 +53,7 @@ func (f *Folder) Fold(records []*kgo.Record) (*ledger.Effects, []schemas.DeadLet
 	if err := b.Commit(); err != nil {
 		return nil, nil, err
 	}
-	pt.trim(f.max)
+	pt.fold.Evict(f.max)
 	return &pt.fx, pt.deads, nil
 }
 

@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,17 +16,17 @@ type partition struct {
 	id         int32
 	topic      string
 	partitions int32 // the events topic's partition count, for placement
-	st         ledger.Partition
-	skus       map[string]*ledger.SKU // hot states; Pebble has every committed one
-	next       int64                  // next offset to fold
+	// fold holds the partition's policies and hot states; the store has
+	// every committed state, read back when a SKU is not hot.
+	fold *ledger.Fold
+	dec  *schemas.Decoder // interns SKU names through fold.Name
+	next int64            // next offset to fold
 	// published: outputs of records below this offset were acknowledged
 	// by Kafka (it may be ahead of the committed state after a crash).
 	published int64
 
 	// Per batch.
-	dirty      []*ledger.SKU
-	writes     []skuWrite // the dirty states' persisted forms, for Pebble and the changelog
-	dirtySet   map[*ledger.SKU]struct{}
+	writes     []skuWrite // the changed states' persisted forms, for Pebble and the changelog
 	stDirty    bool
 	fx         ledger.Effects
 	causeTS    []time.Time // per fx.Updates entry: the cause record's timestamp
@@ -39,16 +38,24 @@ type partition struct {
 	ev         ledger.Event
 }
 
-func newPartition(id int32, topic string, partitions int32, cfg ledger.Config) *partition {
-	return &partition{
-		id: id, topic: topic, partitions: partitions, st: ledger.Partition{Config: cfg},
-		skus: make(map[string]*ledger.SKU), dirtySet: make(map[*ledger.SKU]struct{}),
-	}
+// storeLoader reads one partition's committed states (ledger.Loader).
+type storeLoader struct {
+	st   *store.Store
+	part int32
+}
+
+func (l storeLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
+	return l.st.SKU(l.part, name, s)
+}
+func (l storeLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.st.LoadSKUs(l.part, fn) }
+
+func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, st *store.Store, reg *schemas.Registry) *partition {
+	pt := &partition{id: id, topic: topic, partitions: partitions, fold: ledger.NewFold(cfg, storeLoader{st, id})}
+	pt.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: pt.fold.Name})
+	return pt
 }
 
 func (pt *partition) resetBatch() {
-	clear(pt.dirtySet)
-	pt.dirty = pt.dirty[:0]
 	clear(pt.writes)
 	pt.writes = pt.writes[:0]
 	pt.stDirty = false
@@ -61,38 +68,17 @@ func (pt *partition) resetBatch() {
 	pt.err = nil
 }
 
-func (pt *partition) markDirty(s *ledger.SKU) {
-	if _, ok := pt.dirtySet[s]; !ok {
-		pt.dirtySet[s] = struct{}{}
-		pt.dirty = append(pt.dirty, s)
-	}
-}
-
-// sku returns the hot state of name, loading it from the store or
-// starting a new one.
-func (pt *partition) sku(st *store.Store, name string) (*ledger.SKU, error) {
-	if s, ok := pt.skus[name]; ok {
-		return s, nil
-	}
-	s := new(ledger.SKU)
-	if _, err := st.SKU(pt.id, name, s); err != nil {
-		return nil, err
-	}
-	pt.skus[s.Name] = s
-	return s, nil
-}
-
-// fold applies records (in offset order) to the partition. On an operating
+// foldRecords applies records (in offset order) to the partition. On an operating
 // error (the store) it stops and records it in pt.err; the batch is then not
 // committed and the records are folded again. Records below pt.published
 // were folded and their outputs acknowledged before a crash or stall that
 // kept their state from being committed: they are folded quietly, their
 // outputs not published again, so versions on the updates topic only grow.
-func (pt *partition) fold(st *store.Store, dec *schemas.Decoder, records []*kgo.Record) {
+func (pt *partition) foldRecords(records []*kgo.Record) {
 	for _, r := range records {
 		nu, na, nd := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.deads)
 		pt.next = r.Offset + 1
-		if !pt.foldOne(st, dec, r) {
+		if !pt.foldOne(r) {
 			return
 		}
 		if r.Offset < pt.published {
@@ -108,11 +94,11 @@ func (pt *partition) fold(st *store.Store, dec *schemas.Decoder, records []*kgo.
 }
 
 // foldOne folds one record; false means an operating error in pt.err.
-func (pt *partition) foldOne(st *store.Store, dec *schemas.Decoder, r *kgo.Record) bool {
+func (pt *partition) foldOne(r *kgo.Record) bool {
 	ev := &pt.ev
 	ev.Reset()
-	if reason, detail := dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
-		if err := dec.Err(); err != nil { // the schema registry, not the event
+	if reason, detail := pt.dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+		if err := pt.dec.Err(); err != nil { // the schema registry, not the event
 			pt.err = err
 			return false
 		}
@@ -124,69 +110,23 @@ func (pt *partition) foldOne(st *store.Store, dec *schemas.Decoder, r *kgo.Recor
 		pt.deadLetter(r, ev, reason, detail)
 		return true
 	}
-	var res ledger.Result
-	if ev.Type == ledger.TypeChannelPolicy {
-		res = pt.st.ApplyChannelPolicy(ev)
-		if res.Outcome == ledger.Applied {
-			pt.stDirty = true
-			if err := pt.reachAll(st, ev); err != nil {
-				pt.err = err
-				return false
-			}
-		}
-	} else {
-		if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {
-			pt.deadLetter(r, ev, reason, detail)
-			return true
-		}
-		s, err := pt.sku(st, ev.SKU)
-		if err != nil {
-			pt.err = err
-			return false
-		}
-		if res = pt.st.ApplyValid(s, ev, &pt.fx); res.Outcome == ledger.Applied {
-			pt.markDirty(s)
-		}
+	res, err := pt.fold.Apply(ev, &pt.fx)
+	if err != nil {
+		pt.err = err
+		return false
 	}
 	switch res.Outcome {
 	case ledger.Applied:
 		pt.applied[ev.Type]++
+		if ev.Type == ledger.TypeChannelPolicy {
+			pt.stDirty = true
+		}
 	case ledger.Duplicate:
 		pt.duplicates++
 	case ledger.Refused:
 		pt.deadLetter(r, ev, res.Reason, res.Detail)
 	}
 	return true
-}
-
-// reachAll brings an applied channel_policy event to every SKU the
-// partition knows, in SKU order, loading those not in memory.
-func (pt *partition) reachAll(st *store.Store, ev *ledger.Event) error {
-	names := make([]string, 0, len(pt.skus))
-	for name := range pt.skus {
-		names = append(names, name)
-	}
-	err := st.LoadSKUs(pt.id, func(s *ledger.SKU) error {
-		if _, ok := pt.skus[s.Name]; ok {
-			return nil
-		}
-		pt.skus[s.Name] = s
-		names = append(names, s.Name)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		s := pt.skus[name]
-		if !s.Known() {
-			continue
-		}
-		pt.st.ReachSKU(s, ev, &pt.fx)
-		pt.markDirty(s)
-	}
-	return nil
 }
 
 // deadLetter records r as a dead letter.
@@ -227,12 +167,15 @@ func (w writeLog) DeletePart(seq uint32) {
 	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'd', seq, nil})
 }
 
-// persist computes the persisted form of the batch's dirty states once,
+// persist computes the persisted form of the batch's changed states once,
 // for Pebble (stage) and the changelog: what changed, not whole states.
+// The writes carry the batch from here: the fold's states are clean.
 func (pt *partition) persist() {
-	for _, s := range pt.dirty {
+	_ = pt.fold.Dirty(func(s *ledger.SKU) error {
 		s.Persist(writeLog{pt, s.Name})
-	}
+		return nil
+	})
+	pt.fold.Clean()
 }
 
 // stage writes the batch's new states and next offset into b.
@@ -259,32 +202,11 @@ func (pt *partition) stage(b *store.Batch) error {
 		return w.Err()
 	}
 	if pt.stDirty {
-		if err := b.PutPartition(pt.id, &pt.st); err != nil {
+		if err := b.PutPartition(pt.id, &pt.fold.P); err != nil {
 			return err
 		}
 	}
 	return b.SetOffset(pt.id, pt.next)
-}
-
-// trim drops clean states once more than max are hot, down to three
-// quarters of max. Every state in memory is committed at this point, so
-// dropping any is safe; small states go first, since a best seller's state
-// (thousands of orders and ids, in parts) costs the most to read back.
-func (pt *partition) trim(max int) {
-	if len(pt.skus) <= max {
-		return
-	}
-	target := max * 3 / 4
-	for _, small := range [2]bool{true, false} {
-		for name, s := range pt.skus {
-			if len(pt.skus) <= target {
-				return
-			}
-			if !small || s.Seen.Len() < 64 {
-				delete(pt.skus, name)
-			}
-		}
-	}
 }
 
 // coalesced is one channel/sku's net update over a batch.

@@ -45,8 +45,7 @@ type Processor struct {
 	// so records below them were published even if Pebble lags.
 	committed map[int32]int64
 	parts     map[int32]*partition // owned by the poll loop (callbacks run inside it)
-	decoders  []*schemas.Decoder
-	framing   *schemas.Framing // how outputs are framed; nil: single-object
+	framing   *schemas.Framing     // how outputs are framed; nil: single-object
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
 	// recovering: the store works again after a stall, but no batch has
@@ -312,8 +311,8 @@ func (p *Processor) installRestores(ctx context.Context) {
 
 // install makes part an owned, folding partition from the store's state.
 func (p *Processor) install(part int32) {
-	pt := newPartition(part, p.cfg.Topics.Events, p.numPartitions, p.cfg.Ledger)
-	if err := p.store.Partition(part, &pt.st); err != nil {
+	pt := newPartition(part, p.cfg.Topics.Events, p.numPartitions, p.cfg.Ledger, p.store, p.reg)
+	if err := p.store.Partition(part, &pt.fold.P); err != nil {
 		p.m.storeErrors.Inc()
 		p.log.Error("loading partition state", "partition", part, "err", err)
 	}
@@ -496,7 +495,7 @@ func (p *Processor) stall(err error) {
 	p.mu.Unlock()
 	for _, part := range parts {
 		published := p.parts[part].published
-		p.parts[part] = newPartition(part, p.cfg.Topics.Events, p.numPartitions, p.cfg.Ledger)
+		p.parts[part] = newPartition(part, p.cfg.Topics.Events, p.numPartitions, p.cfg.Ledger, p.store, p.reg)
 		p.parts[part].next = rewind[part].Offset
 		p.parts[part].published = published
 	}
@@ -514,7 +513,7 @@ func (p *Processor) tryRecover() {
 	rewind := map[int32]kgo.EpochOffset{}
 	var parts []int32
 	for part, pt := range p.parts {
-		if err := p.store.Partition(part, &pt.st); err != nil {
+		if err := p.store.Partition(part, &pt.fold.P); err != nil {
 			p.log.Warn("store readable but partition state is not", "partition", part, "err", err)
 			return
 		}

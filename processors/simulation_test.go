@@ -925,7 +925,7 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	pt.resetBatch()
 	s.inj.arm(true)
 	defer s.inj.arm(false)
-	pt.fold(s.st, s.f.dec, recs)
+	pt.foldRecords(recs)
 	if pt.err != nil {
 		return pt.err
 	}
@@ -939,7 +939,7 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	for i := range pt.fx.Updates {
 		u := &pt.fx.Updates[i]
 		k := u.Channel + "/" + u.SKU
-		want, _ := pt.skus[u.SKU].PublishedATS(u.Channel)
+		want, _ := pt.fold.SKU(u.SKU).PublishedATS(u.Channel)
 		if got, ok := s.last[k]; !ok || got != int64(want) {
 			s.t.Fatalf("after publishing [%d,%d) consumers hold %s = %d (present %v), the ledger %d",
 				recs[0].Offset, pt.next, k, got, ok, want)
@@ -960,7 +960,7 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	if err := b.Commit(); err != nil {
 		return err
 	}
-	pt.trim(s.f.max)
+	pt.fold.Evict(s.f.max)
 	return nil
 }
 
@@ -1301,7 +1301,8 @@ func (s *sim) checkLatest(next int64) {
 func (s *sim) checkHot() {
 	s.t.Helper()
 	pt := s.f.pt
-	for name, sk := range pt.skus {
+	for _, name := range pt.fold.Names() {
+		sk := pt.fold.SKU(name)
 		var stored ledger.SKU
 		found, err := s.st.SKU(0, name, &stored)
 		if err != nil {
@@ -1325,9 +1326,9 @@ func (s *sim) checkHot() {
 	if err := s.st.Partition(0, &p); err != nil {
 		s.t.Fatalf("reading the partition state: %v", err)
 	}
-	if a, b := pt.st.AppendBinary(nil), p.AppendBinary(nil); !bytes.Equal(a, b) {
+	if a, b := pt.fold.P.AppendBinary(nil), p.AppendBinary(nil); !bytes.Equal(a, b) {
 		s.t.Fatalf("partition state in memory differs from the store's:\n  memory: newest %d policySeq %d channels %+v seen %v\n  store:  newest %d policySeq %d channels %+v seen %v\n%s",
-			pt.st.Newest, pt.st.PolicySeq, pt.st.Channels, pt.st.Seen.IDs(), p.Newest, p.PolicySeq, p.Channels, p.Seen.IDs(), s.dumpDB())
+			pt.fold.P.Newest, pt.fold.P.PolicySeq, pt.fold.P.Channels, pt.fold.P.Seen.IDs(), p.Newest, p.PolicySeq, p.Channels, p.Seen.IDs(), s.dumpDB())
 	}
 	s.stats["hot checks"]++
 }

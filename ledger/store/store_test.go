@@ -33,7 +33,8 @@ func TestSplitSKUsReadBack(t *testing.T) {
 	commit := func() {
 		b := st.NewBatch()
 		for p, book := range books {
-			for _, s := range book.SKUs {
+			for _, name := range book.Names() {
+				s := book.SKU(name)
 				if err := b.PutSKU(int32(p), s); err != nil {
 					t.Fatal(err)
 				}
@@ -61,7 +62,8 @@ func TestSplitSKUsReadBack(t *testing.T) {
 	check := func(p int32, book *ledger.Book) {
 		t.Helper()
 		split := 0
-		for name, s := range book.SKUs {
+		for _, name := range book.Names() {
+			s := book.SKU(name)
 			want := string(s.AppendBinary(nil))
 			var got ledger.SKU
 			found, err := st.SKU(p, name, &got)
@@ -81,24 +83,24 @@ func TestSplitSKUsReadBack(t *testing.T) {
 		n := 0
 		err := st.SKUs(p, func(name string, val []byte) error {
 			n++
-			if s := book.SKUs[name]; s == nil || string(s.AppendBinary(nil)) != string(val) {
+			if s := book.SKU(name); s == nil || string(s.AppendBinary(nil)) != string(val) {
 				return fmt.Errorf("scan: SKU %s differs", name)
 			}
 			return nil
 		})
-		if err != nil || n != len(book.SKUs) {
-			t.Fatalf("partition %d: scan saw %d of %d SKUs: %v", p, n, len(book.SKUs), err)
+		if err != nil || n != book.Hot() {
+			t.Fatalf("partition %d: scan saw %d of %d SKUs: %v", p, n, book.Hot(), err)
 		}
 		n = 0
 		err = st.LoadSKUs(p, func(s *ledger.SKU) error {
 			n++
-			if want := book.SKUs[s.Name]; want == nil || string(want.AppendBinary(nil)) != string(s.AppendBinary(nil)) {
+			if want := book.SKU(s.Name); want == nil || string(want.AppendBinary(nil)) != string(s.AppendBinary(nil)) {
 				return fmt.Errorf("load: SKU %s differs", s.Name)
 			}
 			return nil
 		})
-		if err != nil || n != len(book.SKUs) {
-			t.Fatalf("partition %d: LoadSKUs saw %d of %d SKUs: %v", p, n, len(book.SKUs), err)
+		if err != nil || n != book.Hot() {
+			t.Fatalf("partition %d: LoadSKUs saw %d of %d SKUs: %v", p, n, book.Hot(), err)
 		}
 	}
 	check(0, books[0])
@@ -136,7 +138,8 @@ func TestCommitKeep(t *testing.T) {
 	b := st.NewBatch()
 	empty := b.Len()
 	pieces := 0
-	for _, s := range book.SKUs {
+	for _, name := range book.Names() {
+		s := book.SKU(name)
 		if err := b.PutSKU(0, s); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +162,8 @@ func TestCommitKeep(t *testing.T) {
 	if pieces < 2 {
 		t.Fatalf("%d pieces: the ledger is too small to test committing in pieces", pieces)
 	}
-	for name, s := range book.SKUs {
+	for _, name := range book.Names() {
+		s := book.SKU(name)
 		var got ledger.SKU
 		found, err := st.SKU(0, name, &got)
 		if err != nil || !found {

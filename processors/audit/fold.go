@@ -33,35 +33,25 @@ func (c *Counts) add(o Counts) {
 	}
 }
 
-// hotSKU is a SKU state held in memory; dirty until written back.
-type hotSKU struct {
-	s     ledger.SKU
-	dirty bool
-}
-
 // replayFold folds one partition into a scratch store the way the
-// processor does (decode, validate, apply; a channel_policy reaches every
-// known SKU in SKU order), keeping states in memory and writing them back
-// in batches: a state is read from the store only after it was evicted,
-// never once per event. Each batch is folded SKU by SKU (skuGroups).
+// processor does (ledger.Fold: decode, validate, apply; a channel_policy
+// reaches every known SKU in SKU order), keeping states in memory and
+// writing them back in batches: a state is read from the store only after
+// it was evicted, never once per event. Each batch is folded SKU by SKU
+// (skuGroups).
 type replayFold struct {
-	part    int32
-	parts   int32 // the topic's partition count, for placement
-	st      *store.Store
-	pst     ledger.Partition
-	skus    map[string]*hotSKU
-	short   map[hotKey]*hotSKU // the hot SKUs of skus whose names fit a hotKey, by it (skuName)
-	maxHot  int
-	evicted bool // some states live only in the store
-	dec     *schemas.Decoder
-	hit     *hotSKU // the hot state of the sku the last Decode read (skuName), or nil
-	last    *hotSKU // the hot state skuName last found in skus (nil once states are evicted)
-	ev      ledger.Event
-	fx      ledger.Effects
-	counts  Counts
-	next    int64
-	groups  skuGroups
-	folded  int // events folded: effects are counted every 64
+	part   int32
+	parts  int32 // the topic's partition count, for placement
+	st     *store.Store
+	lf     *ledger.Fold
+	maxHot int
+	dec    *schemas.Decoder
+	ev     ledger.Event
+	fx     ledger.Effects
+	counts Counts
+	next   int64
+	groups skuGroups
+	folded int // events folded: effects are counted every 64
 }
 
 // skuGroups orders a batch's records for the fold by SKU: each SKU's
@@ -77,22 +67,22 @@ type replayFold struct {
 // being fetched again for each; the counts (dead letters, alerts) are sums
 // and do not depend on the order.
 type skuGroups struct {
-	short map[hotKey]int32 // group by sku, for names that fit a hotKey
-	long  map[string]int32 // group by sku, for the others
-	count []int32          // per group: its records; then where its next one goes in order
-	bytes []int            // per group: its values' bytes; then where its next one goes in arena
-	group []int32          // per record grouped: its group
-	vals  [][]byte         // per record grouped: its value, in offset order
-	arena []byte           // the values, copied group after group (sorted)
-	order [][]byte         // the values in arena, in group order
+	short map[ledger.NameKey]int32 // group by sku, for names that fit a NameKey
+	long  map[string]int32         // group by sku, for the others
+	count []int32                  // per group: its records; then where its next one goes in order
+	bytes []int                    // per group: its values' bytes; then where its next one goes in arena
+	group []int32                  // per record grouped: its group
+	vals  [][]byte                 // per record grouped: its value, in offset order
+	arena []byte                   // the values, copied group after group (sorted)
+	order [][]byte                 // the values in arena, in group order
 }
 
 // add appends a record's value, of SKU sku, to its group.
 func (g *skuGroups) add(value, sku []byte) {
-	gi, found := byName(g.short, g.long, sku)
+	gi, found := ledger.LookupName(g.short, g.long, sku)
 	if !found {
 		gi = int32(len(g.count))
-		if k, ok := makeHotKey(sku); ok {
+		if k, ok := ledger.MakeNameKey(sku); ok {
 			g.short[k] = gi
 		} else {
 			g.long[string(sku)] = gi
@@ -137,75 +127,29 @@ func (g *skuGroups) reset() {
 	g.count, g.bytes, g.group, g.vals, g.order = g.count[:0], g.bytes[:0], g.group[:0], g.vals[:0], g.order[:0]
 }
 
+// storeLoader reads one partition's states from a store (ledger.Loader).
+type storeLoader struct {
+	st   *store.Store
+	part int32
+}
+
+func (l storeLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
+	return l.st.SKU(l.part, name, s)
+}
+func (l storeLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.st.LoadSKUs(l.part, fn) }
+
 func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
 	f := &replayFold{
-		// A replay keeps no channel updates: publishing is settled once
-		// per state, when it is written back (writeBack).
-		part: part, parts: parts, st: st, pst: ledger.Partition{Config: cfg, DeferPublish: true}, skus: make(map[string]*hotSKU), short: make(map[hotKey]*hotSKU),
+		part: part, parts: parts, st: st, lf: ledger.NewFold(cfg, storeLoader{st, part}),
 		maxHot: max(1, maxHot), counts: newCounts(),
-		groups: skuGroups{short: make(map[hotKey]int32), long: make(map[string]int32)},
+		groups: skuGroups{short: make(map[ledger.NameKey]int32), long: make(map[string]int32)},
 	}
-	f.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: f.skuName})
+	// A replay keeps no channel updates: publishing is settled once per
+	// state, when it is written back (writeBack).
+	f.lf.P.DeferPublish = true
+	f.lf.Cold = false // the scratch store starts empty
+	f.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: f.lf.Name})
 	return f
-}
-
-// hotKey is a SKU name of up to 23 bytes held in the key itself, zero
-// padded, its length in the last byte (so "A" and "A\x00" differ).
-// Looking a name up by a string key compares the bytes the key points to:
-// a cache miss of its own per event in a ledger of many SKUs, which an
-// inline key does not have.
-type hotKey [24]byte
-
-// makeHotKey returns name's key, and false when name is too long for one.
-func makeHotKey(name []byte) (k hotKey, ok bool) {
-	if len(name) >= len(k) {
-		return k, false
-	}
-	copy(k[:], name)
-	k[len(k)-1] = byte(len(name))
-	return k, true
-}
-
-// byName looks a SKU name up in short by its hotKey when it fits one, else
-// in long (no string allocated).
-func byName[V any](short map[hotKey]V, long map[string]V, name []byte) (V, bool) {
-	if k, ok := makeHotKey(name); ok {
-		v, found := short[k]
-		return v, found
-	}
-	v, found := long[string(name)]
-	return v, found
-}
-
-// skuName is the decoder's sku: a hot SKU's own name, found by the bytes
-// (no string allocated) and remembered for one to use. Events of a best
-// seller often follow each other: the last SKU found is tried first.
-func (f *replayFold) skuName(b []byte) string {
-	if h := f.last; h != nil && h.s.Name == string(b) {
-		f.hit = h
-		return h.s.Name
-	}
-	if h, _ := byName(f.short, f.skus, b); h != nil {
-		f.hit, f.last = h, h
-		return h.s.Name
-	}
-	return string(b)
-}
-
-// putHot adds h to the hot SKUs.
-func (f *replayFold) putHot(h *hotSKU) {
-	f.skus[h.s.Name] = h
-	if k, ok := makeHotKey([]byte(h.s.Name)); ok {
-		f.short[k] = h
-	}
-}
-
-// dropHot removes name from the hot SKUs.
-func (f *replayFold) dropHot(name string) {
-	delete(f.skus, name)
-	if k, ok := makeHotKey([]byte(name)); ok {
-		delete(f.short, k)
-	}
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
@@ -227,7 +171,7 @@ func (f *replayFold) fold(recs []*kgo.Record) error {
 	}
 	f.counts.Records += int64(len(recs))
 	f.countEffects()
-	if len(f.skus) > f.maxHot {
+	if f.lf.Hot() > f.maxHot {
 		return f.writeBack(true)
 	}
 	return nil
@@ -280,7 +224,6 @@ func (f *replayFold) countEffects() {
 // one folds one event, checking its placement unless pl is nil.
 func (f *replayFold) one(value []byte, pl *ledger.Placement) error {
 	ev := &f.ev
-	f.hit = nil
 	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
 		f.counts.Dead[reason.String()]++
 		return nil
@@ -291,32 +234,9 @@ func (f *replayFold) one(value []byte, pl *ledger.Placement) error {
 			return nil
 		}
 	}
-	var res ledger.Result
-	if ev.Type == ledger.TypeChannelPolicy {
-		res = f.pst.ApplyChannelPolicy(ev)
-		if res.Outcome == ledger.Applied {
-			if err := f.reachAll(ev); err != nil {
-				return err
-			}
-		}
-	} else {
-		if reason, _ := ledger.Validate(ev); reason != ledger.ReasonNone {
-			f.counts.Dead[reason.String()]++
-			return nil
-		}
-		h, hot := f.hit, true
-		if h == nil || h.s.Name != ev.SKU {
-			var err error
-			if h, hot, err = f.sku(ev.SKU); err != nil {
-				return err
-			}
-		}
-		if res = f.pst.ApplyValid(&h.s, ev, &f.fx); res.Outcome == ledger.Applied {
-			h.dirty = true
-			if !hot {
-				f.putHot(h) // a new SKU joins once an event applies to it
-			}
-		}
+	res, err := f.lf.Apply(ev, &f.fx)
+	if err != nil {
+		return err
 	}
 	switch res.Outcome {
 	case ledger.Applied:
@@ -329,92 +249,31 @@ func (f *replayFold) one(value []byte, pl *ledger.Placement) error {
 	return nil
 }
 
-// sku returns name's state and whether it is in the hot set: from memory,
-// else (only once states were evicted) from the store, else a new SKU,
-// which the caller adds once an event applies to it.
-func (f *replayFold) sku(name string) (*hotSKU, bool, error) {
-	if h, ok := f.skus[name]; ok {
-		return h, true, nil
-	}
-	h := &hotSKU{}
-	if !f.evicted {
-		h.s.Name = name
-		return h, false, nil
-	}
-	found, err := f.st.SKU(f.part, name, &h.s)
-	if err != nil {
-		return nil, false, err
-	}
-	if found {
-		f.putHot(h)
-	}
-	return h, found, nil
-}
-
-// reachAll brings an applied channel_policy to every known SKU in SKU
-// order, loading evicted ones.
-func (f *replayFold) reachAll(ev *ledger.Event) error {
-	if f.evicted {
-		err := f.st.LoadSKUs(f.part, func(s *ledger.SKU) error {
-			if _, ok := f.skus[s.Name]; ok {
-				return nil
-			}
-			f.putHot(&hotSKU{s: *s})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	names := make([]string, 0, len(f.skus))
-	for name := range f.skus {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		h := f.skus[name]
-		if !h.s.Known() {
-			continue
-		}
-		f.pst.ReachSKU(&h.s, ev, &f.fx)
-		h.dirty = true
-	}
-	return nil
-}
-
-// writeBack writes every dirty state to the store; with evict, it then
-// drops states until a quarter of the budget is free.
+// writeBack writes every changed state to the store, settled (the fold
+// defers publishing); with evict, it then drops states until a quarter of
+// the budget is free.
 func (f *replayFold) writeBack(evict bool) error {
 	b := f.st.NewBatch()
 	defer b.Close()
-	for _, h := range f.skus {
-		if !h.dirty {
-			continue
-		}
-		f.pst.SettlePublished(&h.s)
-		if err := b.PutSKU(f.part, &h.s); err != nil {
+	err := f.lf.Dirty(func(s *ledger.SKU) error {
+		f.lf.P.SettlePublished(s)
+		if err := b.PutSKU(f.part, s); err != nil {
 			return err
 		}
-		h.dirty = false
 		if b.Len() > store.KeepLen*3/4 {
-			if err := b.CommitKeep(); err != nil {
-				return err
-			}
+			return b.CommitKeep()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := b.Commit(); err != nil {
 		return err
 	}
+	f.lf.Clean()
 	if evict {
-		f.last = nil // it may be dropped
-		target := f.maxHot * 3 / 4
-		for name := range f.skus {
-			if len(f.skus) <= target {
-				break
-			}
-			f.dropHot(name)
-		}
-		f.evicted = true
+		f.lf.Evict(f.maxHot)
 	}
 	return nil
 }
@@ -429,7 +288,7 @@ func (f *replayFold) finish(next int64) error {
 	}
 	b := f.st.NewBatch()
 	defer b.Close()
-	if err := b.PutPartition(f.part, &f.pst); err != nil {
+	if err := b.PutPartition(f.part, &f.lf.P); err != nil {
 		return err
 	}
 	if err := b.SetOffset(f.part, next); err != nil {

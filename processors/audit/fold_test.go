@@ -34,7 +34,7 @@ func TestFoldAfterEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !f.evicted {
+	if !f.lf.Cold {
 		t.Fatal("no state was evicted: the test does not cover read-back")
 	}
 	if err := f.finish(int64(len(batches))); err != nil {
@@ -49,59 +49,6 @@ func TestFoldAfterEviction(t *testing.T) {
 		if got := s.Location("dc-east").OnHand; got != want {
 			t.Errorf("%s: on_hand %d, want %d (the sum of its receipts)", sku, got, want)
 		}
-	}
-}
-
-// TestHotKeys: SKUs whose names fit the inline key and SKUs whose names do
-// not are found hot by the decoder (skuName hands back the hot state's own
-// name), and states dropped from memory are forgotten by both indexes.
-func TestHotKeys(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "s"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	names := []string{"A", "SKU-000001", "ABCDEFGHIJKLMNOPQRSTUVW" /* 23 */, "ABCDEFGHIJKLMNOPQRSTUVWX" /* 24 */, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"}
-	f := newReplayFold(0, 1, st, schemas.NewRegistry(), ledger.DefaultConfig(), 100)
-	for i := range 20 {
-		if err := f.fold(receiptRecord(t, i, names[i%len(names)], 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range names {
-		f.last = nil // not the last one found: the indexes
-		if got := f.skuName([]byte(name)); got != name || f.hit == nil || f.hit.s.Name != name {
-			t.Fatalf("%q: skuName %q, hot state %v", name, got, f.hit)
-		}
-		if got := f.hit.s.Location("dc-east").OnHand; got != 4 {
-			t.Errorf("%q: on_hand %d, want 4 (its four receipts)", name, got)
-		}
-	}
-	if len(f.short) != 3 {
-		t.Errorf("%d SKUs by inline key, want the 3 of up to 23 bytes", len(f.short))
-	}
-	f.maxHot = 4 // keeps 3
-	if err := f.writeBack(true); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		f.last, f.hit = nil, nil
-		f.skuName([]byte(name))
-		if _, hot := f.skus[name]; hot != (f.hit != nil) {
-			t.Errorf("%q: hot %v, but skuName found it %v", name, hot, f.hit != nil)
-		}
-	}
-	short := 0
-	for name := range f.skus {
-		if len(name) < len(hotKey{}) {
-			short++
-		}
-	}
-	if len(f.skus) != 3 || len(f.short) != short {
-		t.Errorf("after dropping all but 3: %d hot SKUs (%d short), %d by inline key", len(f.skus), short, len(f.short))
-	}
-	if a, _ := makeHotKey([]byte("A")); a == func() hotKey { k, _ := makeHotKey([]byte("A\x00")); return k }() {
-		t.Error(`"A" and "A\x00" have the same inline key`)
 	}
 }
 
@@ -126,7 +73,7 @@ func receiptRecord(t *testing.T, i int, sku string, qty int) []*kgo.Record {
 // first appearance, computed here directly), for names on both sides of
 // the inline-key limit; reset starts over.
 func TestSKUGroupsOrder(t *testing.T) {
-	g := skuGroups{short: map[hotKey]int32{}, long: map[string]int32{}}
+	g := skuGroups{short: map[ledger.NameKey]int32{}, long: map[string]int32{}}
 	rng := rand.New(rand.NewPCG(3, 4))
 	names := []string{"A", "B", "SKU-000001", "ABCDEFGHIJKLMNOPQRSTUVW", "ABCDEFGHIJKLMNOPQRSTUVWX", "ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"}
 	for round := range 3 {

@@ -1,0 +1,283 @@
+package ledger
+
+import "slices"
+
+// Loader reads the states a Fold does not hold in memory: a store's, for a
+// fold whose states do not all fit, or were committed before it started.
+type Loader interface {
+	// LoadSKU reads name's state into s, reporting whether there was one.
+	LoadSKU(name string, s *SKU) (bool, error)
+	// LoadSKUs calls fn with every state the loader holds.
+	LoadSKUs(fn func(*SKU) error) error
+}
+
+// Fold is one partition's fold of events: validate, find the SKU's state
+// (in memory, else from the Loader, else new), apply, and bring an applied
+// channel_policy to every SKU the partition knows. It holds the hot states,
+// finds them by name without allocating (Name), and remembers which changed
+// since the last Clean. Every driver of the fold (the processor, replays,
+// history, backtests, tests) folds through it; they differ in settings
+// (P.DeferPublish), in their Loader and in what they do with the results.
+type Fold struct {
+	P    Partition
+	load Loader // nil: every state is in memory
+	// Cold: the loader may hold states that are not hot (they were
+	// committed before this fold started, or evicted since).
+	Cold bool
+
+	hot   map[string]*hotState
+	short map[NameKey]*hotState // the hot states whose names fit a NameKey
+	dirty []*hotState           // changed since Clean, in the order first changed
+	hit   *hotState             // the state Name last handed out a name of
+	last  *hotState             // the state Name last found (events of a SKU often follow each other)
+}
+
+type hotState struct {
+	s     SKU
+	dirty bool
+}
+
+// NewFold returns an empty fold. With a loader, the fold starts cold: it
+// looks there for every SKU it does not hold.
+func NewFold(cfg Config, load Loader) *Fold {
+	return &Fold{P: Partition{Config: cfg}, load: load, Cold: load != nil,
+		hot: make(map[string]*hotState), short: make(map[NameKey]*hotState)}
+}
+
+// Name returns the name b spells: a hot SKU's own string when there is
+// one (found without allocating, and remembered, so the Apply that follows
+// does not look it up again), else a new string. A decoder that interns
+// SKU names through it hands every event of a hot SKU the same string.
+func (f *Fold) Name(b []byte) string {
+	if h := f.last; h != nil && h.s.Name == string(b) {
+		f.hit = h
+		return h.s.Name
+	}
+	if h, _ := LookupName(f.short, f.hot, b); h != nil {
+		f.hit, f.last = h, h
+		return h.s.Name
+	}
+	f.hit = nil
+	return string(b)
+}
+
+// Apply applies ev: a channel_policy to the partition and then to every
+// known SKU, in SKU order; any other event, once valid, to its SKU. Updates
+// and alerts go to fx. An error is the loader's: nothing of ev is applied
+// to a SKU the loader could not read, and the caller must not commit.
+func (f *Fold) Apply(ev *Event, fx *Effects) (Result, error) {
+	if ev.Type == TypeChannelPolicy {
+		res := f.P.ApplyChannelPolicy(ev)
+		if res.Outcome != Applied {
+			return res, nil
+		}
+		return res, f.reachAll(ev, fx)
+	}
+	if r, d := Validate(ev); r != ReasonNone {
+		return refuse(r, d), nil
+	}
+	h, hot, err := f.state(ev.SKU)
+	if err != nil {
+		return Result{}, err
+	}
+	res := f.P.ApplyValid(&h.s, ev, fx)
+	if res.Outcome == Applied {
+		if !hot {
+			f.put(h) // a SKU joins the hot set once an event applies to it
+		}
+		f.markDirty(h)
+	}
+	return res, nil
+}
+
+// state returns name's state and whether it is hot: the one Name just
+// found, else from memory, else from the loader when the fold is cold,
+// else a new SKU (not hot until an event applies to it).
+func (f *Fold) state(name string) (*hotState, bool, error) {
+	if h := f.hit; h != nil && h.s.Name == name {
+		f.hit = nil
+		return h, true, nil
+	}
+	if h, ok := f.hot[name]; ok {
+		return h, true, nil
+	}
+	h := &hotState{}
+	if f.Cold {
+		found, err := f.load.LoadSKU(name, &h.s)
+		if err != nil {
+			return nil, false, err
+		}
+		if found {
+			f.put(h)
+			return h, true, nil
+		}
+	}
+	h.s = SKU{Name: name}
+	return h, false, nil
+}
+
+// reachAll brings an applied channel_policy to every known SKU in SKU
+// order, first loading every state the loader holds that is not hot.
+func (f *Fold) reachAll(ev *Event, fx *Effects) error {
+	if f.Cold {
+		err := f.load.LoadSKUs(func(s *SKU) error {
+			if _, ok := f.hot[s.Name]; !ok {
+				f.put(&hotState{s: *s})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		f.Cold = false
+	}
+	names := make([]string, 0, len(f.hot))
+	for name, h := range f.hot {
+		if h.s.Known() {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		h := f.hot[name]
+		f.P.ReachSKU(&h.s, ev, fx)
+		f.markDirty(h)
+	}
+	return nil
+}
+
+func (f *Fold) put(h *hotState) {
+	f.hot[h.s.Name] = h
+	if k, ok := MakeNameKey([]byte(h.s.Name)); ok {
+		f.short[k] = h
+	}
+}
+
+func (f *Fold) markDirty(h *hotState) {
+	if !h.dirty {
+		h.dirty = true
+		f.dirty = append(f.dirty, h)
+	}
+}
+
+// Dirty calls fn with every state changed since the last Clean, in the
+// order each first changed, stopping at the first error.
+func (f *Fold) Dirty(fn func(*SKU) error) error {
+	for _, h := range f.dirty {
+		if err := fn(&h.s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DirtyLen is the number of states changed since the last Clean.
+func (f *Fold) DirtyLen() int { return len(f.dirty) }
+
+// Clean forgets which states changed: the caller has persisted them.
+func (f *Fold) Clean() {
+	for _, h := range f.dirty {
+		h.dirty = false
+	}
+	clear(f.dirty)
+	f.dirty = f.dirty[:0]
+}
+
+// SKU returns name's hot state, or nil.
+func (f *Fold) SKU(name string) *SKU {
+	if h, ok := f.hot[name]; ok {
+		return &h.s
+	}
+	return nil
+}
+
+// Put makes s its SKU's hot state (a state read back or restored from
+// elsewhere), replacing the one held.
+func (f *Fold) Put(s *SKU) {
+	if h, ok := f.hot[s.Name]; ok {
+		h.s = *s
+		return
+	}
+	f.put(&hotState{s: *s})
+}
+
+// Names lists the hot SKUs in order.
+func (f *Fold) Names() []string {
+	names := make([]string, 0, len(f.hot))
+	for n := range f.hot {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Hot is the number of states held in memory.
+func (f *Fold) Hot() int { return len(f.hot) }
+
+// Evict drops clean states once more than max are hot, down to three
+// quarters of max; the fold is then cold. Small states go first: a best
+// seller's (thousands of orders and ids) costs the most to load again.
+// Dirty states stay: the loader does not hold them yet.
+func (f *Fold) Evict(max int) {
+	if len(f.hot) <= max || f.load == nil {
+		return
+	}
+	f.hit, f.last = nil, nil
+	target := max * 3 / 4
+	for _, small := range [2]bool{true, false} {
+		for name, h := range f.hot {
+			if len(f.hot) <= target {
+				return
+			}
+			if !h.dirty && (!small || h.s.Seen.Len() < 64) {
+				f.drop(name)
+			}
+		}
+	}
+}
+
+// Drop forgets every hot state (the caller rewinds to what the loader
+// holds); the fold is then cold.
+func (f *Fold) Drop() {
+	for name := range f.hot {
+		f.drop(name)
+	}
+	f.Clean()
+}
+
+func (f *Fold) drop(name string) {
+	delete(f.hot, name)
+	if k, ok := MakeNameKey([]byte(name)); ok {
+		delete(f.short, k)
+	}
+	f.hit, f.last = nil, nil
+	f.Cold = true
+}
+
+// NameKey is a SKU name of up to 23 bytes held in the key itself, zero
+// padded, its length in the last byte (so "A" and "A\x00" differ). Looking
+// a name up by a string key compares the bytes the key points to: a cache
+// miss of its own per event in a ledger of many SKUs, which an inline key
+// does not have.
+type NameKey [24]byte
+
+// MakeNameKey returns name's key, and false when name is too long for one.
+func MakeNameKey(name []byte) (k NameKey, ok bool) {
+	if len(name) >= len(k) {
+		return k, false
+	}
+	copy(k[:], name)
+	k[len(k)-1] = byte(len(name))
+	return k, true
+}
+
+// LookupName looks a name up in short by its NameKey when it fits one,
+// else in long (no string allocated).
+func LookupName[V any](short map[NameKey]V, long map[string]V, name []byte) (V, bool) {
+	if k, ok := MakeNameKey(name); ok {
+		v, found := short[k]
+		return v, found
+	}
+	v, found := long[string(name)]
+	return v, found
+}
