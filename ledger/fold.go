@@ -191,6 +191,15 @@ func (f *Fold) SKU(name string) *SKU {
 	return nil
 }
 
+// State returns name's hot state, or a new, empty one (not held) when the
+// fold holds none: what an event of name would start from.
+func (f *Fold) State(name string) *SKU {
+	if s := f.SKU(name); s != nil {
+		return s
+	}
+	return &SKU{Name: name}
+}
+
 // Put makes s its SKU's hot state (a state read back or restored from
 // elsewhere), replacing the one held.
 func (f *Fold) Put(s *SKU) {

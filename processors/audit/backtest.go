@@ -159,11 +159,11 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 			t.UnitsWithheld += o.UnitsWithheld
 		}
 		// Every partition sees every channel_policy: any one describes them.
-		for i := range f.actual.Channels {
-			get(f.actual.Channels[i].Channel).Actual = DescribePolicy(&f.actual.Channels[i])
+		for i := range f.actual.P.Channels {
+			get(f.actual.P.Channels[i].Channel).Actual = DescribePolicy(&f.actual.P.Channels[i])
 		}
-		for i := range f.alt.Channels {
-			get(f.alt.Channels[i].Channel).Backtest = DescribePolicy(&f.alt.Channels[i])
+		for i := range f.alt.P.Channels {
+			get(f.alt.P.Channels[i].Channel).Backtest = DescribePolicy(&f.alt.P.Channels[i])
 		}
 	}
 	for _, o := range byChannel {
@@ -188,9 +188,7 @@ type backtestFold struct {
 	place       ledger.Placement // the partition folded (Key is set per record)
 	dec         *schemas.Decoder
 	ev, altEv   ledger.Event
-	actual, alt ledger.Partition
-	skusA       map[string]*ledger.SKU
-	skusB       map[string]*ledger.SKU
+	actual, alt *ledger.Book
 	policies    map[string]*ledger.ChannelPolicy
 	started     bool
 	// turned away, per SKU: order event ids and order ids
@@ -205,9 +203,9 @@ type skuKey struct{ sku, id string }
 
 func newBacktestFold(reg *schemas.Registry, cfg ledger.Config, policies []ledger.ChannelPolicy) *backtestFold {
 	f := &backtestFold{
-		dec: reg.NewDecoder(schemas.DecoderConfig{}), actual: ledger.Partition{Config: cfg}, alt: ledger.Partition{Config: cfg},
-		skusA: map[string]*ledger.SKU{}, skusB: map[string]*ledger.SKU{}, policies: map[string]*ledger.ChannelPolicy{},
-		awayIDs: map[skuKey]struct{}{}, awayOrders: map[skuKey]struct{}{}, out: map[string]*ChannelOutcome{},
+		dec: reg.NewDecoder(schemas.DecoderConfig{}), actual: ledger.NewBook(cfg), alt: ledger.NewBook(cfg),
+		policies: map[string]*ledger.ChannelPolicy{},
+		awayIDs:  map[skuKey]struct{}{}, awayOrders: map[skuKey]struct{}{}, out: map[string]*ChannelOutcome{},
 	}
 	for i := range policies {
 		f.policies[policies[i].Channel] = &policies[i]
@@ -240,7 +238,7 @@ func (f *backtestFold) start() {
 		f.altEv.Has = ledger.FieldEventID | ledger.FieldType | ledger.FieldOccurredAt | ledger.FieldChannel | ledger.FieldLocations | ledger.FieldBuffer | ledger.FieldSharePct
 		f.altEv.Channel = c
 		f.substitute(&f.altEv)
-		f.alt.ApplyChannelPolicy(&f.altEv)
+		f.alt.Apply(&f.altEv, &f.fxB)
 	}
 }
 
@@ -281,9 +279,7 @@ func (f *backtestFold) one(value []byte) {
 	f.fxA.Reset()
 	f.fxB.Reset()
 	if ev.Type == ledger.TypeChannelPolicy {
-		if f.actual.ApplyChannelPolicy(ev).Outcome == ledger.Applied {
-			reach(&f.actual, f.skusA, ev, &f.fxA)
-		}
+		f.actual.Apply(ev, &f.fxA)
 		altEv := ev
 		if f.policies[ev.Channel] != nil {
 			f.altEv = *ev
@@ -291,29 +287,24 @@ func (f *backtestFold) one(value []byte) {
 			f.substitute(&f.altEv)
 			altEv = &f.altEv
 		}
-		if f.alt.ApplyChannelPolicy(altEv).Outcome == ledger.Applied {
-			reach(&f.alt, f.skusB, altEv, &f.fxB)
-		}
+		f.alt.Apply(altEv, &f.fxB)
 		return
 	}
 	if reason, _ := ledger.Validate(ev); reason != ledger.ReasonNone {
 		return
 	}
-	sA, sB := sku(f.skusA, ev.SKU), sku(f.skusB, ev.SKU)
+	sA, sB := f.actual.State(ev.SKU), f.alt.State(ev.SKU)
 	// What each run's channel offered just before the event.
 	var offA, offB ledger.Qty
 	gated := false
 	if ev.Type == ledger.TypeOrder {
-		ca, cb := f.actual.Channel(ev.Channel), f.alt.Channel(ev.Channel)
+		ca, cb := f.actual.P.Channel(ev.Channel), f.alt.P.Channel(ev.Channel)
 		if ca != nil && cb != nil {
 			gated, offA, offB = true, ledger.ATS(sA, ca), ledger.ATS(sB, cb)
 		}
 	}
-	resA := f.actual.ApplyValid(sA, ev, &f.fxA)
+	resA := f.actual.Apply(ev, &f.fxA)
 	if resA.Outcome == ledger.Applied {
-		if _, ok := f.skusA[ev.SKU]; !ok {
-			f.skusA[ev.SKU] = sA
-		}
 		if ev.Type == ledger.TypeOrder || ev.Type == ledger.TypePOSSale {
 			f.channel(ev.Channel).Sales++
 		}
@@ -338,33 +329,8 @@ func (f *backtestFold) one(value []byte) {
 		o.UnitsWithheld += ev.Qty
 		return
 	}
-	if f.alt.ApplyValid(sB, ev, &f.fxB).Outcome == ledger.Applied {
-		if _, ok := f.skusB[ev.SKU]; !ok {
-			f.skusB[ev.SKU] = sB
-		}
-	}
+	f.alt.Apply(ev, &f.fxB)
 	countOversold(f.fxB.Alerts, func(c string) { f.channel(c).BacktestOversold++ })
-}
-
-// sku returns name's state in skus, or a new one (added by the caller once
-// an event applies to it).
-func sku(skus map[string]*ledger.SKU, name string) *ledger.SKU {
-	if s, ok := skus[name]; ok {
-		return s
-	}
-	return &ledger.SKU{Name: name}
-}
-
-// reach brings an applied channel_policy to every known SKU in SKU order.
-func reach(p *ledger.Partition, skus map[string]*ledger.SKU, ev *ledger.Event, fx *ledger.Effects) {
-	names := make([]string, 0, len(skus))
-	for n := range skus {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		p.ReachSKU(skus[n], ev, fx)
-	}
 }
 
 func countOversold(alerts []ledger.Alert, add func(channel string)) {

@@ -94,7 +94,7 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 	if err != nil {
 		return nil, err
 	}
-	h := &historyFold{opts: opts, pst: ledger.Partition{Config: cfg.Ledger}, s: ledger.SKU{Name: opts.SKU},
+	h := &historyFold{opts: opts, lf: ledger.NewBook(cfg.Ledger),
 		place: ledger.Placement{Partition: part, Partitions: n},
 		dec:   reg.NewDecoder(schemas.DecoderConfig{})}
 	next, err := read(ctx, &cfg, ranges, opts.Until, map[int32]sink{part: h}, nil)
@@ -110,8 +110,7 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 type historyFold struct {
 	opts  HistoryOptions
 	place ledger.Placement // the partition folded (Key is set per record)
-	pst   ledger.Partition
-	s     ledger.SKU
+	lf    *ledger.Book     // the partition's policies and the one SKU
 	dec   *schemas.Decoder
 	ev    ledger.Event
 	fx    ledger.Effects
@@ -140,8 +139,7 @@ func (h *historyFold) one(r *kgo.Record) {
 		return
 	}
 	if ev.Type == ledger.TypeChannelPolicy {
-		if res := h.pst.ApplyChannelPolicy(ev); res.Outcome == ledger.Applied && h.s.Known() {
-			h.pst.ReachSKU(&h.s, ev, &h.fx)
+		if res := h.lf.Apply(ev, &h.fx); res.Outcome == ledger.Applied && h.lf.State(h.opts.SKU).Known() {
 			h.row(r, res)
 		}
 		return
@@ -154,11 +152,7 @@ func (h *historyFold) one(r *kgo.Record) {
 		h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
 		return
 	}
-	if reason, detail := ledger.Validate(ev); reason != ledger.ReasonNone {
-		h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
-		return
-	}
-	h.row(r, h.pst.ApplyValid(&h.s, ev, &h.fx))
+	h.row(r, h.lf.Apply(ev, &h.fx))
 }
 
 // mine reports whether r is an event of the SKU.
@@ -174,19 +168,20 @@ func (h *historyFold) row(r *kgo.Record, res ledger.Result) {
 	if (!h.opts.Since.IsZero() && r.Timestamp.Before(h.opts.Since)) || (!h.opts.Until.IsZero() && r.Timestamp.After(h.opts.Until)) {
 		return
 	}
+	s := h.lf.State(h.opts.SKU)
 	row := HistoryRow{
 		Partition: r.Partition, Offset: r.Offset, AppendedAt: r.Timestamp,
 		Outcome: res.Outcome, Reason: res.Reason, Detail: res.Detail,
-		Version: h.s.Version, Unassigned: h.s.Unassigned,
-		Channels: append([]ledger.ChannelValue(nil), h.s.Published...),
+		Version: s.Version, Unassigned: s.Unassigned,
+		Channels: append([]ledger.ChannelValue(nil), s.Published...),
 		Updates:  append([]ledger.Update(nil), h.fx.Updates...),
 		Alerts:   append([]ledger.Alert(nil), h.fx.Alerts...),
 	}
 	row.Event = h.ev
 	row.Event.SafetyStock = append([]ledger.LocQty(nil), h.ev.SafetyStock...)
 	row.Event.Locations = append([]string(nil), h.ev.Locations...)
-	for i := range h.s.Locations {
-		l := &h.s.Locations[i]
+	for i := range s.Locations {
+		l := &s.Locations[i]
 		if l.Named {
 			row.Locations = append(row.Locations, LocationRow{l.Code, l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock, l.Available()})
 		}
