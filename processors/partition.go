@@ -13,14 +13,12 @@ import (
 // partition is the state one owned partition folds into. Only the poll
 // loop's worker for this partition touches it, one batch at a time.
 type partition struct {
-	id         int32
-	topic      string
-	partitions int32 // the events topic's partition count, for placement
+	id    int32
+	topic string
 	// fold holds the partition's policies and hot states; the store has
 	// every committed state, read back when a SKU is not hot.
-	fold *ledger.Fold
-	dec  *schemas.Decoder // interns SKU names through fold.Name
-	next int64            // next offset to fold
+	fold *RecordFold
+	next int64 // next offset to fold
 	// published: outputs of records below this offset were acknowledged
 	// by Kafka (it may be ahead of the committed state after a crash).
 	published int64
@@ -35,7 +33,6 @@ type partition struct {
 	applied    [16]int
 	duplicates int
 	err        error
-	ev         ledger.Event
 }
 
 // storeLoader reads one partition's committed states (ledger.Loader).
@@ -50,9 +47,8 @@ func (l storeLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
 func (l storeLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.st.LoadSKUs(l.part, fn) }
 
 func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, st *store.Store, reg *schemas.Registry) *partition {
-	pt := &partition{id: id, topic: topic, partitions: partitions, fold: ledger.NewFold(cfg, storeLoader{st, id})}
-	pt.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: pt.fold.Name})
-	return pt
+	fold := NewRecordFold(ledger.NewFold(cfg, storeLoader{st, id}), reg, id, partitions)
+	return &partition{id: id, topic: topic, fold: fold}
 }
 
 func (pt *partition) resetBatch() {
@@ -95,26 +91,12 @@ func (pt *partition) foldRecords(records []*kgo.Record) {
 
 // foldOne folds one record; false means an operating error in pt.err.
 func (pt *partition) foldOne(r *kgo.Record) bool {
-	ev := &pt.ev
-	ev.Reset()
-	if reason, detail := pt.dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
-		if err := pt.dec.Err(); err != nil { // the schema registry, not the event
-			pt.err = err
-			return false
-		}
-		pt.deadLetter(r, ev, reason, detail)
-		return true
-	}
-	pl := ledger.Placement{Partition: pt.id, Partitions: pt.partitions, Key: r.Key}
-	if reason, detail := pl.Check(ev); reason != ledger.ReasonNone {
-		pt.deadLetter(r, ev, reason, detail)
-		return true
-	}
-	res, err := pt.fold.Apply(ev, &pt.fx)
+	res, err := pt.fold.FoldRecord(r.Value, r.Key, false, &pt.fx)
 	if err != nil {
 		pt.err = err
 		return false
 	}
+	ev := &pt.fold.Ev
 	switch res.Outcome {
 	case ledger.Applied:
 		pt.applied[ev.Type]++

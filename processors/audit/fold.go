@@ -7,6 +7,7 @@ import (
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
 )
 
@@ -41,12 +42,9 @@ func (c *Counts) add(o Counts) {
 // (skuGroups).
 type replayFold struct {
 	part   int32
-	parts  int32 // the topic's partition count, for placement
 	st     *store.Store
-	lf     *ledger.Fold
+	lf     *processors.RecordFold
 	maxHot int
-	dec    *schemas.Decoder
-	ev     ledger.Event
 	fx     ledger.Effects
 	counts Counts
 	next   int64
@@ -140,7 +138,7 @@ func (l storeLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.st.Lo
 
 func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
 	f := &replayFold{
-		part: part, parts: parts, st: st, lf: ledger.NewFold(cfg, storeLoader{st, part}),
+		part: part, st: st, lf: processors.NewRecordFold(ledger.NewFold(cfg, storeLoader{st, part}), reg, part, parts),
 		maxHot: max(1, maxHot), counts: newCounts(),
 		groups: skuGroups{short: make(map[ledger.NameKey]int32), long: make(map[string]int32)},
 	}
@@ -148,21 +146,19 @@ func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cf
 	// state, when it is written back (writeBack).
 	f.lf.P.DeferPublish = true
 	f.lf.Cold = false // the scratch store starts empty
-	f.dec = reg.NewDecoder(schemas.DecoderConfig{SKU: f.lf.Name})
 	return f
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
 	for _, r := range recs {
-		if sku, ok := f.dec.PeekSKU(r.Value); ok && f.placed(r.Key, sku) {
+		if sku, ok := f.lf.PeekSKU(r.Value); ok && f.lf.Placed(r.Key, sku) {
 			f.groups.add(r.Value, sku)
 			continue
 		}
 		if err := f.foldGroups(); err != nil {
 			return err
 		}
-		pl := ledger.Placement{Partition: f.part, Partitions: f.parts, Key: r.Key}
-		if err := f.foldOne(r.Value, &pl); err != nil {
+		if err := f.foldOne(r.Value, r.Key, false); err != nil {
 			return err
 		}
 	}
@@ -177,19 +173,12 @@ func (f *replayFold) fold(recs []*kgo.Record) error {
 	return nil
 }
 
-// placed reports whether a record keyed key whose event names sku sits
-// where sku belongs: such records are grouped, and fold without a second
-// placement check. The others fold in place, where the full check says why.
-func (f *replayFold) placed(key, sku []byte) bool {
-	return key != nil && string(key) == string(sku) && ledger.PartitionFor(sku, f.parts) == f.part
-}
-
 // foldGroups folds the grouped records, group by group, and empties the
 // groups.
 func (f *replayFold) foldGroups() error {
 	g := &f.groups
 	for _, v := range g.sorted() {
-		if err := f.foldOne(v, nil); err != nil {
+		if err := f.foldOne(v, nil, true); err != nil {
 			return err
 		}
 	}
@@ -197,14 +186,20 @@ func (f *replayFold) foldGroups() error {
 	return nil
 }
 
-// foldOne folds one record's event, checking its placement unless pl is
-// nil (the caller found it placed).
-func (f *replayFold) foldOne(value []byte, pl *ledger.Placement) error {
-	if err := f.one(value, pl); err != nil {
+// foldOne folds one record, keyed key, checking its placement unless
+// placed (the caller found it placed).
+func (f *replayFold) foldOne(value, key []byte, placed bool) error {
+	res, err := f.lf.FoldRecord(value, key, placed, &f.fx)
+	if err != nil {
 		return err
 	}
-	if err := f.dec.Err(); err != nil { // the schema registry could not be asked
-		return err
+	switch res.Outcome {
+	case ledger.Applied:
+		f.counts.Applied++
+	case ledger.Duplicate:
+		f.counts.Duplicates++
+	case ledger.Refused:
+		f.counts.Dead[res.Reason.String()]++
 	}
 	if f.folded++; f.folded%64 == 0 { // a replay keeps counts, not outputs: keep them small
 		f.countEffects()
@@ -219,34 +214,6 @@ func (f *replayFold) countEffects() {
 		f.counts.Alerts[f.fx.Alerts[i].Kind.String()]++
 	}
 	f.fx.Reset()
-}
-
-// one folds one event, checking its placement unless pl is nil.
-func (f *replayFold) one(value []byte, pl *ledger.Placement) error {
-	ev := &f.ev
-	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
-		f.counts.Dead[reason.String()]++
-		return nil
-	}
-	if pl != nil {
-		if reason, _ := pl.Check(ev); reason != ledger.ReasonNone {
-			f.counts.Dead[reason.String()]++
-			return nil
-		}
-	}
-	res, err := f.lf.Apply(ev, &f.fx)
-	if err != nil {
-		return err
-	}
-	switch res.Outcome {
-	case ledger.Applied:
-		f.counts.Applied++
-	case ledger.Duplicate:
-		f.counts.Duplicates++
-	case ledger.Refused:
-		f.counts.Dead[res.Reason.String()]++
-	}
-	return nil
 }
 
 // writeBack writes every changed state to the store, settled (the fold

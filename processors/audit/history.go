@@ -9,7 +9,6 @@ import (
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/processors"
-	"github.com/stockledger/stockledger/schemas"
 )
 
 // LocationRow is one location's quantities after an event.
@@ -94,9 +93,7 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 	if err != nil {
 		return nil, err
 	}
-	h := &historyFold{opts: opts, lf: ledger.NewBook(cfg.Ledger),
-		place: ledger.Placement{Partition: part, Partitions: n},
-		dec:   reg.NewDecoder(schemas.DecoderConfig{})}
+	h := &historyFold{opts: opts, rf: processors.NewRecordFold(ledger.NewFold(cfg.Ledger, nil), reg, part, n)}
 	next, err := read(ctx, &cfg, ranges, opts.Until, map[int32]sink{part: h}, nil)
 	if err != nil {
 		return nil, err
@@ -108,51 +105,49 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 // events are decoded only to be skipped: nothing but channel policies
 // reaches a SKU from outside it.
 type historyFold struct {
-	opts  HistoryOptions
-	place ledger.Placement // the partition folded (Key is set per record)
-	lf    *ledger.Book     // the partition's policies and the one SKU
-	dec   *schemas.Decoder
-	ev    ledger.Event
-	fx    ledger.Effects
-	rows  []HistoryRow
+	opts HistoryOptions
+	rf   *processors.RecordFold // in memory: the partition's policies and the one SKU
+	fx   ledger.Effects
+	rows []HistoryRow
 }
 
 func (h *historyFold) finish(int64) error { return nil }
 
 func (h *historyFold) fold(recs []*kgo.Record) error {
 	for _, r := range recs {
-		h.one(r)
-		if err := h.dec.Err(); err != nil { // the schema registry could not be asked
+		if err := h.one(r); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *historyFold) one(r *kgo.Record) {
-	ev := &h.ev
+// one folds r when it is a channel_policy or an event of the SKU (so the
+// fold holds no other SKU), and makes it a row when it concerns the SKU.
+func (h *historyFold) one(r *kgo.Record) error {
 	h.fx.Reset()
-	if reason, detail := h.dec.Decode(r.Value, ev); reason != ledger.ReasonNone {
+	reason, detail, err := h.rf.DecodeRecord(r.Value)
+	if err != nil {
+		return err
+	}
+	ev := &h.rf.Ev
+	if reason != ledger.ReasonNone {
 		if h.mine(r, ev) {
 			h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
 		}
-		return
+		return nil
 	}
-	if ev.Type == ledger.TypeChannelPolicy {
-		if res := h.lf.Apply(ev, &h.fx); res.Outcome == ledger.Applied && h.lf.State(h.opts.SKU).Known() {
-			h.row(r, res)
-		}
-		return
+	if ev.Type != ledger.TypeChannelPolicy && !h.mine(r, ev) {
+		return nil
 	}
-	if !h.mine(r, ev) {
-		return
+	res, err := h.rf.ApplyRecord(r.Key, false, &h.fx)
+	if err != nil {
+		return err
 	}
-	h.place.Key = r.Key
-	if reason, detail := h.place.Check(ev); reason != ledger.ReasonNone {
-		h.row(r, ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail})
-		return
+	if ev.Type != ledger.TypeChannelPolicy || (res.Outcome == ledger.Applied && h.rf.State(h.opts.SKU).Known()) {
+		h.row(r, res)
 	}
-	h.row(r, h.lf.Apply(ev, &h.fx))
+	return nil
 }
 
 // mine reports whether r is an event of the SKU.
@@ -168,7 +163,7 @@ func (h *historyFold) row(r *kgo.Record, res ledger.Result) {
 	if (!h.opts.Since.IsZero() && r.Timestamp.Before(h.opts.Since)) || (!h.opts.Until.IsZero() && r.Timestamp.After(h.opts.Until)) {
 		return
 	}
-	s := h.lf.State(h.opts.SKU)
+	s := h.rf.State(h.opts.SKU)
 	row := HistoryRow{
 		Partition: r.Partition, Offset: r.Offset, AppendedAt: r.Timestamp,
 		Outcome: res.Outcome, Reason: res.Reason, Detail: res.Detail,
@@ -177,9 +172,9 @@ func (h *historyFold) row(r *kgo.Record, res ledger.Result) {
 		Updates:  append([]ledger.Update(nil), h.fx.Updates...),
 		Alerts:   append([]ledger.Alert(nil), h.fx.Alerts...),
 	}
-	row.Event = h.ev
-	row.Event.SafetyStock = append([]ledger.LocQty(nil), h.ev.SafetyStock...)
-	row.Event.Locations = append([]string(nil), h.ev.Locations...)
+	row.Event = h.rf.Ev
+	row.Event.SafetyStock = append([]ledger.LocQty(nil), h.rf.Ev.SafetyStock...)
+	row.Event.Locations = append([]string(nil), h.rf.Ev.Locations...)
 	for i := range s.Locations {
 		l := &s.Locations[i]
 		if l.Named {
