@@ -89,6 +89,13 @@ type Config struct {
 	// across its restarts (a restart then aborts its open transaction at
 	// once). Default: the host name.
 	InstanceID string
+	// StaticMembership makes InstanceID the consumer group's static member
+	// id (group.instance.id): an instance restarted within the session
+	// timeout (after a crash, say) takes its partitions back at once,
+	// without a rebalance. A graceful stop still leaves the group, so its
+	// partitions move at once. Off by default here (processes that run
+	// several processors share a host name); `run` turns it on.
+	StaticMembership bool
 	// TransactionTimeout bounds a transaction: a crashed instance's open
 	// transaction blocks read_committed readers at most this long. Default 10s.
 	TransactionTimeout time.Duration
@@ -150,8 +157,8 @@ func (c *Config) Validate() error {
 			bad("Topics."+name, "must not be empty")
 		}
 	}
-	if c.ExactlyOnce && c.InstanceID == "" {
-		bad("InstanceID", "required with exactly-once")
+	if (c.ExactlyOnce || c.StaticMembership) && c.InstanceID == "" {
+		bad("InstanceID", "required with exactly-once or static membership")
 	}
 	if c.ExactlyOnce && c.TransactionTimeout < time.Second {
 		bad("TransactionTimeout", "%v is under 1s", c.TransactionTimeout)

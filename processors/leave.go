@@ -49,20 +49,23 @@ func (p *Processor) close() {
 // client's own leave has not finished after leaveWait, the instance stops
 // the client's requests (the held join fails at once, and the client
 // cannot rejoin as a new member) and asks the coordinator to remove its
-// member directly; the rebalance then goes on without it.
+// member directly; the rebalance then goes on without it. A static member's
+// client never sends a leave (a restart is meant to come back as it), so a
+// stop sends it itself: a stopped instance's partitions move at once.
 func (p *Processor) leave() {
 	member, _ := p.cl.GroupMetadata()
 	ctx, cancel := context.WithTimeout(context.Background(), leaveWait)
 	defer cancel()
 	err := p.cl.LeaveGroupContext(ctx)
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		p.clStop()
+		p.log.Info("a rebalance holds the group: leaving it directly", "member_id", member)
+	} else if err != nil || !p.cfg.StaticMembership {
 		return
 	}
-	p.clStop()
 	if member == "" {
 		return
 	}
-	p.log.Info("a rebalance holds the group: leaving it directly", "member_id", member)
 	if err := p.leaveDirectly(member); err != nil {
 		p.log.Warn("leaving the group directly; the group gives this instance's partitions away after its session times out", "err", err)
 	}
@@ -84,6 +87,9 @@ func (p *Processor) leaveDirectly(member string) error {
 	req.MemberID = member // for brokers older than LeaveGroup v3
 	m := kmsg.NewLeaveGroupRequestMember()
 	m.MemberID = member
+	if p.cfg.StaticMembership {
+		m.InstanceID = &p.cfg.InstanceID
+	}
 	reason := "stockledger is stopping"
 	m.Reason = &reason
 	req.Members = append(req.Members, m)

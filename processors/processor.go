@@ -122,6 +122,9 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		kgo.ProducerBatchMaxBytes(16 << 20), // the output topics' max.message.bytes (topics.go)
 		kgo.WithHooks(kp),
 	}, cfg.ClientOpts...)
+	if cfg.StaticMembership {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	var cl *kgo.Client
 	if cfg.ExactlyOnce {
 		opts = append(opts, kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID), kgo.TransactionTimeout(cfg.TransactionTimeout))

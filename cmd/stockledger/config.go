@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,7 +65,9 @@ func defaultRunConfig() *runConfig {
 		LogFormat:       "text",
 		LogLevel:        "info",
 	}
-	c.Processor.Brokers = nil // the embedded broker
+	c.Processor.Brokers = nil   // the embedded broker
+	c.Processor.InstanceID = "" // derived from the host and --data (check)
+	c.Processor.StaticMembership = true
 	return c
 }
 
@@ -77,7 +82,8 @@ func (c *runConfig) settings() *settings {
 	ss.addField("group", "Group", strVal(&p.Group), "consumer group; every instance of one deployment shares it")
 	ss.addField("partitions", "Partitions", int32Val(&p.Partitions), "partitions of the topics when creating them (an existing topic keeps its count)")
 	ss.addField("replication-factor", "ReplicationFactor", int16Val(&p.ReplicationFactor), "replication factor of created topics; -1: the broker's default")
-	ss.addField("instance-id", "InstanceID", strVal(&p.InstanceID), "this instance's name, unique in the group and stable across restarts (transactional id with --exactly-once); default: the host name")
+	ss.addField("instance-id", "InstanceID", strVal(&p.InstanceID), "this instance's name, unique in the group and stable across restarts: its static group membership and, with --exactly-once, its transactional id; default: the host name and a hash of --data's absolute path")
+	ss.addField("static-membership", "StaticMembership", boolVal(&p.StaticMembership), "join the group as a static member named --instance-id: a restart within --session-timeout (after a crash) takes its partitions back without a rebalance; a graceful stop still leaves")
 	ss.addField("advertise-http", "AdvertiseHTTP", strVal(&p.AdvertiseHTTP), "HTTP address other instances and clients use to reach this one, named in 421 answers (default: --http)")
 	ss.addField("exactly-once", "ExactlyOnce", boolVal(&p.ExactlyOnce), "publish each batch in a Kafka transaction: read_committed consumers see every update once")
 	ss.addField("transaction-timeout", "TransactionTimeout", durVal(&p.TransactionTimeout), "with --exactly-once: how long a crashed instance's open transaction can block read_committed readers")
@@ -156,6 +162,9 @@ func (c *runConfig) check(ss *settings) []error {
 	if p.AdvertiseHTTP == "" {
 		p.AdvertiseHTTP = c.HTTP.Addr
 	}
+	if p.InstanceID == "" {
+		p.InstanceID = defaultInstanceID(c.Data)
+	}
 	pc := *p
 	if len(p.Brokers) == 0 {
 		if _, _, err := net.SplitHostPort(c.EmbeddedAddr); err != nil {
@@ -204,6 +213,21 @@ func (c *runConfig) check(ss *settings) []error {
 	errs = append(errs, kerrs...)
 	p.ClientOpts = append(kopts, kgo.SessionTimeout(c.SessionTimeout))
 	return errs
+}
+
+// defaultInstanceID names an instance by its host and its data directory:
+// stable across its restarts (the same --data), and distinct for instances
+// that share a host (each has its own store).
+func defaultInstanceID(data string) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "stockledger"
+	}
+	if abs, err := filepath.Abs(data); err == nil {
+		data = abs
+	}
+	sum := sha256.Sum256([]byte(data))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }
 
 // logger returns the logger the settings ask for (checked by check).

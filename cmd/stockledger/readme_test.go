@@ -16,7 +16,7 @@ const (
 // configTable renders run's settings as a Markdown table.
 func configTable() string {
 	// Defaults that depend on the machine or on other settings.
-	shown := map[string]string{"instance-id": "the host name", "advertise-http": "`--http`"}
+	shown := map[string]string{"instance-id": "the host name and a hash of `--data`", "advertise-http": "`--http`"}
 	var b strings.Builder
 	b.WriteString("| flag | environment | default | meaning |\n| --- | --- | --- | --- |\n")
 	for _, s := range defaultRunConfig().settings().list {

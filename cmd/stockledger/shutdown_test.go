@@ -317,3 +317,45 @@ func TestGracefulShutdownDuringRebalance(t *testing.T) {
 		t.Error(d)
 	}
 }
+
+// TestSIGKILLRestartRejoinsAtOnce: `run` is a static group member by
+// default (its instance id derived from the host and --data), so an
+// instance SIGKILLed and started again on the same --data takes its
+// partitions back at once, not after the dead member's session times out
+// (30s here), and folds what arrived meanwhile.
+func TestSIGKILLRestartRejoinsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lines := gen.Stream(gen.Config{Seed: 33, SKUs: 100, DupPct: 2}, 4000)
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := startBroker(t)
+	adm := cl.admin(t)
+	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := e2etest.Produce(ctx, prod, wire[:len(wire)/2]); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	extra := []string{"--session-timeout", "30s"}
+	a := startRun(t, "a", cl, data, extra...)
+	waitCaughtUp(ctx, t, a, adm)
+	a.kill(t)
+	if err := e2etest.Produce(ctx, prod, wire[len(wire)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b := startRun(t, "b", cl, data, extra...)
+	waitCaughtUp(ctx, t, b, adm)
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("folding again %v after the restart: it waited for the dead member's session", took)
+	} else {
+		t.Logf("restart to caught up: %v", took)
+	}
+	b.terminate(t)
+}
