@@ -35,19 +35,23 @@ type partition struct {
 	err        error
 }
 
-// storeLoader reads one partition's committed states (ledger.Loader).
-type storeLoader struct {
-	st   *store.Store
-	part int32
+// StoreLoader reads one partition's states from a store (ledger.Loader):
+// the live store's committed ones, or what a replay wrote back.
+type StoreLoader struct {
+	Store *store.Store
+	Part  int32
 }
 
-func (l storeLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
-	return l.st.SKU(l.part, name, s)
+// LoadSKU reads name's state.
+func (l StoreLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
+	return l.Store.SKU(l.Part, name, s)
 }
-func (l storeLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.st.LoadSKUs(l.part, fn) }
+
+// LoadSKUs reads every state of the partition.
+func (l StoreLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.Store.LoadSKUs(l.Part, fn) }
 
 func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, st *store.Store, reg *schemas.Registry) *partition {
-	fold := NewRecordFold(ledger.NewFold(cfg, storeLoader{st, id}), reg, id, partitions)
+	fold := NewRecordFold(ledger.NewFold(cfg, StoreLoader{Store: st, Part: id}), reg, id, partitions)
 	return &partition{id: id, topic: topic, fold: fold}
 }
 

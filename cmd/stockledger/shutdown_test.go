@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/ledger/store"
@@ -257,20 +259,7 @@ func TestGracefulShutdownDuringRebalance(t *testing.T) {
 	defer cancel()
 	lines := gen.Stream(gen.Config{Seed: 21, SKUs: 200, DupPct: 3, RefusePct: 3, InvalidPct: 1, Zipf: 1.1,
 		PolicyChanges: []int{3000}}, 8000)
-	wire, err := e2etest.Wire(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := startBroker(t)
-	adm := cl.admin(t)
-	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	if err := e2etest.Produce(ctx, prod, wire[:len(wire)/2]); err != nil {
-		t.Fatal(err)
-	}
+	cl, adm, rest := halfProduced(ctx, t, lines)
 	dir := t.TempDir()
 	extra := []string{"--session-timeout", "45s", "--shutdown-timeout", gracefulShutdown.String(), "--max-batch-records", "500"}
 	a := startRun(t, "a", cl, filepath.Join(dir, "a"), extra...)
@@ -290,9 +279,7 @@ func TestGracefulShutdownDuringRebalance(t *testing.T) {
 	// shows that moment, so wait two heartbeats.
 	time.Sleep(6 * time.Second)
 	// Events keep arriving, so the stop has batches in hand.
-	if err := e2etest.Produce(ctx, prod, wire[len(wire)/2:]); err != nil {
-		t.Fatal(err)
-	}
+	rest()
 	if took := sigterm(t, a); took > 10*time.Second {
 		t.Fatalf("exit 0 after %v: the stop waited for the rebalance (the dead member's session)", took)
 	}
@@ -326,29 +313,13 @@ func TestGracefulShutdownDuringRebalance(t *testing.T) {
 func TestSIGKILLRestartRejoinsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	lines := gen.Stream(gen.Config{Seed: 33, SKUs: 100, DupPct: 2}, 4000)
-	wire, err := e2etest.Wire(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := startBroker(t)
-	adm := cl.admin(t)
-	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	if err := e2etest.Produce(ctx, prod, wire[:len(wire)/2]); err != nil {
-		t.Fatal(err)
-	}
+	cl, adm, rest := halfProduced(ctx, t, gen.Stream(gen.Config{Seed: 33, SKUs: 100, DupPct: 2}, 4000))
 	data := filepath.Join(t.TempDir(), "data")
 	extra := []string{"--session-timeout", "30s"}
 	a := startRun(t, "a", cl, data, extra...)
 	waitCaughtUp(ctx, t, a, adm)
 	a.kill(t)
-	if err := e2etest.Produce(ctx, prod, wire[len(wire)/2:]); err != nil {
-		t.Fatal(err)
-	}
+	rest()
 	start := time.Now()
 	b := startRun(t, "b", cl, data, extra...)
 	waitCaughtUp(ctx, t, b, adm)
@@ -358,4 +329,30 @@ func TestSIGKILLRestartRejoinsAtOnce(t *testing.T) {
 		t.Logf("restart to caught up: %v", took)
 	}
 	b.terminate(t)
+}
+
+// halfProduced starts a broker and produces the first half of lines to
+// it; rest produces the other half.
+func halfProduced(ctx context.Context, t *testing.T, lines [][]byte) (cl *cluster, adm *kadm.Client, rest func()) {
+	t.Helper()
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl = startBroker(t)
+	adm = cl.admin(t)
+	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	if err := e2etest.Produce(ctx, prod, wire[:len(wire)/2]); err != nil {
+		t.Fatal(err)
+	}
+	return cl, adm, func() {
+		t.Helper()
+		if err := e2etest.Produce(ctx, prod, wire[len(wire)/2:]); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

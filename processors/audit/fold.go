@@ -125,20 +125,9 @@ func (g *skuGroups) reset() {
 	g.count, g.bytes, g.group, g.vals, g.order = g.count[:0], g.bytes[:0], g.group[:0], g.vals[:0], g.order[:0]
 }
 
-// storeLoader reads one partition's states from a store (ledger.Loader).
-type storeLoader struct {
-	st   *store.Store
-	part int32
-}
-
-func (l storeLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
-	return l.st.SKU(l.part, name, s)
-}
-func (l storeLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.st.LoadSKUs(l.part, fn) }
-
 func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
 	f := &replayFold{
-		part: part, st: st, lf: processors.NewRecordFold(ledger.NewFold(cfg, storeLoader{st, part}), reg, part, parts),
+		part: part, st: st, lf: processors.NewRecordFold(ledger.NewFold(cfg, processors.StoreLoader{Store: st, Part: part}), reg, part, parts),
 		maxHot: max(1, maxHot), counts: newCounts(),
 		groups: skuGroups{short: make(map[ledger.NameKey]int32), long: make(map[string]int32)},
 	}
