@@ -3,7 +3,7 @@ package processors
 import (
 	"strconv"
 
-	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stockledger/stockledger/ledger"
@@ -149,5 +149,5 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	ct("walbytes", float64(m.WAL.BytesWritten))
 	ct("cachehits", float64(m.BlockCache.Hits))
 	ct("cachemisses", float64(m.BlockCache.Misses))
-	g("l0files", float64(m.Levels[0].NumFiles))
+	g("l0files", float64(m.Levels[0].TablesCount))
 }

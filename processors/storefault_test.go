@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-	"github.com/cockroachdb/pebble/vfs/errorfs"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -37,8 +37,10 @@ func (f *fillingDisk) GetDiskUsage(path string) (vfs.DiskUsage, error) {
 // failingWrites fails every write to the filesystem while on: a broken disk.
 type failingWrites struct{ on atomic.Bool }
 
-func (f *failingWrites) MaybeError(op errorfs.Op, _ string) error {
-	if f.on.Load() && op.OpKind() == errorfs.OpKindWrite {
+func (f *failingWrites) String() string { return "failing writes" }
+
+func (f *failingWrites) MaybeError(op errorfs.Op) error {
+	if f.on.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
 		return errorfs.ErrInjected
 	}
 	return nil

@@ -70,7 +70,11 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 			return err
 		}
 	}
-	st, err := openStore(ctx, filepath.Join(c.Data, "ledger"), c.MinFreeBytes, log)
+	dir := filepath.Join(c.Data, "ledger")
+	st, err := openStore(ctx, dir, c.MinFreeBytes, log)
+	if errors.Is(err, store.ErrPebbleV1Format) {
+		return pebbleV1Help(err, dir, cfg)
+	}
 	if err != nil {
 		return err
 	}
@@ -117,12 +121,13 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 }
 
 // openStore opens the ledger store, retrying while the disk cannot be
-// written (a full or failing disk the operator is fixing).
+// written (a full or failing disk the operator is fixing). A store in a
+// format this release cannot read does not get better by waiting.
 func openStore(ctx context.Context, dir string, minFree int64, log *slog.Logger) (*store.Store, error) {
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 		st, err := store.Open(dir, store.Options{MinFreeBytes: minFree})
-		if err == nil {
-			return st, nil
+		if err == nil || errors.Is(err, store.ErrPebbleV1Format) {
+			return st, err
 		}
 		log.Error("cannot open the ledger store; retrying", "dir", dir, "err", err, "retry_in", wait)
 		select {

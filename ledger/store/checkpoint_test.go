@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/stockledger/stockledger/ledger/store"
 )
 
@@ -76,7 +78,7 @@ func newCheckpoints(t *testing.T, minFree int64) *checkpoints {
 	if err := disk.MkdirAll(disk.PathJoin(c.parent, "removing-checkpoint-old"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := disk.Create(disk.PathJoin(c.parent, "notes.txt"))
+	f, err := disk.Create(disk.PathJoin(c.parent, "notes.txt"), vfs.WriteCategoryUnspecified)
 	if err != nil {
 		t.Fatal(err)
 	}

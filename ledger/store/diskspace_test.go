@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/stockledger/stockledger/ledger/store"
 )
@@ -113,8 +113,8 @@ func (d *budgetDisk) extentOf(name string) *extent {
 	return e
 }
 
-func (d *budgetDisk) Create(name string) (vfs.File, error) {
-	f, err := d.FS.Create(name)
+func (d *budgetDisk) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := d.FS.Create(name, category)
 	if err != nil {
 		return nil, err
 	}
@@ -123,16 +123,16 @@ func (d *budgetDisk) Create(name string) (vfs.File, error) {
 	return &budgetFile{File: f, d: d, e: e}, nil
 }
 
-func (d *budgetDisk) OpenReadWrite(name string, opts ...vfs.OpenOption) (vfs.File, error) {
-	f, err := d.FS.OpenReadWrite(name, opts...)
+func (d *budgetDisk) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := d.FS.OpenReadWrite(name, category, opts...)
 	if err != nil {
 		return nil, err
 	}
 	return &budgetFile{File: f, d: d, e: d.extentOf(name)}, nil
 }
 
-func (d *budgetDisk) ReuseForWrite(oldname, newname string) (vfs.File, error) {
-	f, err := d.FS.ReuseForWrite(oldname, newname)
+func (d *budgetDisk) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := d.FS.ReuseForWrite(oldname, newname, category)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // The published marks live in a small file of their own beside Pebble's,
@@ -60,7 +60,7 @@ func openPublished(fs vfs.FS, dir string, readOnly, sync bool) (*publishedMarks,
 			return pm, nil
 		}
 	} else {
-		f, err = fs.OpenReadWrite(name)
+		f, err = fs.OpenReadWrite(name, vfs.WriteCategoryUnspecified)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)

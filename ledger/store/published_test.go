@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/cockroachdb/pebble"
-	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func mustPublished(t *testing.T, st *Store, p int32, want int64) {
@@ -64,7 +64,7 @@ func TestPublishedMarks(t *testing.T) {
 	ro.Close()
 
 	// A torn or corrupt file counts as no marks (outputs may repeat).
-	f, err := fs.OpenReadWrite(fs.PathJoin("db", publishedFile))
+	f, err := fs.OpenReadWrite(fs.PathJoin("db", publishedFile), vfs.WriteCategoryUnspecified)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestPublishedMarks(t *testing.T) {
 // crash keeps it only when the store syncs.
 func TestPublishedMarksCrash(t *testing.T) {
 	for _, sync := range []bool{false, true} {
-		fs := vfs.NewStrictMem()
+		fs := vfs.NewCrashableMem()
 		// Pebble does not sync the parent of the directory it creates.
 		if err := fs.MkdirAll("db", 0o755); err != nil {
 			t.Fatal(err)
@@ -119,12 +119,13 @@ func TestPublishedMarksCrash(t *testing.T) {
 		if got := decodePublished(buf[:n]); got[1] != 99 {
 			t.Fatalf("sync=%v: after a kill the file holds %v, want partition 1 at 99", sync, got)
 		}
-		// The machine goes down.
-		fs.SetIgnoreSyncs(true)
-		st.Close()
-		fs.ResetToSyncedState()
-		fs.SetIgnoreSyncs(false)
-		st, err = Open("db", Options{FS: fs, Sync: sync})
+		// The machine goes down: what was synced is all the next boot has
+		// (the old store's close writes to the lost disk).
+		crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err = Open("db", Options{FS: crashed, Sync: sync})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,11 +24,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 
-	"github.com/cockroachdb/pebble"
-	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/stockledger/stockledger/ledger"
 )
@@ -61,15 +63,18 @@ type Options struct {
 // ErrDiskFull and the store stays usable, so the caller can wait for space.
 // An I/O error inside Pebble makes Pebble stop (panic), since it can no
 // longer vouch for what it holds; the store turns that into an error and
-// is Broken from then on, and the process must restart. Because a batch
-// carries its states and offsets together, whatever the log kept is
-// consistent when the store is opened again.
+// is Broken from then on, and the process must restart. So does a failed
+// write of Pebble's log that Pebble has not reported yet (logwatch.go).
+// Because a batch carries its states and offsets together, whatever the
+// log kept is consistent when the store is opened again.
 type Store struct {
 	dir  string
 	opts Options
 	sync *pebble.WriteOptions
 	// walPrealloc is what Pebble preallocates for each new log.
 	walPrealloc int64
+	// log sees Pebble's log fail (logwatch.go).
+	log *logWatch
 	// checkpointMu makes NewCheckpoint's prune-and-make one step.
 	checkpointMu sync.Mutex
 
@@ -85,6 +90,19 @@ type Store struct {
 // Options.MinFreeBytes: the store refuses to write before Pebble fails.
 var ErrDiskFull = errors.New("store disk is nearly full")
 
+// ErrPebbleV1Format is returned by Open for a store written by a
+// stockledger built on Pebble v1, which created stores in Pebble's format
+// major version 1. Pebble v2 can neither open nor convert that format; the
+// store has to be built again (from the changelog or the events topic).
+var ErrPebbleV1Format = errors.New("store is in Pebble v1's format (written by a stockledger before its Pebble v2 upgrade), which this version cannot open")
+
+// storeFormat is the Pebble format major version a new store is created
+// at, and an older v2 store is moved up to when opened. It is named rather
+// than pebble.FormatNewest so that upgrading Pebble does not move stores to
+// a format the previous release cannot open: raising it is a decision of
+// its own.
+const storeFormat = pebble.FormatValueSeparation
+
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, o Options) (*Store, error) {
 	if o.CacheBytes <= 0 {
@@ -93,12 +111,16 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	po := pebbleOptions(dir, o)
+	if err := checkNotV1(o.FS, dir); err != nil {
+		return nil, err
+	}
+	log := &logWatch{FS: o.FS}
+	po := pebbleOptions(dir, o, log)
 	db, err := openDB(dir, po, o.CacheBytes)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: o, sync: pebble.NoSync, walPrealloc: WALPreallocation(po)}
+	s := &Store{dir: dir, opts: o, sync: pebble.NoSync, walPrealloc: WALPreallocation(po), log: log}
 	if o.Sync {
 		s.sync = pebble.Sync
 	}
@@ -110,11 +132,12 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// pebbleOptions are the options the store opens Pebble with (its cache is
-// openDB's to make).
-func pebbleOptions(dir string, o Options) *pebble.Options {
+// pebbleOptions are the options the store opens Pebble with, on fs (o.FS
+// watched): its cache is openDB's to make.
+func pebbleOptions(dir string, o Options, fs vfs.FS) *pebble.Options {
 	po := &pebble.Options{
-		FS:                          o.FS,
+		FS:                          fs,
+		FormatMajorVersion:          storeFormat,
 		MemTableSize:                memTableSize(o.FS, dir, o.MinFreeBytes),
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
@@ -124,6 +147,31 @@ func pebbleOptions(dir string, o Options) *pebble.Options {
 	}
 	po.EnsureDefaults()
 	return po
+}
+
+// checkNotV1 refuses a store in Pebble's format major version 1 before
+// Pebble sees it: such a store has a CURRENT file and no format version
+// marker (Pebble v1 wrote the marker only from version 2 on, and the
+// store never asked for more than the default, version 1).
+func checkNotV1(fs vfs.FS, dir string) error {
+	names, err := fs.List(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new store
+	}
+	if err != nil {
+		return fmt.Errorf("listing store directory %s: %w", dir, err)
+	}
+	current := false
+	for _, name := range names {
+		if strings.HasPrefix(name, "marker.format-version.") {
+			return nil
+		}
+		current = current || name == "CURRENT"
+	}
+	if current {
+		return fmt.Errorf("%w: %s (left as it was)", ErrPebbleV1Format, dir)
+	}
+	return nil
 }
 
 func openDB(dir string, po *pebble.Options, cacheBytes int64) (*pebble.DB, error) {
@@ -199,6 +247,9 @@ func (s *Store) Checkpoint(dir string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.logFailed(); err != nil {
+		return err
+	}
 	if err := db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
 		return fmt.Errorf("checkpointing store to %s: %w", dir, err)
 	}
@@ -240,8 +291,12 @@ func (s *Store) Broken() error {
 	return s.mu.broken
 }
 
-// DB returns the current Pebble database (metrics); nil while broken.
+// DB returns the current Pebble database (metrics); nil while broken, or
+// once its log failed (a flush would end the process: logwatch.go).
 func (s *Store) DB() *pebble.DB {
+	if s.logFailed() != nil {
+		return nil
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.mu.broken != nil {
@@ -270,6 +325,9 @@ func (s *Store) write(fn func(db *pebble.DB) error) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := s.logFailed(); err != nil {
+		return err
+	}
 	if err := s.checkSpace(); err != nil {
 		return err
 	}
@@ -282,6 +340,21 @@ func (s *Store) write(fn func(db *pebble.DB) error) (err error) {
 		}
 	}()
 	return fn(db)
+}
+
+// logFailed marks the store broken once Pebble's log has failed, and
+// returns why (logwatch.go).
+func (s *Store) logFailed() error {
+	lerr := s.log.failed()
+	if lerr == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.broken == nil {
+		s.mu.broken = fmt.Errorf("pebble stopped writing: its log failed: %w", lerr)
+	}
+	return s.mu.broken
 }
 
 // checkSpace refuses writes when the disk is nearly full. Any write may
