@@ -111,10 +111,12 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env r
 		return res
 	}
 	res.next = local
+	// The client consumes nothing until the changelog must be read whole:
+	// consuming from the start at once would fetch megabytes of states in
+	// the background of a restart that needs only the last record.
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("stockledger-restore"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxBytes(64 << 20),
 		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -154,6 +156,7 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env r
 			return res
 		}
 	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().AtStart()}})
 	next := int64(0) // offset after the last record read
 	// Nobody writes this changelog partition while we restore it (we own
 	// the partition and the previous owner flushed before giving it up), so
