@@ -45,12 +45,19 @@ func (rf *RecordFold) DecodeRecord(value []byte) (ledger.Reason, string, error) 
 // ledger folds it. An error is the loader's.
 func (rf *RecordFold) ApplyRecord(key []byte, placed bool, fx *ledger.Effects) (ledger.Result, error) {
 	if !placed {
-		rf.place.Key = key
-		if reason, detail := rf.place.Check(&rf.Ev); reason != ledger.ReasonNone {
+		if reason, detail := rf.CheckPlacement(key); reason != ledger.ReasonNone {
 			return ledger.Result{Outcome: ledger.Refused, Reason: reason, Detail: detail}, nil
 		}
 	}
 	return rf.Fold.Apply(&rf.Ev, fx)
+}
+
+// CheckPlacement checks where Ev, decoded from a record keyed key, sits
+// (ledger.Placement.Check), for a driver that applies it in steps of its
+// own.
+func (rf *RecordFold) CheckPlacement(key []byte) (ledger.Reason, string) {
+	rf.place.Key = key
+	return rf.place.Check(&rf.Ev)
 }
 
 // FoldRecord is DecodeRecord, then ApplyRecord of what decoded.

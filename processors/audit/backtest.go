@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/schemas"
 )
 
@@ -130,8 +131,7 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 	folds := map[int32]*backtestFold{}
 	sinks := map[int32]sink{}
 	for _, r := range ranges {
-		f := newBacktestFold(reg, cfg.Ledger, policies)
-		f.place = ledger.Placement{Partition: r.part, Partitions: n}
+		f := newBacktestFold(reg, cfg.Ledger, policies, r.part, n)
 		folds[r.part], sinks[r.part] = f, f
 	}
 	next, err := read(ctx, &cfg, ranges, stop.Until, sinks, prog)
@@ -185,9 +185,8 @@ func Backtest(ctx context.Context, cfg Config, policies []ledger.ChannelPolicy, 
 // it happened) and alt (the backtest's policies; orders they turn away are
 // not applied, nor the later events of those orders).
 type backtestFold struct {
-	place       ledger.Placement // the partition folded (Key is set per record)
-	dec         *schemas.Decoder
-	ev, altEv   ledger.Event
+	rec         *processors.RecordFold // decodes and places records for actual, whose fold it is
+	altEv       ledger.Event
 	actual, alt *ledger.Book
 	policies    map[string]*ledger.ChannelPolicy
 	started     bool
@@ -201,9 +200,10 @@ type backtestFold struct {
 
 type skuKey struct{ sku, id string }
 
-func newBacktestFold(reg *schemas.Registry, cfg ledger.Config, policies []ledger.ChannelPolicy) *backtestFold {
+func newBacktestFold(reg *schemas.Registry, cfg ledger.Config, policies []ledger.ChannelPolicy, part, partitions int32) *backtestFold {
+	actual := ledger.NewBook(cfg)
 	f := &backtestFold{
-		dec: reg.NewDecoder(schemas.DecoderConfig{}), actual: ledger.NewBook(cfg), alt: ledger.NewBook(cfg),
+		rec: processors.NewRecordFold(actual.Fold, reg, part, partitions), actual: actual, alt: ledger.NewBook(cfg),
 		policies: map[string]*ledger.ChannelPolicy{},
 		awayIDs:  map[skuKey]struct{}{}, awayOrders: map[skuKey]struct{}{}, out: map[string]*ChannelOutcome{},
 	}
@@ -258,9 +258,7 @@ func (f *backtestFold) fold(recs []*kgo.Record) error {
 		f.start()
 	}
 	for _, r := range recs {
-		f.place.Key = r.Key
-		f.one(r.Value)
-		if err := f.dec.Err(); err != nil { // the schema registry could not be asked
+		if err := f.one(r.Value, r.Key); err != nil {
 			return err
 		}
 	}
@@ -268,14 +266,17 @@ func (f *backtestFold) fold(recs []*kgo.Record) error {
 	return nil
 }
 
-func (f *backtestFold) one(value []byte) {
-	ev := &f.ev
-	if reason, _ := f.dec.Decode(value, ev); reason != ledger.ReasonNone {
-		return
+// one folds a record keyed key into both runs; an error is the schema
+// registry's (the record could not be decoded, nor refused).
+func (f *backtestFold) one(value, key []byte) error {
+	reason, _, err := f.rec.DecodeRecord(value)
+	if err != nil || reason != ledger.ReasonNone {
+		return err
 	}
-	if reason, _ := f.place.Check(ev); reason != ledger.ReasonNone {
-		return
+	if reason, _ := f.rec.CheckPlacement(key); reason != ledger.ReasonNone {
+		return nil
 	}
+	ev := &f.rec.Ev
 	f.fxA.Reset()
 	f.fxB.Reset()
 	if ev.Type == ledger.TypeChannelPolicy {
@@ -288,10 +289,10 @@ func (f *backtestFold) one(value []byte) {
 			altEv = &f.altEv
 		}
 		f.alt.Apply(altEv, &f.fxB)
-		return
+		return nil
 	}
 	if reason, _ := ledger.Validate(ev); reason != ledger.ReasonNone {
-		return
+		return nil
 	}
 	sA, sB := f.actual.State(ev.SKU), f.alt.State(ev.SKU)
 	// What each run's channel offered just before the event.
@@ -314,11 +315,11 @@ func (f *backtestFold) one(value []byte) {
 	// The backtest's run: the same event, unless it belongs to an order
 	// the backtest's policies turned away.
 	if _, away := f.awayIDs[skuKey{ev.SKU, ev.ID}]; away {
-		return
+		return nil
 	}
 	if ev.Has&ledger.FieldOrderID != 0 {
 		if _, away := f.awayOrders[skuKey{ev.SKU, ev.OrderID}]; away {
-			return
+			return nil
 		}
 	}
 	if gated && resA.Outcome == ledger.Applied && ev.Qty > offB && offB < offA {
@@ -327,10 +328,11 @@ func (f *backtestFold) one(value []byte) {
 		o := f.channel(ev.Channel)
 		o.TurnedAway++
 		o.UnitsWithheld += ev.Qty
-		return
+		return nil
 	}
 	f.alt.Apply(ev, &f.fxB)
 	countOversold(f.fxB.Alerts, func(c string) { f.channel(c).BacktestOversold++ })
+	return nil
 }
 
 func countOversold(alerts []ledger.Alert, add func(channel string)) {
