@@ -28,6 +28,8 @@ type Fold struct {
 	hot   map[string]*hotState
 	short map[NameKey]*hotState // the hot states whose names fit a NameKey
 	dirty []*hotState           // changed since Clean, in the order first changed
+	// saved: the batches up to this one are in the loader (CleanAs, Saved).
+	saved uint64
 	hit   *hotState             // the state Name last handed out a name of
 	last  *hotState             // the state Name last found (events of a SKU often follow each other)
 }
@@ -35,6 +37,9 @@ type Fold struct {
 type hotState struct {
 	s     SKU
 	dirty bool
+	// batch: the last batch whose writes carry this state (CleanAs); until
+	// the loader holds it (Saved), the state must stay hot.
+	batch uint64
 }
 
 // NewFold returns an empty fold. With a loader, the fold starts cold: it
@@ -175,13 +180,23 @@ func (f *Fold) Dirty(fn func(*SKU) error) error {
 func (f *Fold) DirtyLen() int { return len(f.dirty) }
 
 // Clean forgets which states changed: the caller has persisted them.
-func (f *Fold) Clean() {
+func (f *Fold) Clean() { f.CleanAs(0) }
+
+// CleanAs forgets which states changed: the caller has taken their
+// persisted forms into batch (numbered from 1, increasing), which reaches
+// the loader later (Saved). Until then Evict keeps them: loaded again, they
+// would be read as they were before the batch.
+func (f *Fold) CleanAs(batch uint64) {
 	for _, h := range f.dirty {
 		h.dirty = false
+		h.batch = batch
 	}
 	clear(f.dirty)
 	f.dirty = f.dirty[:0]
 }
+
+// Saved records that the loader holds every batch up to batch.
+func (f *Fold) Saved(batch uint64) { f.saved = max(f.saved, batch) }
 
 // SKU returns name's hot state, or nil.
 func (f *Fold) SKU(name string) *SKU {
@@ -226,7 +241,8 @@ func (f *Fold) Hot() int { return len(f.hot) }
 // Evict drops clean states once more than max are hot, down to three
 // quarters of max; the fold is then cold. Small states go first: a best
 // seller's (thousands of orders and ids) costs the most to load again.
-// Dirty states stay: the loader does not hold them yet.
+// Dirty states stay, and so do states of batches not yet Saved: the loader
+// does not hold them yet.
 func (f *Fold) Evict(max int) {
 	if len(f.hot) <= max || f.load == nil {
 		return
@@ -238,7 +254,7 @@ func (f *Fold) Evict(max int) {
 			if len(f.hot) <= target {
 				return
 			}
-			if !h.dirty && (!small || h.s.Seen.Len() < 64) {
+			if !h.dirty && h.batch <= f.saved && (!small || h.s.Seen.Len() < 64) {
 				f.drop(name)
 			}
 		}

@@ -2,28 +2,94 @@ package processors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger/store"
+	"github.com/stockledger/stockledger/schemas"
 )
 
-// batcher runs one processing batch: fold each partition's records (in
-// parallel, one goroutine per partition), publish the outputs and wait for
-// Kafka to acknowledge them, then commit states and next offsets in one
-// Pebble batch. Outputs are acknowledged before the offsets that produced
-// them are committed, so a crash repeats outputs (same versions) rather
-// than losing them.
-type batcher struct {
-	p      *Processor
-	work   []*partition
-	recs   map[*partition][]*kgo.Record
-	ups    []coalesced
-	idx    map[updateKey]int
+// batch is one poll's records, folded: a value handed from stage to stage.
+// The fold stage (the poll loop, one goroutine per partition) fills it and
+// encodes its outputs; the publish stage produces them; the commit stage
+// (committer) waits for Kafka to acknowledge them, records the published
+// marks, commits the states and next offsets to the store in one write and
+// produces the changelog. Once handed on, the poll loop reads only what
+// the commit stage reports through marked and done.
+type batch struct {
+	seq   uint64 // numbered from 1 in fold order
+	parts []partBatch
+	acks  acks
+	// changelogDone: the changelog records were written with the outputs
+	// (in the transaction, with exactly-once).
+	changelogDone bool
+
+	// Set by the commit stage before it closes marked: every output was
+	// acknowledged; publishing or writing the marks failed.
+	acked  bool
+	pubErr error
+	marked chan struct{}
+	// Set before it closes done: the batch's failure (pubErr, the store,
+	// or errAfterFailure).
+	err  error
+	done chan struct{}
+}
+
+// partBatch is one partition's share of a batch.
+type partBatch struct {
+	id      int32
+	records int
+	next    int64 // the offset after the batch's last record
+	// mark: the partition's published mark once the outputs are
+	// acknowledged (never below the one it had).
+	mark   int64
+	writes []skuWrite // the changed states' persisted forms, for the store and the changelog
+	policy []byte     // the partition's policies, encoded, when the batch changed them
 	out    []*kgo.Record
-	outTS  []time.Time // cause timestamp per update record, zero for others
-	clRecs []*kgo.Record
+	outTS  []time.Time // per out: the cause record's timestamp for an update, else zero
+	ups    int         // updates among out
+	stats  foldStats
+	// clBroken: the partition's changelog writes failed; its changelog
+	// gets no more offset markers.
+	clBroken *atomic.Bool
+}
+
+// foldStats counts a partition's outcomes in a batch, for the metrics.
+type foldStats struct {
+	applied       [16]int
+	duplicates    int
+	deads         [32]int
+	alerts        [8]int
+	policyChanged bool
+}
+
+// acks counts a batch's outputs Kafka has not acknowledged yet and keeps
+// the first failure.
+type acks struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	first error
+}
+
+func (a *acks) fail(err error) {
+	a.mu.Lock()
+	if a.first == nil {
+		a.first = err
+	}
+	a.mu.Unlock()
+}
+
+// wait waits for every ack and returns the first failure.
+func (a *acks) wait() error {
+	a.wg.Wait()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.first
 }
 
 // storeError is a failure to read or write the store: the batch is not
@@ -33,199 +99,79 @@ type storeError struct{ err error }
 func (e *storeError) Error() string { return e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
 
-func newBatcher(p *Processor) *batcher {
-	return &batcher{p: p, recs: make(map[*partition][]*kgo.Record), idx: make(map[updateKey]int)}
+// errAfterFailure marks a batch the commit stage did not commit because an
+// earlier one failed: the processor folds both again.
+var errAfterFailure = errors.New("not committed: an earlier batch failed")
+
+// outputs is how a batch's outputs are encoded.
+type outputs struct {
+	topics  Topics
+	framing *schemas.Framing
 }
 
-func (b *batcher) process(ctx context.Context, fetches kgo.Fetches) error {
-	p := b.p
-	b.work = b.work[:0]
-	clear(b.recs)
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		pt, ok := p.parts[fp.Partition]
-		if !ok || len(fp.Records) == 0 {
-			return
-		}
-		if _, seen := b.recs[pt]; !seen {
-			b.work = append(b.work, pt)
-		}
-		b.recs[pt] = append(b.recs[pt], fp.Records...)
-	})
-	if len(b.work) == 0 {
-		return nil
+// encode appends pt's outputs of the batch just folded to pb: alerts, dead
+// letters, and one update per channel/sku (coalesce).
+func (o outputs) encode(pt *partition, pb *partBatch) {
+	add := func(topic string, key, value []byte, ts time.Time) {
+		pb.out = append(pb.out, &kgo.Record{Topic: topic, Key: key, Value: value})
+		pb.outTS = append(pb.outTS, ts)
 	}
-	var wg sync.WaitGroup
-	for _, pt := range b.work {
-		pt.resetBatch()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pt.foldRecords(b.recs[pt])
-		}()
+	for i := range pt.fx.Alerts {
+		a := &pt.fx.Alerts[i]
+		add(o.topics.Alerts, []byte(a.SKU), o.framing.AppendAlert(nil, a), time.Time{})
 	}
-	wg.Wait()
-	for _, pt := range b.work {
-		if pt.err != nil {
-			return &storeError{fmt.Errorf("folding partition %d: %w", pt.id, pt.err)}
-		}
+	for i := range pt.deads {
+		add(o.topics.DeadLetters, pt.deadKeys[i], o.framing.AppendDeadLetter(nil, &pt.deads[i]), time.Time{})
 	}
-	if p.sess != nil {
-		if err := p.sess.Begin(); err != nil {
-			return fmt.Errorf("beginning transaction: %w", err)
-		}
-	}
-	if err := b.publish(ctx); err != nil {
-		return err
-	}
-	if p.sess != nil {
-		if p.cfg.Changelog {
-			b.changelog() // inside the transaction: a restore reads it committed
-		}
-		committed, err := p.sess.End(ctx, kgo.TryCommit)
-		if err != nil {
-			return fmt.Errorf("committing transaction: %w", err)
-		}
-		if !committed {
-			// A rebalance aborted it: nothing of this batch is visible.
-			p.log.Info("transaction aborted by a rebalance; folding the batch again")
-			p.rewind()
-			return nil
-		}
-	}
-	marks := make(map[int32]int64, len(b.work))
-	for _, pt := range b.work {
-		pt.published = max(pt.published, pt.next)
-		marks[pt.id] = pt.published
-	}
-	if err := p.store.SetPublished(marks); err != nil {
-		return &storeError{err}
-	}
-	batch := p.store.NewBatch()
-	defer batch.Close()
-	n := 0
-	for _, pt := range b.work {
-		if err := pt.stage(batch); err != nil {
-			return &storeError{fmt.Errorf("staging partition %d: %w", pt.id, err)}
-		}
-		n += len(b.recs[pt])
-	}
-	if err := batch.Commit(); err != nil {
-		return &storeError{err}
-	}
-	if p.cfg.Changelog && p.sess == nil {
-		b.changelog()
-	}
-	b.account(n)
-	return nil
-}
-
-// changelog publishes the committed states without waiting: a restore
-// only trusts a partition's states up to its last offset marker, and a
-// partition whose changelog writes failed gets no more markers.
-func (b *batcher) changelog() {
-	p := b.p
-	for _, pt := range b.work {
-		broken := p.clBroken[pt.id]
-		if broken == nil || broken.Load() {
-			continue
-		}
-		b.clRecs = pt.changelogRecords(p.cfg.Topics.Changelog, b.clRecs[:0])
-		for _, r := range b.clRecs {
-			p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-				if err != nil && !broken.Swap(true) {
-					p.m.changelogErrors.Inc()
-					p.log.Error("changelog write failed; no more offset markers for this partition until it is reassigned", "partition", r.Partition, "err", err)
-				}
-			})
-		}
-	}
-}
-
-// publish produces every output of the batch and waits for all acks.
-func (b *batcher) publish(ctx context.Context) error {
-	p := b.p
-	t := p.cfg.Topics
-	b.out, b.outTS = b.out[:0], b.outTS[:0]
-	b.ups = b.ups[:0]
-	for _, pt := range b.work {
-		b.ups = pt.coalesce(b.ups, b.idx)
-		for i := range pt.fx.Alerts {
-			a := &pt.fx.Alerts[i]
-			b.add(t.Alerts, []byte(a.SKU), p.framing.AppendAlert(nil, a), time.Time{})
-		}
-		for i := range pt.deads {
-			b.add(t.DeadLetters, pt.deadKeys[i], p.framing.AppendDeadLetter(nil, &pt.deads[i]), time.Time{})
-		}
-	}
-	for i := range b.ups {
-		u := &b.ups[i].u
+	ups := pt.coalesce()
+	for i := range ups {
+		u := &ups[i].u
 		key := make([]byte, 0, len(u.Channel)+1+len(u.SKU))
 		key = append(append(append(key, u.Channel...), '/'), u.SKU...)
-		b.add(t.Updates, key, p.framing.AppendUpdate(nil, u), b.ups[i].causeTS)
+		add(o.topics.Updates, key, o.framing.AppendUpdate(nil, u), ups[i].causeTS)
 	}
-	if len(b.out) == 0 {
-		return nil
+	pb.ups = len(ups)
+}
+
+// markPublished records that the batch's outputs are acknowledged: a
+// refold after a crash or stall folds these records quietly.
+func markPublished(st *store.Store, parts []partBatch) error {
+	marks := make(map[int32]int64, len(parts))
+	for i := range parts {
+		marks[parts[i].id] = parts[i].mark
 	}
-	var (
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		first error
-	)
-	wg.Add(len(b.out))
-	for i, r := range b.out {
-		ts := b.outTS[i]
-		p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-			if err != nil {
-				errMu.Lock()
-				if first == nil {
-					first = fmt.Errorf("publishing to %s: %w", r.Topic, err)
+	return st.SetPublished(marks)
+}
+
+// commitState writes the batch's states, policies and next offsets to the
+// store in one atomic write.
+func commitState(st *store.Store, parts []partBatch) error {
+	b := st.NewBatch()
+	defer b.Close()
+	for i := range parts {
+		if err := parts[i].stage(b); err != nil {
+			return fmt.Errorf("staging partition %d: %w", parts[i].id, err)
+		}
+	}
+	return b.Commit()
+}
+
+// produce produces b's outputs; their acks arrive in b.acks. observe sees
+// each acknowledged update's cause timestamp.
+func produce(ctx context.Context, cl *kgo.Client, b *batch, observe func(time.Time)) {
+	for i := range b.parts {
+		pb := &b.parts[i]
+		b.acks.wg.Add(len(pb.out))
+		for j, r := range pb.out {
+			ts := pb.outTS[j]
+			cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+				if err != nil {
+					b.acks.fail(fmt.Errorf("publishing to %s: %w", r.Topic, err))
+				} else if !ts.IsZero() {
+					observe(ts)
 				}
-				errMu.Unlock()
-			} else if !ts.IsZero() {
-				p.m.latency.Observe(time.Since(ts).Seconds())
-			}
-			wg.Done()
-		})
-	}
-	wg.Wait()
-	return first
-}
-
-func (b *batcher) add(topic string, key, value []byte, ts time.Time) {
-	b.out = append(b.out, &kgo.Record{Topic: topic, Key: key, Value: value})
-	b.outTS = append(b.outTS, ts)
-}
-
-// account updates metrics and status after a commit.
-func (b *batcher) account(n int) {
-	p := b.p
-	m := p.m
-	m.batches.Inc()
-	m.batchRecords.Observe(float64(n))
-	m.updates.Add(float64(len(b.ups)))
-	p.mu.Lock()
-	for _, pt := range b.work {
-		p.mu.next[pt.id] = pt.next
-		if end := p.mu.end[pt.id]; end > 0 {
-			m.setLag(pt.id, max(0, end-pt.next))
+				b.acks.wg.Done()
+			})
 		}
-	}
-	p.mu.Unlock()
-	for _, pt := range b.work {
-		for t, c := range pt.applied {
-			if c > 0 {
-				m.appliedBy[t].Add(float64(c))
-			}
-		}
-		if pt.duplicates > 0 {
-			m.duplicates.Add(float64(pt.duplicates))
-		}
-		for i := range pt.deads {
-			m.deadBy[pt.deads[i].Reason].Inc()
-		}
-		for i := range pt.fx.Alerts {
-			m.alertsBy[pt.fx.Alerts[i].Kind].Inc()
-		}
-		pt.fold.Evict(max(1, p.cfg.MaxCachedSKUs/max(1, len(p.parts))))
 	}
 }

@@ -43,25 +43,25 @@ var (
 	changelogOffsetKey    = []byte("\x00offset")
 )
 
-// changelogRecords appends partition pt's batch to out: the dirty SKUs'
-// writes (ledger/layout.go: a state key per SKU and, for a split SKU, its
-// new parts and, as tombstones, the parts it no longer needs, in the order
-// that keeps every prefix readable), the partition state if it changed,
-// then the next offset.
-func (pt *partition) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
-	for i := range pt.writes {
-		w := &pt.writes[i]
-		r := &kgo.Record{Topic: topic, Partition: pt.id, Key: []byte(w.sku), Value: w.v}
+// changelogRecords appends a partition's share of a batch to out: the
+// dirty SKUs' writes (ledger/layout.go: a state key per SKU and, for a
+// split SKU, its new parts and, as tombstones, the parts it no longer
+// needs, in the order that keeps every prefix readable), the partition
+// state if it changed, then the next offset.
+func (pb *partBatch) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
+	for i := range pb.writes {
+		w := &pb.writes[i]
+		r := &kgo.Record{Topic: topic, Partition: pb.id, Key: []byte(w.sku), Value: w.v}
 		if w.op != 's' {
 			r.Key = changelogPartKey(w.sku, w.seq)
 		}
 		out = append(out, r)
 	}
-	if pt.stDirty {
-		out = append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogPartitionKey, Value: pt.fold.P.AppendBinary(nil)})
+	if pb.policy != nil {
+		out = append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogPartitionKey, Value: pb.policy})
 	}
-	return append(out, &kgo.Record{Topic: topic, Partition: pt.id, Key: changelogOffsetKey,
-		Value: binary.BigEndian.AppendUint64(nil, uint64(pt.next))})
+	return append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogOffsetKey,
+		Value: binary.BigEndian.AppendUint64(nil, uint64(pb.next))})
 }
 
 // changelogPartKey is the key of part seq of a split SKU: 0x01, the

@@ -15,6 +15,7 @@ type Folder struct {
 	st  *store.Store
 	pt  *partition
 	max int
+	seq uint64 // the last batch folded
 }
 
 // NewFolder starts folding partition part of topic (of partitions
@@ -40,19 +41,15 @@ func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part, parti
 // (valid until the next call) and its dead letters.
 func (f *Folder) Fold(records []*kgo.Record) (*ledger.Effects, []schemas.DeadLetter, error) {
 	pt := f.pt
-	pt.resetBatch()
-	pt.foldRecords(records)
-	if pt.err != nil {
-		return nil, nil, pt.err
-	}
-	b := f.st.NewBatch()
-	defer b.Close()
-	if err := pt.stage(b); err != nil {
+	f.seq++
+	pb, err := pt.foldBatch(records, f.seq)
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := b.Commit(); err != nil {
+	if err := commitState(f.st, []partBatch{pb}); err != nil {
 		return nil, nil, err
 	}
+	pt.fold.Saved(f.seq)
 	pt.fold.Evict(f.max)
 	return &pt.fx, pt.deads, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // partition is the state one owned partition folds into. Only the poll
-// loop's worker for this partition touches it, one batch at a time.
+// loop touches it (within a batch, the partition's own fold goroutine).
 type partition struct {
 	id    int32
 	topic string
@@ -23,16 +23,14 @@ type partition struct {
 	// by Kafka (it may be ahead of the committed state after a crash).
 	published int64
 
-	// Per batch.
-	writes     []skuWrite // the changed states' persisted forms, for Pebble and the changelog
-	stDirty    bool
-	fx         ledger.Effects
-	causeTS    []time.Time // per fx.Updates entry: the cause record's timestamp
-	deads      []schemas.DeadLetter
-	deadKeys   [][]byte
-	applied    [16]int
-	duplicates int
-	err        error
+	// Scratch of the batch being folded, reused: what leaves the fold
+	// stage is copied into the partBatch it returns.
+	fx       ledger.Effects
+	causeTS  []time.Time // per fx.Updates entry: the cause record's timestamp
+	deads    []schemas.DeadLetter
+	deadKeys [][]byte
+	idx      map[updateKey]int
+	ups      []coalesced
 }
 
 // StoreLoader reads one partition's states from a store (ledger.Loader):
@@ -55,31 +53,24 @@ func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, s
 	return &partition{id: id, topic: topic, fold: fold}
 }
 
-func (pt *partition) resetBatch() {
-	clear(pt.writes)
-	pt.writes = pt.writes[:0]
-	pt.stDirty = false
+// foldBatch is the fold stage of one partition: it applies records (in
+// offset order) and returns what the later stages need as a value: the
+// changed states' persisted forms, the new next offset, the counts. The
+// outputs stay in the partition's scratch (fx, deads) for encodeOutputs.
+// Records below pt.published were folded and their outputs acknowledged
+// before a crash or stall that kept their state from being committed: they
+// are folded quietly, their outputs not published again, so versions on
+// the updates topic only grow. An error is the store's (a state could not
+// be read): nothing of the batch may be committed.
+func (pt *partition) foldBatch(records []*kgo.Record, seq uint64) (partBatch, error) {
 	pt.fx.Reset()
-	pt.causeTS = pt.causeTS[:0]
-	pt.deads = pt.deads[:0]
-	pt.deadKeys = pt.deadKeys[:0]
-	pt.applied = [16]int{}
-	pt.duplicates = 0
-	pt.err = nil
-}
-
-// foldRecords applies records (in offset order) to the partition. On an operating
-// error (the store) it stops and records it in pt.err; the batch is then not
-// committed and the records are folded again. Records below pt.published
-// were folded and their outputs acknowledged before a crash or stall that
-// kept their state from being committed: they are folded quietly, their
-// outputs not published again, so versions on the updates topic only grow.
-func (pt *partition) foldRecords(records []*kgo.Record) {
+	pt.causeTS, pt.deads, pt.deadKeys = pt.causeTS[:0], pt.deads[:0], pt.deadKeys[:0]
+	pb := partBatch{id: pt.id, records: len(records)}
 	for _, r := range records {
 		nu, na, nd := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.deads)
 		pt.next = r.Offset + 1
-		if !pt.foldOne(r) {
-			return
+		if err := pt.foldOne(r, &pb.stats); err != nil {
+			return partBatch{}, err
 		}
 		if r.Offset < pt.published {
 			pt.fx.Updates, pt.fx.Alerts = pt.fx.Updates[:nu], pt.fx.Alerts[:na]
@@ -90,29 +81,37 @@ func (pt *partition) foldRecords(records []*kgo.Record) {
 			pt.causeTS = append(pt.causeTS, r.Timestamp)
 		}
 	}
-	pt.persist()
+	pb.next = pt.next
+	pb.mark = max(pt.published, pt.next)
+	pt.persist(&pb, seq)
+	for i := range pt.deads {
+		pb.stats.deads[pt.deads[i].Reason]++
+	}
+	for i := range pt.fx.Alerts {
+		pb.stats.alerts[pt.fx.Alerts[i].Kind]++
+	}
+	return pb, nil
 }
 
-// foldOne folds one record; false means an operating error in pt.err.
-func (pt *partition) foldOne(r *kgo.Record) bool {
+// foldOne folds one record, counting its outcome.
+func (pt *partition) foldOne(r *kgo.Record, st *foldStats) error {
 	res, err := pt.fold.FoldRecord(r.Value, r.Key, false, &pt.fx)
 	if err != nil {
-		pt.err = err
-		return false
+		return err
 	}
 	ev := &pt.fold.Ev
 	switch res.Outcome {
 	case ledger.Applied:
-		pt.applied[ev.Type]++
+		st.applied[ev.Type]++
 		if ev.Type == ledger.TypeChannelPolicy {
-			pt.stDirty = true
+			st.policyChanged = true
 		}
 	case ledger.Duplicate:
-		pt.duplicates++
+		st.duplicates++
 	case ledger.Refused:
 		pt.deadLetter(r, ev, res.Reason, res.Detail)
 	}
-	return true
+	return nil
 }
 
 // deadLetter records r as a dead letter.
@@ -139,41 +138,47 @@ type skuWrite struct {
 	v   []byte
 }
 
-// writeLog collects one SKU's writes into its partition's batch.
+// writeLog collects one SKU's writes into a batch.
 type writeLog struct {
-	pt  *partition
+	pb  *partBatch
 	sku string
 }
 
-func (w writeLog) PutState(v []byte) { w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 's', 0, v}) }
+func (w writeLog) PutState(v []byte) { w.pb.writes = append(w.pb.writes, skuWrite{w.sku, 's', 0, v}) }
 func (w writeLog) PutPart(seq uint32, v []byte) {
-	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'p', seq, v})
+	w.pb.writes = append(w.pb.writes, skuWrite{w.sku, 'p', seq, v})
 }
 func (w writeLog) DeletePart(seq uint32) {
-	w.pt.writes = append(w.pt.writes, skuWrite{w.sku, 'd', seq, nil})
+	w.pb.writes = append(w.pb.writes, skuWrite{w.sku, 'd', seq, nil})
 }
 
 // persist computes the persisted form of the batch's changed states once,
-// for Pebble (stage) and the changelog: what changed, not whole states.
-// The writes carry the batch from here: the fold's states are clean.
-func (pt *partition) persist() {
+// for Pebble and the changelog: what changed, not whole states, and the
+// partition's policies when they changed. From here the writes carry the
+// batch: the fold's states are clean, and stay in memory until batch seq
+// is committed (ledger.Fold.CleanAs).
+func (pt *partition) persist(pb *partBatch, seq uint64) {
 	_ = pt.fold.Dirty(func(s *ledger.SKU) error {
-		s.Persist(writeLog{pt, s.Name})
+		s.Persist(writeLog{pb, s.Name})
 		return nil
 	})
-	pt.fold.Clean()
+	pt.fold.CleanAs(seq)
+	if pb.stats.policyChanged {
+		pb.policy = pt.fold.P.AppendBinary(nil)
+	}
 }
 
-// stage writes the batch's new states and next offset into b.
-func (pt *partition) stage(b *store.Batch) error {
+// stage writes the partition's share of a batch (new states, policies if
+// changed, next offset) into b.
+func (pb *partBatch) stage(b *store.Batch) error {
 	var w *store.SKUWriter
-	for i := range pt.writes {
-		x := &pt.writes[i]
-		if w == nil || x.sku != pt.writes[i-1].sku {
+	for i := range pb.writes {
+		x := &pb.writes[i]
+		if w == nil || x.sku != pb.writes[i-1].sku {
 			if w != nil && w.Err() != nil {
 				return w.Err()
 			}
-			w = b.SKUWriter(pt.id, x.sku)
+			w = b.SKUWriter(pb.id, x.sku)
 		}
 		switch x.op {
 		case 's':
@@ -187,12 +192,12 @@ func (pt *partition) stage(b *store.Batch) error {
 	if w != nil && w.Err() != nil {
 		return w.Err()
 	}
-	if pt.stDirty {
-		if err := b.PutPartition(pt.id, &pt.fold.P); err != nil {
+	if pb.policy != nil {
+		if err := b.PutPartitionBytes(pb.id, pb.policy); err != nil {
 			return err
 		}
 	}
-	return b.SetOffset(pt.id, pt.next)
+	return b.SetOffset(pb.id, pb.next)
 }
 
 // coalesced is one channel/sku's net update over a batch.
@@ -214,12 +219,16 @@ type updateKey struct{ channel, sku string }
 // boundaries, a key that went 25 -> 13 in the lost batch may go 25 -> 13
 // -> 25 in one new batch; dropping that as "unchanged" would leave 13 as
 // the key's last value on the topic for good.
-func (pt *partition) coalesce(out []coalesced, idx map[updateKey]int) []coalesced {
-	clear(idx)
+func (pt *partition) coalesce() []coalesced {
+	if pt.idx == nil {
+		pt.idx = make(map[updateKey]int)
+	}
+	clear(pt.idx)
+	out := pt.ups[:0]
 	for i := range pt.fx.Updates {
 		u := &pt.fx.Updates[i]
 		k := updateKey{u.Channel, u.SKU}
-		if j, ok := idx[k]; ok {
+		if j, ok := pt.idx[k]; ok {
 			c := &out[j]
 			prev, has := c.u.Previous, c.u.HasPrevious
 			c.u = *u
@@ -227,8 +236,9 @@ func (pt *partition) coalesce(out []coalesced, idx map[updateKey]int) []coalesce
 			c.causeTS = pt.causeTS[i]
 			continue
 		}
-		idx[k] = len(out)
+		pt.idx[k] = len(out)
 		out = append(out, coalesced{u: *u, causeTS: pt.causeTS[i]})
 	}
+	pt.ups = out
 	return out
 }

@@ -46,6 +46,8 @@ type Processor struct {
 	committed map[int32]int64
 	parts     map[int32]*partition // owned by the poll loop (callbacks run inside it)
 	framing   *schemas.Framing     // how outputs are framed; nil: single-object
+	out       outputs              // how a batch's outputs are encoded
+	pipe      pipeline             // the batches handed on (poll loop only)
 
 	stalled bool // the store failed; fetching is paused until it works (poll loop only)
 	// recovering: the store works again after a stall, but no batch has
@@ -93,6 +95,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	if p.framing, err = cfg.SchemaRegistry.Connect(ctx, reg, cfg.Topics); err != nil {
 		return nil, err
 	}
+	p.out = outputs{topics: cfg.Topics, framing: p.framing}
 	promReg.MustRegister(newPebbleCollector(st.DB))
 	kp := kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())
 	clientID := "stockledger"
@@ -338,6 +341,7 @@ func (p *Processor) install(part int32) {
 
 func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
 	p.setClient(cl)
+	p.drainForRebalance()
 	// The next owner restores from the changelog: it must hold every state
 	// this instance committed.
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -351,8 +355,21 @@ func (p *Processor) revoked(ctx context.Context, cl *kgo.Client, r map[string][]
 
 func (p *Processor) lost(_ context.Context, cl *kgo.Client, l map[string][]int32) {
 	p.setClient(cl)
+	p.drainForRebalance()
 	p.drop(l[p.cfg.Topics.Events])
 	p.log.Warn("partitions lost", "partitions", l[p.cfg.Topics.Events])
+}
+
+// drainForRebalance finishes every batch handed on before partitions go:
+// their states must be in the store (and the changelog) first. A failure
+// is the poll loop's to deal with after the poll.
+func (p *Processor) drainForRebalance() {
+	if p.pipe.c == nil {
+		return // Run has not started
+	}
+	if err := p.drain(); err != nil && p.pipe.deferred == nil {
+		p.pipe.deferred = err
+	}
 }
 
 // drop forgets partitions' hot state; everything folded is committed.
@@ -379,87 +396,123 @@ func (p *Processor) drop(parts []int32) {
 }
 
 // Run folds events until ctx is done or an operating error stops it. When
-// ctx ends it finishes the batch in hand (publishes, commits), flushes the
-// changelog and closes the Kafka client, leaving the group, before
+// ctx ends it finishes the batches in hand (publishes, commits), flushes
+// the changelog and closes the Kafka client, leaving the group, before
 // returning.
 func (p *Processor) Run(ctx context.Context) error {
 	defer p.close()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go p.lagLoop(lagCtx)
-	b := newBatcher(p)
+	changelog := ""
+	if p.cfg.Changelog {
+		changelog = p.cfg.Topics.Changelog
+	}
+	p.pipe.c = newCommitter(p.store, changelog, p.m, p.log, p.accountBatch)
+	p.pipe.c.cl = p.cl
+	go p.pipe.c.run()
+	defer func() {
+		_ = p.drain() // nothing is lost: a batch not committed is folded again
+		close(p.pipe.c.in)
+		<-p.pipe.c.stopped
+	}()
 	defer p.ready.Store(false) // ready once partitions are assigned and folding (setReady)
-	restoring := false         // partitions were being restored at the last poll
-	emptyPolls := 0            // polls in a row that returned no records
+	var l loopState
 	for {
-		// Polls are bounded: a rebalance can start a restore while a poll
-		// waits, and only the loop installs it; a stalled store is probed
-		// between polls.
-		wait := 200 * time.Millisecond
-		if p.stalled {
-			wait = p.cfg.StoreRetryInterval
-		} else if restoring {
-			wait = 20 * time.Millisecond
-		}
-		pollCtx, cancel := context.WithTimeout(ctx, wait)
-		fetches := p.poll(pollCtx)
-		cancel()
+		fetches := p.poll(ctx, l.wait(p))
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return nil
 		}
-		// Between a poll's return and AllowRebalance no rebalance callback
-		// runs: the maps they share with the loop (parts, restoring,
-		// clBroken) are touched here, not before the poll.
-		p.installRestores(ctx)
-		restoring = len(p.restoring) > 0
-		if fetches.NumRecords() == 0 {
-			emptyPolls++
-		} else {
-			emptyPolls = 0
-		}
-		if p.stalled {
-			p.tryRecover()
-			if berr := p.store.Broken(); berr != nil {
-				// The probe's synced write found the log unwritable (a
-				// WAL write that failed in the background): Pebble has
-				// stopped and only a restart replays the log.
-				p.m.storeErrors.Inc()
-				return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
-			}
-			p.allowRebalance()
-			continue
-		}
-		fetches.EachError(func(t string, part int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
-			}
-		})
-		// The batch in hand is finished even if ctx ends meanwhile (a
-		// graceful shutdown): its outputs are acknowledged and its state
-		// committed, so a restart repeats nothing. The caller bounds how
-		// long that may take (run's --shutdown-timeout).
-		if err := b.process(context.WithoutCancel(ctx), fetches); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var se *storeError
-			if !errors.As(err, &se) {
-				return err
-			}
-			if berr := p.store.Broken(); berr != nil {
-				p.m.storeErrors.Inc()
-				return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
-			}
-			p.stall(err)
-		} else if p.recovering && (len(b.work) > 0 || emptyPolls >= 2) {
-			// A batch committed, or two polls in a row found nothing to
-			// fold (end offsets would not do: a partition whose log ends
-			// in transaction markers is never "at the end").
-			p.recovering = false
-			p.setReady()
+		if err := p.step(ctx, fetches, &l); err != nil {
+			return err
 		}
 		p.allowRebalance()
 	}
+}
+
+// loopState is what the poll loop remembers from one poll to the next.
+type loopState struct {
+	restoring  bool // partitions were being restored at the last poll
+	emptyPolls int  // polls in a row that returned no records
+}
+
+// wait bounds the next poll: a rebalance can start a restore while a poll
+// waits, and only the loop installs it; a stalled store is probed between
+// polls.
+func (l *loopState) wait(p *Processor) time.Duration {
+	switch {
+	case p.stalled:
+		return p.cfg.StoreRetryInterval
+	case l.restoring:
+		return 20 * time.Millisecond
+	}
+	return 200 * time.Millisecond
+}
+
+// step handles one poll's fetches: restores to install, the pipeline's
+// finished batches, a stalled store, then the fold. Between a poll's
+// return and AllowRebalance no rebalance callback runs: the maps they
+// share with the loop (parts, restoring, clBroken) are touched here.
+func (p *Processor) step(ctx context.Context, fetches kgo.Fetches, l *loopState) error {
+	p.installRestores(ctx)
+	l.restoring = len(p.restoring) > 0
+	if fetches.NumRecords() == 0 {
+		l.emptyPolls++
+	} else {
+		l.emptyPolls = 0
+	}
+	err := p.pipe.deferred
+	p.pipe.deferred = nil
+	committed := 0
+	if err == nil {
+		committed, err = p.reap(false)
+	}
+	if err != nil {
+		return p.recover(ctx, err)
+	}
+	if p.stalled {
+		p.tryRecover()
+		if berr := p.store.Broken(); berr != nil {
+			// The probe's synced write found the log unwritable (a WAL
+			// write that failed in the background): Pebble has stopped
+			// and only a restart replays the log.
+			p.m.storeErrors.Inc()
+			return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
+		}
+		return nil
+	}
+	fetches.EachError(func(t string, part int32, err error) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		}
+	})
+	if err := p.foldAndHandOn(ctx, fetches); err != nil {
+		return p.recover(ctx, err)
+	}
+	p.evict()
+	if p.recovering && (committed > 0 || l.emptyPolls >= 2) {
+		// A batch committed, or two polls in a row found nothing to fold
+		// (end offsets would not do: a partition whose log ends in
+		// transaction markers is never "at the end").
+		p.recovering = false
+		p.setReady()
+	}
+	return nil
+}
+
+// foldAndHandOn folds the fetches and hands the batch on. Its outputs are
+// produced even if ctx ends meanwhile (a graceful shutdown): the batches
+// in hand are finished, so a restart repeats nothing. The caller bounds
+// how long that may take (run's --shutdown-timeout).
+func (p *Processor) foldAndHandOn(ctx context.Context, fetches kgo.Fetches) error {
+	b, err := p.foldStage(fetches)
+	if err != nil || b == nil {
+		return err
+	}
+	if p.sess != nil {
+		return p.commitInTransaction(context.WithoutCancel(ctx), b)
+	}
+	return p.handOn(context.WithoutCancel(ctx), b)
 }
 
 // PartitionOf returns the events partition that holds sku.
@@ -589,7 +642,9 @@ func (p *Processor) Owner(ctx context.Context, part int32) string {
 	return ""
 }
 
-func (p *Processor) poll(ctx context.Context) kgo.Fetches {
+func (p *Processor) poll(ctx context.Context, wait time.Duration) kgo.Fetches {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	if p.sess != nil {
 		return p.sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
 	}

@@ -957,22 +957,23 @@ func (s *sim) folderBatch(recs []*kgo.Record) error {
 	return nil
 }
 
-// processorBatch is what batcher.process does for one partition: fold,
-// publish (coalesced updates, alerts, dead letters) and wait for acks,
-// record the published mark, commit. Outputs count once acknowledged.
+// processorBatch is the live pipeline's stages for one partition, one
+// after the other: fold (foldBatch), publish (coalesced updates, alerts,
+// dead letters) and wait for acks, record the published mark
+// (markPublished), commit (commitState). Outputs count once acknowledged.
 func (s *sim) processorBatch(recs []*kgo.Record) error {
 	pt := s.f.pt
-	pt.resetBatch()
+	s.f.seq++
 	s.inj.arm(true)
 	defer s.inj.arm(false)
-	pt.foldRecords(recs)
-	if pt.err != nil {
-		return pt.err
+	pb, err := pt.foldBatch(recs, s.f.seq)
+	if err != nil {
+		return err
 	}
 	if s.r.Float64() < s.c.pPublish {
 		return errPublish
 	}
-	for _, c := range pt.coalesce(nil, map[updateKey]int{}) {
+	for _, c := range pt.coalesce() {
 		s.addUpdate(&c.u)
 	}
 	// Every key the batch changed: consumers now hold the ledger's value.
@@ -987,19 +988,16 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	}
 	s.addOutputs(pt.fx.Alerts, pt.deads)
 	s.seen = max(s.seen, pt.next)
-	pt.published = max(pt.published, pt.next)
+	pt.published = max(pt.published, pb.mark)
 	s.published = pt.published
-	if err := s.st.SetPublished(map[int32]int64{pt.id: pt.published}); err != nil {
+	parts := []partBatch{pb}
+	if err := markPublished(s.st, parts); err != nil {
 		return err
 	}
-	b := s.st.NewBatch()
-	defer b.Close()
-	if err := pt.stage(b); err != nil {
+	if err := commitState(s.st, parts); err != nil {
 		return err
 	}
-	if err := b.Commit(); err != nil {
-		return err
-	}
+	pt.fold.Saved(s.f.seq)
 	pt.fold.Evict(s.f.max)
 	return nil
 }

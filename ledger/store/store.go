@@ -733,7 +733,13 @@ func (w *SKUWriter) ValueBuffer() *[]byte { return &w.b.buf }
 // PutPartition stages partition p's state.
 func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {
 	b.buf = st.AppendBinary(b.buf[:0])
-	return b.b.Set(partitionKey(p), b.buf, nil)
+	return b.PutPartitionBytes(p, b.buf)
+}
+
+// PutPartitionBytes stages partition p's state, already encoded
+// (ledger.Partition.AppendBinary).
+func (b *Batch) PutPartitionBytes(p int32, v []byte) error {
+	return b.b.Set(partitionKey(p), v, nil)
 }
 
 // SetOffset stages partition p's next offset.

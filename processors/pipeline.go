@@ -1,0 +1,373 @@
+package processors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/ledger/store"
+)
+
+// The live loop is a pipeline of three stages over batch values:
+//
+//	fold (poll loop) -> publish (Kafka producer) -> commit (committer)
+//
+// The poll loop folds batch N+1 while batch N's outputs are in flight and
+// its state is committing. Two rules keep a crash at any point exact:
+//
+//   - A state commit never covers outputs Kafka has not acknowledged: the
+//     committer commits a batch only after its acks and its published
+//     marks.
+//   - A batch's outputs are produced only once the previous batch's are
+//     acknowledged and marked: at most one batch's outputs are ever in
+//     doubt, so a refold after a crash publishes each key's last value of
+//     that batch once (coalesce) and no version goes back on the topic.
+//
+// A folded state stays in memory until its batch is committed (the fold's
+// CleanAs and Saved): a cold read of the store never sees a state older
+// than the fold's.
+
+// maxInflight bounds the batches handed on and not yet committed.
+const maxInflight = 3
+
+// committer is the commit stage. It runs batches in fold order on a
+// goroutine of its own and holds nothing of the poll loop's: everything it
+// needs comes in the batch or was given at start.
+type committer struct {
+	st        *store.Store
+	cl        *kgo.Client
+	changelog string // the changelog topic; "" when off
+	m         *metrics
+	log       *slog.Logger
+	account   func(*batch) // a committed batch's status and metrics
+	in        chan *batch
+	stopped   chan struct{}
+
+	// failed: a batch failed, and the batches after it are not committed
+	// until the poll loop has dealt with it (reset). The commit goroutine
+	// writes it; the poll loop resets it only with nothing in flight.
+	failed bool
+}
+
+func newCommitter(st *store.Store, changelog string, m *metrics, log *slog.Logger, account func(*batch)) *committer {
+	return &committer{st: st, changelog: changelog, m: m, log: log, account: account,
+		in: make(chan *batch, maxInflight), stopped: make(chan struct{})}
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	for b := range c.in {
+		c.finish(b)
+	}
+}
+
+// finish takes b through the commit stage: acks, published marks, the
+// store, the changelog. It closes b.marked once the marks are written (or
+// failed) and b.done at the end.
+func (c *committer) finish(b *batch) {
+	defer close(b.done)
+	b.pubErr = b.acks.wait()
+	if b.pubErr == nil {
+		b.acked = true
+		if err := markPublished(c.st, b.parts); err != nil {
+			b.pubErr = &storeError{err}
+		}
+	}
+	close(b.marked)
+	if b.pubErr != nil {
+		b.err, c.failed = b.pubErr, true
+		return
+	}
+	if c.failed {
+		b.err = errAfterFailure
+		return
+	}
+	if err := commitState(c.st, b.parts); err != nil {
+		b.err, c.failed = &storeError{err}, true
+		return
+	}
+	if c.changelog != "" && !b.changelogDone {
+		c.writeChangelog(b)
+	}
+	c.account(b)
+}
+
+// writeChangelog produces the committed states without waiting: a restore
+// only trusts a partition's states up to its last offset marker, and a
+// partition whose changelog writes failed gets no more markers.
+func (c *committer) writeChangelog(b *batch) {
+	var recs []*kgo.Record
+	for i := range b.parts {
+		pb := &b.parts[i]
+		broken := pb.clBroken
+		if broken == nil || broken.Load() {
+			continue
+		}
+		recs = pb.changelogRecords(c.changelog, recs[:0])
+		for _, r := range recs {
+			c.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+				if err != nil && !broken.Swap(true) {
+					c.m.changelogErrors.Inc()
+					c.log.Error("changelog write failed; no more offset markers for this partition until it is reassigned", "partition", r.Partition, "err", err)
+				}
+			})
+		}
+	}
+}
+
+// pipeline is what the poll loop knows of the batches it handed on (poll
+// loop only; rebalance callbacks use it between polls).
+type pipeline struct {
+	c        *committer
+	seq      uint64   // the last batch's number
+	inflight []*batch // handed to the commit stage and not yet reaped, oldest first
+	// deferred: a failure a rebalance callback found while draining; the
+	// poll loop deals with it after the poll.
+	deferred error
+}
+
+// foldStage folds the fetched records of owned partitions, each partition
+// in a goroutine of its own that also encodes its outputs. It returns nil
+// when there was nothing to fold.
+func (p *Processor) foldStage(fetches kgo.Fetches) (*batch, error) {
+	recs := make(map[*partition][]*kgo.Record)
+	var work []*partition
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		pt, ok := p.parts[fp.Partition]
+		if !ok || len(fp.Records) == 0 {
+			return
+		}
+		if _, seen := recs[pt]; !seen {
+			work = append(work, pt)
+		}
+		recs[pt] = append(recs[pt], fp.Records...)
+	})
+	if len(work) == 0 {
+		return nil, nil
+	}
+	p.pipe.seq++
+	b := &batch{seq: p.pipe.seq, parts: make([]partBatch, len(work)), marked: make(chan struct{}), done: make(chan struct{})}
+	errs := make([]error, len(work))
+	var wg sync.WaitGroup
+	for i, pt := range work {
+		broken := p.clBroken[pt.id]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pb, err := pt.foldBatch(recs[pt], b.seq)
+			if err != nil {
+				errs[i] = fmt.Errorf("folding partition %d: %w", pt.id, err)
+				return
+			}
+			p.out.encode(pt, &pb)
+			pb.clBroken = broken
+			b.parts[i] = pb
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, &storeError{err}
+	}
+	return b, nil
+}
+
+// handOn publishes b once the batch before it is acknowledged and marked,
+// and hands it to the commit stage. An error is the earlier batch's: b is
+// then neither published nor handed on.
+func (p *Processor) handOn(ctx context.Context, b *batch) error {
+	for len(p.pipe.inflight) >= maxInflight {
+		if _, err := p.reap(true); err != nil {
+			return err
+		}
+	}
+	if n := len(p.pipe.inflight); n > 0 {
+		prev := p.pipe.inflight[n-1]
+		<-prev.marked
+		p.notePublished(prev)
+		if prev.pubErr != nil {
+			return prev.pubErr
+		}
+	}
+	produce(ctx, p.cl, b, p.observeLatency)
+	p.pipe.inflight = append(p.pipe.inflight, b)
+	p.pipe.c.in <- b
+	return nil
+}
+
+// commitInTransaction runs b through the stages one after the other, its
+// outputs and changelog in one transaction: with exactly-once nothing is
+// visible until the transaction commits, so there is nothing to overlap.
+// A transaction a rebalance aborted folds the batch again.
+func (p *Processor) commitInTransaction(ctx context.Context, b *batch) error {
+	if err := p.drain(); err != nil {
+		return err
+	}
+	if err := p.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	produce(ctx, p.cl, b, p.observeLatency)
+	if err := b.acks.wait(); err != nil {
+		return err
+	}
+	if p.cfg.Changelog {
+		var recs []*kgo.Record
+		for i := range b.parts {
+			recs = b.parts[i].changelogRecords(p.cfg.Topics.Changelog, recs)
+		}
+		for _, r := range recs {
+			p.cl.Produce(ctx, r, nil) // End flushes them; a failure fails the commit
+		}
+		b.changelogDone = true // inside the transaction: a restore reads it committed
+	}
+	committed, err := p.sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	if !committed {
+		p.log.Info("transaction aborted by a rebalance; folding the batch again")
+		p.rewind()
+		return nil
+	}
+	p.pipe.inflight = append(p.pipe.inflight, b)
+	p.pipe.c.in <- b
+	return p.drain()
+}
+
+// reap takes finished batches off the front of the pipeline, waiting for
+// the oldest when block. It returns how many committed and the first
+// failure.
+func (p *Processor) reap(block bool) (int, error) {
+	committed := 0
+	for len(p.pipe.inflight) > 0 {
+		b := p.pipe.inflight[0]
+		if block {
+			<-b.done
+		} else {
+			select {
+			case <-b.done:
+			default:
+				return committed, nil
+			}
+		}
+		p.pipe.inflight = p.pipe.inflight[1:]
+		p.notePublished(b)
+		if b.err != nil {
+			if b.err == errAfterFailure {
+				continue
+			}
+			return committed, b.err
+		}
+		committed++
+		for i := range b.parts {
+			if pt, ok := p.parts[b.parts[i].id]; ok {
+				pt.fold.Saved(b.seq)
+			}
+		}
+	}
+	return committed, nil
+}
+
+// notePublished advances the published marks of b's partitions once its
+// outputs are acknowledged.
+func (p *Processor) notePublished(b *batch) {
+	if !b.acked {
+		return
+	}
+	for i := range b.parts {
+		if pt, ok := p.parts[b.parts[i].id]; ok {
+			pt.published = max(pt.published, b.parts[i].mark)
+		}
+	}
+}
+
+// drain waits for every batch handed on and returns the first failure.
+func (p *Processor) drain() error {
+	var first error
+	for len(p.pipe.inflight) > 0 {
+		if _, err := p.reap(true); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// recover deals with a failed batch: it waits for the rest of the
+// pipeline, then stalls on a store failure (every partition folds again
+// from the store once it works) or returns any other failure.
+func (p *Processor) recover(ctx context.Context, err error) error {
+	_ = p.drain() // the later batches' failures follow from this one
+	p.pipe.c.failed = false
+	if ctx.Err() != nil {
+		return nil
+	}
+	var se *storeError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if berr := p.store.Broken(); berr != nil {
+		p.m.storeErrors.Inc()
+		return fmt.Errorf("store broken, restart to recover (nothing is lost: the batch was not committed): %w", berr)
+	}
+	p.stall(err)
+	return nil
+}
+
+// accountBatch updates metrics and status once b is committed (commit
+// stage).
+func (p *Processor) accountBatch(b *batch) {
+	m := p.m
+	m.batches.Inc()
+	records, ups := 0, 0
+	p.mu.Lock()
+	for i := range b.parts {
+		pb := &b.parts[i]
+		records += pb.records
+		ups += pb.ups
+		if _, owned := p.mu.next[pb.id]; owned {
+			p.mu.next[pb.id] = pb.next
+		}
+		if end := p.mu.end[pb.id]; end > 0 {
+			m.setLag(pb.id, max(0, end-pb.next))
+		}
+	}
+	p.mu.Unlock()
+	m.batchRecords.Observe(float64(records))
+	m.updates.Add(float64(ups))
+	for i := range b.parts {
+		st := &b.parts[i].stats
+		for t, c := range st.applied {
+			if c > 0 {
+				m.appliedBy[t].Add(float64(c))
+			}
+		}
+		if st.duplicates > 0 {
+			m.duplicates.Add(float64(st.duplicates))
+		}
+		for r, c := range st.deads {
+			if c > 0 {
+				m.deadBy[r].Add(float64(c))
+			}
+		}
+		for k, c := range st.alerts {
+			if c > 0 {
+				m.alertsBy[k].Add(float64(c))
+			}
+		}
+	}
+}
+
+func (p *Processor) observeLatency(cause time.Time) { p.m.latency.Observe(time.Since(cause).Seconds()) }
+
+// evict keeps each partition's hot states under its share of
+// MaxCachedSKUs (poll loop only).
+func (p *Processor) evict() {
+	limit := max(1, p.cfg.MaxCachedSKUs/max(1, len(p.parts)))
+	for _, pt := range p.parts {
+		pt.fold.Evict(limit)
+	}
+}
