@@ -30,8 +30,8 @@ type Fold struct {
 	dirty []*hotState           // changed since Clean, in the order first changed
 	// saved: the batches up to this one are in the loader (CleanAs, Saved).
 	saved uint64
-	hit   *hotState             // the state Name last handed out a name of
-	last  *hotState             // the state Name last found (events of a SKU often follow each other)
+	hit   *hotState // the state Name last handed out a name of
+	last  *hotState // the state Name last found (events of a SKU often follow each other)
 }
 
 type hotState struct {
