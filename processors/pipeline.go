@@ -74,6 +74,7 @@ func (c *committer) finish(b *batch) {
 	b.pubErr = b.acks.wait()
 	if b.pubErr == nil {
 		b.acked = true
+		crashAt(crashAcked)
 		if err := markPublished(c.st, b.parts); err != nil {
 			b.pubErr = &storeError{err}
 		}
@@ -87,12 +88,15 @@ func (c *committer) finish(b *batch) {
 		b.err = errAfterFailure
 		return
 	}
+	crashAt(crashMarked)
 	if err := commitState(c.st, b.parts); err != nil {
 		b.err, c.failed = &storeError{err}, true
 		return
 	}
+	crashAt(crashCommitted)
 	if c.changelog != "" && !b.changelogDone {
 		c.writeChangelog(b)
+		crashAt(crashChangelogged)
 	}
 	c.account(b)
 }
@@ -194,6 +198,7 @@ func (p *Processor) handOn(ctx context.Context, b *batch) error {
 		}
 	}
 	produce(ctx, p.cl, b, p.observeLatency)
+	crashAt(crashProduced)
 	p.pipe.inflight = append(p.pipe.inflight, b)
 	p.pipe.c.in <- b
 	return nil

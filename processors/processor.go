@@ -509,6 +509,7 @@ func (p *Processor) foldAndHandOn(ctx context.Context, fetches kgo.Fetches) erro
 	if err != nil || b == nil {
 		return err
 	}
+	crashAt(crashFolded)
 	if p.sess != nil {
 		return p.commitInTransaction(context.WithoutCancel(ctx), b)
 	}

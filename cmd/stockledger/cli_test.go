@@ -160,6 +160,12 @@ type child struct {
 // flags.
 func startRun(t *testing.T, name string, cl *cluster, data string, extra ...string) *child {
 	t.Helper()
+	return startBinary(t, binPath, nil, name, cl, data, extra...)
+}
+
+// startBinary is startRun with another binary and extra environment.
+func startBinary(t *testing.T, bin string, env []string, name string, cl *cluster, data string, extra ...string) *child {
+	t.Helper()
 	port := freePort(t)
 	logPath := filepath.Join(filepath.Dir(data), name+".log")
 	logf, err := os.Create(logPath)
@@ -167,12 +173,15 @@ func startRun(t *testing.T, name string, cl *cluster, data string, extra ...stri
 		t.Fatal(err)
 	}
 	c := &child{name: name, cl: cl, log: logPath, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
-	c.cmd = exec.Command(binPath, "run",
+	c.cmd = exec.Command(bin, "run",
 		"--brokers", cl.brokers, "--topic-prefix", cl.prefix, "--group", cl.group,
 		"--data", data, "--http", fmt.Sprintf("127.0.0.1:%d", port),
 		"--partitions", strconv.Itoa(testPartitions), "--session-timeout", sessionTimeout)
 	c.cmd.Args = append(append(c.cmd.Args, cl.args...), extra...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if env != nil {
+		c.cmd.Env = append(os.Environ(), env...)
+	}
 	if err := c.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatal(err)
