@@ -188,4 +188,3 @@ func checkStoreAgainst(t *testing.T, exp *e2etest.Expected, dir string, ends map
 		t.Errorf("%s: %s", dir, d)
 	}
 }
-
