@@ -144,14 +144,17 @@ func markPublished(st *store.Store, parts []partBatch) error {
 }
 
 // commitState writes the batch's states, policies and next offsets to the
-// store in one atomic write.
-func commitState(st *store.Store, parts []partBatch) error {
+// store in one atomic write; synced: on disk before it returns.
+func commitState(st *store.Store, parts []partBatch, synced bool) error {
 	b := st.NewBatch()
 	defer b.Close()
 	for i := range parts {
 		if err := parts[i].stage(b); err != nil {
 			return fmt.Errorf("staging partition %d: %w", parts[i].id, err)
 		}
+	}
+	if synced {
+		return b.CommitSynced()
 	}
 	return b.Commit()
 }

@@ -46,7 +46,7 @@ func (f *Folder) Fold(records []*kgo.Record) (*ledger.Effects, []schemas.DeadLet
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := commitState(f.st, []partBatch{pb}); err != nil {
+	if err := commitState(f.st, []partBatch{pb}, false); err != nil {
 		return nil, nil, err
 	}
 	pt.fold.Saved(f.seq)

@@ -89,7 +89,10 @@ func (c *committer) finish(b *batch) {
 		return
 	}
 	crashAt(crashMarked)
-	if err := commitState(c.st, b.parts); err != nil {
+	// A changelog ahead of the store would make a restart on this disk
+	// read the whole changelog partition: the commit is synced first.
+	synced := c.changelog != "" && !b.changelogDone
+	if err := commitState(c.st, b.parts, synced); err != nil {
 		b.err, c.failed = &storeError{err}, true
 		return
 	}

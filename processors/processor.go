@@ -66,6 +66,11 @@ type Processor struct {
 	clBroken  map[int32]*atomic.Bool // changelog writes failed: no more offset markers
 
 	ready atomic.Bool
+	// wake cancels the poll in progress (wakePoll).
+	wake struct {
+		sync.Mutex
+		poll context.CancelFunc
+	}
 	mu    struct {
 		sync.Mutex
 		next     map[int32]int64 // owned partitions' next offsets
@@ -264,6 +269,7 @@ func (p *Processor) startRestore(ctx context.Context, part int32, delay time.Dur
 		p.restoreWG.Done()
 		select {
 		case p.restores <- r:
+			p.wakePoll() // the loop installs it now, not when its poll times out
 		case <-rctx.Done(): // revoked, or Run is returning: nobody installs it
 		}
 	}()
@@ -443,6 +449,8 @@ func (l *loopState) wait(p *Processor) time.Duration {
 	switch {
 	case p.stalled:
 		return p.cfg.StoreRetryInterval
+	case len(p.restores) > 0:
+		return time.Millisecond // finished while the loop was busy: install it now
 	case l.restoring:
 		return 20 * time.Millisecond
 	}
@@ -646,10 +654,28 @@ func (p *Processor) Owner(ctx context.Context, part int32) string {
 func (p *Processor) poll(ctx context.Context, wait time.Duration) kgo.Fetches {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	p.wake.Lock()
+	p.wake.poll = cancel
+	p.wake.Unlock()
+	defer func() {
+		p.wake.Lock()
+		p.wake.poll = nil
+		p.wake.Unlock()
+	}()
 	if p.sess != nil {
 		return p.sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
 	}
 	return p.cl.PollRecords(ctx, p.cfg.MaxBatchRecords)
+}
+
+// wakePoll ends the poll in progress, if any, so the loop sees what a
+// goroutine of its own just finished.
+func (p *Processor) wakePoll() {
+	p.wake.Lock()
+	defer p.wake.Unlock()
+	if p.wake.poll != nil {
+		p.wake.poll()
+	}
 }
 
 func (p *Processor) allowRebalance() {

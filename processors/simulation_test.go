@@ -994,7 +994,7 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	if err := markPublished(s.st, parts); err != nil {
 		return err
 	}
-	if err := commitState(s.st, parts); err != nil {
+	if err := commitState(s.st, parts, false); err != nil {
 		return err
 	}
 	pt.fold.Saved(s.f.seq)

@@ -191,9 +191,11 @@ func openDB(dir string, po *pebble.Options, cacheBytes int64) (*pebble.DB, error
 // disk. On a small disk a large memtable would take the room the free
 // space guard keeps (an 80 MiB disk could not run `run` with its 64 MiB
 // guard): the memtable is then a sixteenth of the space beyond the guard,
-// at least minMemTable.
+// at least minMemTable. It is at most maxMemTable because a process killed
+// leaves up to a memtable or more of log that Open replays and flushes
+// before anything else: the largest part of a restart.
 const (
-	maxMemTable = 64 << 20
+	maxMemTable = 16 << 20
 	minMemTable = 1 << 20
 )
 
@@ -757,9 +759,21 @@ func (b *Batch) Commit() error {
 	return err
 }
 
+// CommitSynced is Commit, waiting until the batch's log record is on disk
+// whatever Options.Sync says: a writer that tells others of the batch next
+// (the changelog) then never runs ahead of what a restart finds here. A
+// write without sync can sit in Pebble's log buffer, lost with the process.
+func (b *Batch) CommitSynced() error {
+	err := b.applyWith(pebble.Sync)
+	b.b = nil
+	return err
+}
+
 // apply writes the batch's contents atomically.
-func (b *Batch) apply() error {
-	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) }); err != nil {
+func (b *Batch) apply() error { return b.applyWith(b.s.sync) }
+
+func (b *Batch) applyWith(o *pebble.WriteOptions) error {
+	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, o) }); err != nil {
 		return fmt.Errorf("committing ledger batch: %w", err)
 	}
 	return nil
