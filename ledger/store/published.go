@@ -169,3 +169,27 @@ func (pm *publishedMarks) close() error {
 	pm.f = nil
 	return f.Close()
 }
+
+// SetPublished records, before the state commit that follows, that the
+// outputs of partition p's records below next are acknowledged by Kafka.
+// A restart that folds them again then does not publish them again (after
+// a process crash; after a machine crash they may repeat: published.go).
+func (s *Store) SetPublished(marks map[int32]int64) error {
+	if _, err := s.db(); err != nil {
+		return err
+	}
+	return s.published.set(marks)
+}
+
+// Published returns the mark SetPublished recorded for p (0 if none).
+func (s *Store) Published(p int32) (int64, error) {
+	v, err := s.get(publishedKey(p)) // a store written before published.go
+	if err != nil {
+		return 0, err
+	}
+	var old int64
+	if len(v) == 8 {
+		old = int64(binary.BigEndian.Uint64(v))
+	}
+	return max(old, s.published.get(p)), nil
+}
