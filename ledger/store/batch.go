@@ -1,7 +1,7 @@
 package store
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -30,16 +30,18 @@ func (s *Store) DropPartition(p int32) error {
 	return s.write(func(db *pebble.DB) error {
 		b := db.NewBatch()
 		defer b.Close()
-		if err := b.DeleteRange(skuPrefix(p), skuPrefix(p+1), nil); err != nil {
-			return err
+		skuLo, skuHi := skuKeyBounds(p)
+		partLo, partHi := partKeyBounds(p)
+		err := errors.Join(
+			b.DeleteRange(skuLo, skuHi, nil),
+			b.DeleteRange(partLo, partHi, nil),
+			b.Delete(OffsetKey(p), nil),
+			b.Delete(PartitionStateKey(p), nil),
+			b.Delete(oldPublishedKey(p), nil))
+		if err != nil {
+			return fmt.Errorf("dropping partition %d: %w", p, err)
 		}
-		if err := b.DeleteRange(partPrefix(p), partPrefix(p+1), nil); err != nil {
-			return err
-		}
-		_ = b.Delete(offsetKey(p), nil)
-		_ = b.Delete(partitionKey(p), nil)
-		_ = b.Delete(publishedKey(p), nil)
-		if err := b.Commit(s.sync); err != nil {
+		if err := b.Commit(s.commitOpts); err != nil {
 			return err
 		}
 		return s.published.drop(p)
@@ -48,16 +50,18 @@ func (s *Store) DropPartition(p int32) error {
 
 // Batch is one atomic write: new states and next offsets.
 type Batch struct {
-	s   *Store
-	b   *pebble.Batch
-	buf []byte
-	key []byte
-	w   SKUWriter
+	s  *Store
+	pb *pebble.Batch
+	// valueBuf and keyBuf are reused for every value and key staged: a
+	// pebble batch copies what it is given.
+	valueBuf []byte
+	keyBuf   []byte
+	w        SKUWriter
 }
 
 // NewBatch starts a batch. Staging into it needs no database; Commit
 // applies it to the current one.
-func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: new(pebble.Batch)} }
+func (s *Store) NewBatch() *Batch { return &Batch{s: s, pb: new(pebble.Batch)} }
 
 // PutSKU stages what changed in sku since it was last persisted or loaded
 // (ledger.SKU.Persist).
@@ -83,24 +87,24 @@ type SKUWriter struct {
 }
 
 // PutState stages the SKU's state key.
-func (w *SKUWriter) PutState(v []byte) { w.set(AppendSKUKey(w.b.key[:0], w.p, w.sku), v) }
+func (w *SKUWriter) PutState(v []byte) { w.set(AppendSKUKey(w.b.keyBuf[:0], w.p, w.sku), v) }
 
 // PutPart stages part seq.
 func (w *SKUWriter) PutPart(seq uint32, v []byte) {
-	w.set(appendPartKey(w.b.key[:0], w.p, w.sku, seq), v)
+	w.set(appendPartKey(w.b.keyBuf[:0], w.p, w.sku, seq), v)
 }
 
 // DeletePart stages the deletion of part seq.
 func (w *SKUWriter) DeletePart(seq uint32) {
-	if err := w.b.b.Delete(appendPartKey(w.b.key[:0], w.p, w.sku, seq), nil); err != nil && w.err == nil {
+	if err := w.b.pb.Delete(appendPartKey(w.b.keyBuf[:0], w.p, w.sku, seq), nil); err != nil && w.err == nil {
 		w.err = err
 	}
 }
 
 // set stages key = v.
 func (w *SKUWriter) set(key, v []byte) {
-	w.b.key = key
-	if err := w.b.b.Set(key, v, nil); err != nil && w.err == nil {
+	w.b.keyBuf = key
+	if err := w.b.pb.Set(key, v, nil); err != nil && w.err == nil {
 		w.err = err
 	}
 }
@@ -111,38 +115,38 @@ func (w *SKUWriter) Err() error { return w.err }
 // ValueBuffer lends the batch's value buffer to ledger.SKU.Persist: a
 // pebble batch copies each value it stages, so one buffer serves every
 // value of every SKU the batch writes.
-func (w *SKUWriter) ValueBuffer() *[]byte { return &w.b.buf }
+func (w *SKUWriter) ValueBuffer() *[]byte { return &w.b.valueBuf }
 
 // PutPartition stages partition p's state.
 func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {
-	b.buf = st.AppendBinary(b.buf[:0])
-	return b.PutPartitionBytes(p, b.buf)
+	b.valueBuf = st.AppendBinary(b.valueBuf[:0])
+	return b.PutPartitionBytes(p, b.valueBuf)
 }
 
 // PutPartitionBytes stages partition p's state, already encoded
 // (ledger.Partition.AppendBinary).
 func (b *Batch) PutPartitionBytes(p int32, v []byte) error {
-	return b.b.Set(partitionKey(p), v, nil)
+	return b.pb.Set(PartitionStateKey(p), v, nil)
 }
 
 // SetOffset stages partition p's next offset.
 func (b *Batch) SetOffset(p int32, next int64) error {
-	return b.b.Set(offsetKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+	return b.pb.Set(OffsetKey(p), appendOffsetValue(nil, next), nil)
 }
 
 // Len is the number of bytes staged.
-func (b *Batch) Len() int { return b.b.Len() }
+func (b *Batch) Len() int { return b.pb.Len() }
 
 // Commit writes the batch atomically and releases it.
 func (b *Batch) Commit() error {
 	err := b.apply()
-	b.b = nil
+	b.pb = nil
 	return err
 }
 
 // apply writes the batch's contents atomically.
 func (b *Batch) apply() error {
-	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, b.s.sync) }); err != nil {
+	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.pb, b.s.commitOpts) }); err != nil {
 		return fmt.Errorf("committing ledger batch: %w", err)
 	}
 	return nil
@@ -155,10 +159,10 @@ func (b *Batch) apply() error {
 // each piece.
 func (b *Batch) CommitKeep() error {
 	if err := b.apply(); err != nil {
-		b.b = nil
+		b.pb = nil
 		return err
 	}
-	b.b.Reset()
+	b.pb.Reset()
 	return nil
 }
 
@@ -167,4 +171,4 @@ func (b *Batch) CommitKeep() error {
 const KeepLen = 1 << 20
 
 // Close releases an uncommitted batch.
-func (b *Batch) Close() { b.b = nil }
+func (b *Batch) Close() { b.pb = nil }

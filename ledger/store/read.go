@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,23 +34,24 @@ func (s *Store) get(k []byte) ([]byte, error) {
 // Offset returns the next offset to fold for partition p, and whether the
 // store has one.
 func (s *Store) Offset(p int32) (int64, bool, error) {
-	v, err := s.get(offsetKey(p))
+	v, err := s.get(OffsetKey(p))
 	if err != nil {
 		return 0, false, fmt.Errorf("reading offset of partition %d: %w", p, err)
 	}
 	if v == nil {
 		return 0, false, nil
 	}
-	if len(v) != 8 {
+	next, ok := parseOffsetValue(v)
+	if !ok {
 		return 0, false, fmt.Errorf("offset of partition %d: %w", p, ledger.ErrCorrupt)
 	}
-	return int64(binary.BigEndian.Uint64(v)), true, nil
+	return next, true, nil
 }
 
 // Partition loads partition p's state into dst (keeping dst.Config); an
 // empty state if there is none.
 func (s *Store) Partition(p int32, dst *ledger.Partition) error {
-	v, err := s.get(partitionKey(p))
+	v, err := s.get(PartitionStateKey(p))
 	if err != nil {
 		return fmt.Errorf("reading state of partition %d: %w", p, err)
 	}
@@ -114,6 +114,10 @@ func readParts(r pebble.Reader, p int32, sku string, v []byte) ([][]byte, error)
 	}
 	parts := make([][]byte, 0, next-first)
 	for it.First(); it.Valid(); it.Next() {
+		if _, _, seq, ok := parsePartKey(it.Key()); !ok || seq != first+uint32(len(parts)) {
+			it.Close()
+			return nil, fmt.Errorf("parts of SKU %q: %w", sku, errBadKey(it.Key()))
+		}
 		parts = append(parts, slices.Clone(it.Value()))
 	}
 	if err := it.Error(); err != nil {
@@ -156,8 +160,7 @@ func (s *Store) LoadSKUs(p int32, fn func(*ledger.SKU) error) error {
 // scanSKUs calls fn with each SKU's state value and, for a split one, its
 // parts, from one snapshot.
 func (s *Store) scanSKUs(p int32, fn func(name string, v []byte, parts [][]byte) error) error {
-	lo := skuPrefix(p)
-	hi := skuPrefix(p + 1)
+	lo, hi := skuKeyBounds(p)
 	db, err := s.db()
 	if err != nil {
 		return err
@@ -169,7 +172,12 @@ func (s *Store) scanSKUs(p int32, fn func(name string, v []byte, parts [][]byte)
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		name, v := string(it.Key()[len(lo):]), it.Value()
+		_, name, ok := parseSKUKey(it.Key())
+		if !ok {
+			it.Close()
+			return fmt.Errorf("SKUs of partition %d: %w", p, errBadKey(it.Key()))
+		}
+		v := it.Value()
 		parts, err := readParts(snap, p, name, v)
 		if err == nil {
 			err = fn(name, v, parts)
@@ -192,14 +200,15 @@ func (s *Store) Partitions() ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{'o'}, UpperBound: []byte{'p'}})
+	lo, hi := offsetKeyBounds()
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, err
 	}
 	var ps []int32
 	for it.First(); it.Valid(); it.Next() {
-		if k := it.Key(); len(k) == 5 {
-			ps = append(ps, int32(binary.BigEndian.Uint32(k[1:])))
+		if p, ok := parseOffsetKey(it.Key()); ok {
+			ps = append(ps, p)
 		}
 	}
 	return ps, it.Close()

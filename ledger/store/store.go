@@ -60,7 +60,8 @@ type Options struct {
 type Store struct {
 	dir  string
 	opts Options
-	sync *pebble.WriteOptions
+	// commitOpts: fsync each commit or not (Options.Sync).
+	commitOpts *pebble.WriteOptions
 	// walPrealloc is what Pebble preallocates for each new log.
 	walPrealloc int64
 	// log sees Pebble's log fail (logwatch.go).
@@ -110,9 +111,9 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: o, sync: pebble.NoSync, walPrealloc: WALPreallocation(po), log: log}
+	s := &Store{dir: dir, opts: o, commitOpts: pebble.NoSync, walPrealloc: WALPreallocation(po), log: log}
 	if o.Sync {
-		s.sync = pebble.Sync
+		s.commitOpts = pebble.Sync
 	}
 	if s.published, err = openPublished(o.FS, dir, o.ReadOnly, o.Sync); err != nil {
 		db.Close()
