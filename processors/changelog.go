@@ -3,7 +3,6 @@ package processors
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,8 +21,9 @@ import (
 //
 // Changelog partition p holds partition p's state: one record per SKU
 // (key: the SKU, value: its state encoding), the partition's policies
-// (key changelogPartitionKey) and, last for every committed batch, the
-// next offset (key changelogOffsetKey). Records are produced after the
+// (key changelogPartitionStateKey) and, last for every committed batch,
+// the next offset (key changelogOffsetKey; changelogkeys.go lays the keys
+// out). Records are produced after the
 // batch is committed to Pebble and flushed before a partition is given up.
 //
 // Why a restore is exact even when the writer died half-way through a
@@ -38,11 +38,6 @@ import (
 // batch's store commit and its records, or failed changelog writes), is
 // mended when the partition is assigned: resend.
 
-var (
-	changelogPartitionKey = []byte("\x00partition")
-	changelogOffsetKey    = []byte("\x00offset")
-)
-
 // changelogRecords appends a partition's share of a batch to out: the
 // dirty SKUs' writes (ledger/layout.go: a state key per SKU and, for a
 // split SKU, its new parts and, as tombstones, the parts it no longer
@@ -51,24 +46,16 @@ var (
 func (pb *partBatch) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
 	for i := range pb.writes {
 		w := &pb.writes[i]
-		r := &kgo.Record{Topic: topic, Partition: pb.id, Key: []byte(w.sku), Value: w.v}
+		r := &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogStateKey(w.sku), Value: w.v}
 		if w.op != 's' {
 			r.Key = changelogPartKey(w.sku, w.seq)
 		}
 		out = append(out, r)
 	}
 	if pb.policy != nil {
-		out = append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogPartitionKey, Value: pb.policy})
+		out = append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogPartitionStateKey, Value: pb.policy})
 	}
-	return append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogOffsetKey,
-		Value: binary.BigEndian.AppendUint64(nil, uint64(pb.next))})
-}
-
-// changelogPartKey is the key of part seq of a split SKU: 0x01, the
-// sequence number (4 bytes), the SKU. SKU codes have no control bytes.
-func changelogPartKey(sku string, seq uint32) []byte {
-	k := binary.BigEndian.AppendUint32([]byte{1}, seq)
-	return append(k, sku...)
+	return append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogOffsetKey, Value: changelogMarkerValue(pb.next)})
 }
 
 // restoreResult is a finished restore of one partition.
@@ -150,8 +137,7 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env r
 	// Usually the last record is the marker of the last batch, and a local
 	// store that is as new needs nothing else (a restart on the same disk).
 	if haveLocal && !env.force {
-		if last, err := lastRecord(ctx, cfg, part, end.Offset); err == nil && string(last.Key) == string(changelogOffsetKey) &&
-			len(last.Value) == 8 && int64(binary.BigEndian.Uint64(last.Value)) == local {
+		if last, err := lastRecord(ctx, cfg, part, end.Offset); err == nil && isMarkerAt(last.Key, last.Value, local) {
 			res.took = time.Since(start)
 			return res
 		}
@@ -188,30 +174,27 @@ func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env r
 		idle = 0
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
-			switch string(r.Key) {
-			case string(changelogOffsetKey):
-				if len(r.Value) == 8 {
-					clNext = int64(binary.BigEndian.Uint64(r.Value))
+			switch k := parseChangelogKey(r.Key); k.kind {
+			case clOffsetMarker:
+				if n, ok := parseChangelogMarker(r.Value); ok {
+					clNext = n
 				}
-			case string(changelogPartitionKey):
+			case clPartitionState:
 				partState = r.Value
-			default:
-				if len(r.Key) > 5 && r.Key[0] == 1 {
-					name, seq := string(r.Key[5:]), binary.BigEndian.Uint32(r.Key[1:5])
-					if len(r.Value) == 0 { // a tombstone
-						delete(parts[name], seq)
-					} else if ps := parts[name]; ps != nil {
-						ps[seq] = r.Value
-					} else {
-						parts[name] = map[uint32][]byte{seq: r.Value}
-					}
-					return
+			case clSKUPart:
+				if len(r.Value) == 0 { // a tombstone
+					delete(parts[k.sku], k.seq)
+				} else if ps := parts[k.sku]; ps != nil {
+					ps[k.seq] = r.Value
+				} else {
+					parts[k.sku] = map[uint32][]byte{k.seq: r.Value}
 				}
+			case clSKUState:
 				if len(r.Value) == 0 { // a tombstone (resend)
-					delete(states, string(r.Key))
+					delete(states, k.sku)
 					return
 				}
-				states[string(r.Key)] = r.Value
+				states[k.sku] = r.Value
 			}
 		})
 	}
@@ -424,7 +407,7 @@ func resend(ctx context.Context, cfg Config, st *store.Store, part int32, local 
 			if err := ledger.DecodeSKUParts(name, v, ps, &sku); err != nil {
 				return err
 			}
-			send([]byte(name), sku.AppendBinary(nil))
+			send(changelogStateKey(name), sku.AppendBinary(nil))
 			first, next = 0, 0 // every part of the changelog's is stale
 			res.skus++
 		default:
@@ -434,7 +417,7 @@ func resend(ctx context.Context, cfg Config, st *store.Store, part int32, local 
 				}
 			}
 			if !had || !bytes.Equal(clState, v) {
-				send([]byte(name), bytes.Clone(v))
+				send(changelogStateKey(name), bytes.Clone(v))
 			}
 			res.skus++
 		}
@@ -448,7 +431,7 @@ func resend(ctx context.Context, cfg Config, st *store.Store, part int32, local 
 	// history the store does not share): restore must not bring it back.
 	for name := range cl.states {
 		if _, ok := have[name]; !ok {
-			send([]byte(name), nil)
+			send(changelogStateKey(name), nil)
 			res.tombstones++
 		}
 	}
@@ -462,14 +445,14 @@ func resend(ctx context.Context, cfg Config, st *store.Store, part int32, local 
 		return err
 	}
 	if enc := pst.AppendBinary(nil); !bytes.Equal(enc, cl.partState) {
-		send(changelogPartitionKey, enc)
+		send(changelogPartitionStateKey, enc)
 	}
 	// The marker only once everything before it is in: a record that
 	// failed must not sit behind a marker that claims it.
 	if err := wait(); err != nil {
 		return err
 	}
-	send(changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(local)))
+	send(changelogOffsetKey, changelogMarkerValue(local))
 	return wait()
 }
 
