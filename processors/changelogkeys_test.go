@@ -50,3 +50,31 @@ func TestChangelogKeysRoundTrip(t *testing.T) {
 		t.Error("a 4-byte value reads as a marker")
 	}
 }
+
+// TestChangelogViewReadsRecords: a view keeps each key's last value, a
+// tombstone removes a SKU or a part, and a marker that does not read
+// leaves the last one standing.
+func TestChangelogViewReadsRecords(t *testing.T) {
+	v := newChangelogView()
+	v.add(changelogStateKey("A"), []byte("a1"))
+	v.add(changelogStateKey("B"), []byte("b1"))
+	v.add(changelogPartKey("A", 3), []byte("a.3"))
+	v.add(changelogPartKey("A", 4), []byte("a.4"))
+	v.add(changelogPartitionStateKey, []byte("p1"))
+	v.add(changelogOffsetKey, changelogMarkerValue(10))
+	v.add(changelogStateKey("A"), []byte("a2"))
+	v.add(changelogStateKey("B"), nil)
+	v.add(changelogPartKey("A", 3), nil)
+	v.add(changelogPartKey("C", 0), nil) // a tombstone of a part never seen
+	v.add(changelogOffsetKey, []byte{1})
+
+	if len(v.states) != 1 || string(v.states["A"]) != "a2" {
+		t.Errorf("states %q, want only A = a2", v.states)
+	}
+	if len(v.parts) != 1 || len(v.parts["A"]) != 1 || string(v.parts["A"][4]) != "a.4" {
+		t.Errorf("parts %v, want only A's part 4", v.parts)
+	}
+	if string(v.partState) != "p1" || v.clNext != 10 {
+		t.Errorf("partition state %q, marker %d; want p1, 10", v.partState, v.clNext)
+	}
+}
