@@ -257,8 +257,12 @@ var simRegistry = schemas.NewRegistry()
 
 func rawEvent(b []byte) wireEvent {
 	var ev ledger.Event
+	r, _, err := simRegistry.DecodeEvent(b, &ev)
+	if err != nil {
+		panic(err) // simRegistry asks no schema registry: it cannot fail so
+	}
 	reason := "undecodable"
-	if r, _ := simRegistry.DecodeEvent(b, &ev); r == ledger.ReasonUnknownSchema {
+	if r == ledger.ReasonUnknownSchema {
 		reason = "unknown_schema"
 	}
 	return wireEvent{value: b, model: b, deadKey: "|" + reason}
