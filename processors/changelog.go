@@ -109,12 +109,12 @@ func restorePartition(ctx context.Context, cfg Config, st *store.Store, part int
 	// the background of a restart that needs only the last record.
 	cl, err := kgo.NewClient(restoreClientOpts(cfg, kgo.FetchMaxBytes(64<<20), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
-		return upToDate, err
+		return restoreResult{}, err
 	}
 	defer cl.Close()
 	end, err := changelogEnd(ctx, cl, cfg.Topics.Changelog, part)
 	if err != nil {
-		return upToDate, err
+		return restoreResult{}, err
 	}
 	if end == 0 {
 		if haveLocal { // a store folded with the changelog off
@@ -133,7 +133,7 @@ func restorePartition(ctx context.Context, cfg Config, st *store.Store, part int
 	}
 	view, err := readChangelog(ctx, cl, cfg.Topics.Changelog, part, end)
 	if err != nil {
-		return upToDate, err
+		return restoreResult{}, err
 	}
 	switch {
 	case haveLocal && (view.clNext < local || (env.force && view.clNext == local)):
@@ -142,7 +142,7 @@ func restorePartition(ctx context.Context, cfg Config, st *store.Store, part int
 		return upToDate, nil
 	}
 	if err := installChangelog(st, cfg.Ledger, part, view); err != nil {
-		return upToDate, err
+		return restoreResult{}, err
 	}
 	return restoreResult{restored: true, skus: len(view.states), next: view.clNext}, nil
 }
