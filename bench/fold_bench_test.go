@@ -85,8 +85,8 @@ func BenchmarkFoldPebbleGetSet(b *testing.B) {
 		b.StartTimer()
 		for _, r := range recs {
 			ev.Reset()
-			if reason, d := dec.Decode(r.Value, &ev); reason != ledger.ReasonNone {
-				b.Fatal(reason, d)
+			if reason, d, err := dec.Decode(r.Value, &ev); reason != ledger.ReasonNone || err != nil {
+				b.Fatal(reason, d, err)
 			}
 			if _, err := st.SKU(0, ev.SKU, &s); err != nil {
 				b.Fatal(err)

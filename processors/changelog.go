@@ -1,12 +1,9 @@
 package processors
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -22,9 +19,10 @@ import (
 //
 // Changelog partition p holds partition p's state: one record per SKU
 // (key: the SKU, value: its state encoding), the partition's policies
-// (key changelogPartitionKey) and, last for every committed batch, the
-// next offset (key changelogOffsetKey). Records are produced after the
-// batch is committed to Pebble and flushed before a partition is given up.
+// (key changelogPartitionStateKey) and, last for every committed batch,
+// the next offset (key changelogOffsetKey); changelogkeys.go lays the keys
+// out. Records are produced after the batch is committed to Pebble and
+// flushed before a partition is given up.
 //
 // Why a restore is exact even when the writer died half-way through a
 // batch's records: the restored partition state and offset are those of
@@ -36,12 +34,7 @@ import (
 //
 // The other way round, a store ahead of the changelog (a crash between a
 // batch's store commit and its records, or failed changelog writes), is
-// mended when the partition is assigned: resend.
-
-var (
-	changelogPartitionKey = []byte("\x00partition")
-	changelogOffsetKey    = []byte("\x00offset")
-)
+// mended when the partition is assigned: resend (resend.go).
 
 // changelogRecords appends a partition's share of a batch to out: the
 // dirty SKUs' writes (ledger/layout.go: a state key per SKU and, for a
@@ -51,24 +44,16 @@ var (
 func (pb *partBatch) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
 	for i := range pb.writes {
 		w := &pb.writes[i]
-		r := &kgo.Record{Topic: topic, Partition: pb.id, Key: []byte(w.sku), Value: w.v}
+		r := &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogStateKey(w.sku), Value: w.v}
 		if w.op != 's' {
 			r.Key = changelogPartKey(w.sku, w.seq)
 		}
 		out = append(out, r)
 	}
 	if pb.policy != nil {
-		out = append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogPartitionKey, Value: pb.policy})
+		out = append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogPartitionStateKey, Value: pb.policy})
 	}
-	return append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogOffsetKey,
-		Value: binary.BigEndian.AppendUint64(nil, uint64(pb.next))})
-}
-
-// changelogPartKey is the key of part seq of a split SKU: 0x01, the
-// sequence number (4 bytes), the SKU. SKU codes have no control bytes.
-func changelogPartKey(sku string, seq uint32) []byte {
-	k := binary.BigEndian.AppendUint32([]byte{1}, seq)
-	return append(k, sku...)
+	return append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogOffsetKey, Value: changelogMarkerValue(pb.next)})
 }
 
 // restoreResult is a finished restore of one partition.
@@ -78,7 +63,8 @@ type restoreResult struct {
 	skus     int
 	next     int64
 	took     time.Duration
-	err      error
+	// err: the restore failed and is retried; nothing else here counts.
+	err error
 	// The changelog was behind the local store and was brought up to it
 	// (resend): its last offset marker before (-1: none), the SKUs
 	// re-sent, those it already held as stored, keys tombstoned.
@@ -104,194 +90,86 @@ type restoreEnv struct {
 // store is ahead (resend). It reads the changelog partition to its end.
 func restore(ctx context.Context, cfg Config, st *store.Store, part int32, env restoreEnv) restoreResult {
 	start := time.Now()
-	res := restoreResult{part: part}
+	res, err := restorePartition(ctx, cfg, st, part, env)
+	res.part, res.err, res.took = part, err, time.Since(start)
+	return res
+}
+
+// restorePartition is restore: it decides, from the store's offset and
+// what the changelog holds, whether the store, the changelog or neither
+// is brought up to the other.
+func restorePartition(ctx context.Context, cfg Config, st *store.Store, part int32, env restoreEnv) (restoreResult, error) {
 	local, haveLocal, err := st.Offset(part)
 	if err != nil {
-		res.err = err
-		return res
+		return restoreResult{}, err
 	}
-	res.next = local
+	upToDate := restoreResult{next: local}
 	// The client consumes nothing until the changelog must be read whole:
 	// consuming from the start at once would fetch megabytes of states in
 	// the background of a restart that needs only the last record.
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID("stockledger-restore"),
-		kgo.FetchMaxBytes(64 << 20),
-		kgo.FetchMaxWait(100 * time.Millisecond),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	}, cfg.ClientOpts...)...)
+	cl, err := kgo.NewClient(restoreClientOpts(cfg, kgo.FetchMaxBytes(64<<20), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
-		res.err = err
-		return res
+		return restoreResult{}, err
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, cfg.Topics.Changelog)
+	end, err := changelogEnd(ctx, cl, cfg.Topics.Changelog, part)
 	if err != nil {
-		res.err = fmt.Errorf("listing changelog end offsets: %w", err)
-		return res
+		return restoreResult{}, err
 	}
-	end, ok := ends.Lookup(cfg.Topics.Changelog, part)
-	if !ok || end.Err != nil {
-		res.err = fmt.Errorf("changelog partition %d: end offset unknown (%v)", part, end.Err)
-		return res
-	}
-	states := make(map[string][]byte)
-	parts := make(map[string]map[uint32][]byte)
-	var partState []byte
-	clNext := int64(-1)
-	if end.Offset == 0 {
+	if end == 0 {
 		if haveLocal { // a store folded with the changelog off
-			res.err = resend(ctx, cfg, st, part, local, env, &res, changelogView{states, parts, partState, clNext})
+			return resend(ctx, cfg, st, part, local, env, newChangelogView())
 		}
-		res.took = time.Since(start)
-		return res
+		return upToDate, nil
 	}
 	// Usually the last record is the marker of the last batch, and a local
 	// store that is as new needs nothing else (a restart on the same disk).
+	// A last record that cannot be read in time is no answer either way:
+	// reading the changelog whole then decides.
 	if haveLocal && !env.force {
-		if last, err := lastRecord(ctx, cfg, part, end.Offset); err == nil && string(last.Key) == string(changelogOffsetKey) &&
-			len(last.Value) == 8 && int64(binary.BigEndian.Uint64(last.Value)) == local {
-			res.took = time.Since(start)
-			return res
+		if last, err := lastRecord(ctx, cfg, part, end); err == nil && isMarkerAt(last.Key, last.Value, local) {
+			return upToDate, nil
 		}
 	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().AtStart()}})
-	next := int64(0) // offset after the last record read
-	// Nobody writes this changelog partition while we restore it (we own
-	// the partition and the previous owner flushed before giving it up), so
-	// the end is reached at the end offset, or, when transaction markers or
-	// aborted records sit at the tail, once the broker has nothing more.
-	idle := 0
-	for next < end.Offset && idle < 3 {
-		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			res.err = ctx.Err()
-			return res
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				ferr = err
-			}
-		})
-		if ferr != nil {
-			res.err = fmt.Errorf("reading changelog partition %d: %w", part, ferr)
-			return res
-		}
-		if fs.NumRecords() == 0 {
-			idle++
-			continue
-		}
-		idle = 0
-		fs.EachRecord(func(r *kgo.Record) {
-			next = r.Offset + 1
-			switch string(r.Key) {
-			case string(changelogOffsetKey):
-				if len(r.Value) == 8 {
-					clNext = int64(binary.BigEndian.Uint64(r.Value))
-				}
-			case string(changelogPartitionKey):
-				partState = r.Value
-			default:
-				if len(r.Key) > 5 && r.Key[0] == 1 {
-					name, seq := string(r.Key[5:]), binary.BigEndian.Uint32(r.Key[1:5])
-					if len(r.Value) == 0 { // a tombstone
-						delete(parts[name], seq)
-					} else if ps := parts[name]; ps != nil {
-						ps[seq] = r.Value
-					} else {
-						parts[name] = map[uint32][]byte{seq: r.Value}
-					}
-					return
-				}
-				if len(r.Value) == 0 { // a tombstone (resend)
-					delete(states, string(r.Key))
-					return
-				}
-				states[string(r.Key)] = r.Value
-			}
-		})
+	view, err := readChangelog(ctx, cl, cfg.Topics.Changelog, part, end)
+	if err != nil {
+		return restoreResult{}, err
 	}
-	if haveLocal && (clNext < local || (env.force && clNext == local)) {
-		res.err = resend(ctx, cfg, st, part, local, env, &res, changelogView{states, parts, partState, clNext})
-		res.took = time.Since(start)
-		return res
+	switch {
+	case haveLocal && (view.clNext < local || (env.force && view.clNext == local)):
+		return resend(ctx, cfg, st, part, local, env, view)
+	case view.clNext < 0 || (haveLocal && view.clNext <= local):
+		return upToDate, nil
 	}
-	if clNext < 0 || (haveLocal && clNext <= local) {
-		res.took = time.Since(start)
-		return res
+	if err := installChangelog(st, cfg.Ledger, part, view); err != nil {
+		return restoreResult{}, err
 	}
-	// Replace the local partition: everything first, the offset last, so a
-	// crash half-way leaves no offset and the next assignment restores again.
-	if err := st.DropPartition(part); err != nil {
-		res.err = err
-		return res
+	return restoreResult{restored: true, skus: len(view.states), next: view.clNext}, nil
+}
+
+// restoreClientOpts are the options of a client reading changelog
+// partitions for a restore, with extra.
+func restoreClientOpts(cfg Config, extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("stockledger-restore"),
+		kgo.FetchMaxWait(100 * time.Millisecond),
 	}
-	b := st.NewBatch()
-	var sku ledger.SKU
-	var ps [][]byte
-	for name, v := range states {
-		first, next, split, err := ledger.PartRange(v)
-		if err != nil {
-			res.err = fmt.Errorf("changelog partition %d: SKU %q: %w", part, name, err)
-			return res
-		}
-		ps = ps[:0]
-		for q := first; split && q < next; q++ {
-			pv, ok := parts[name][q]
-			if !ok {
-				res.err = fmt.Errorf("changelog partition %d: SKU %q: part %d of [%d, %d) missing", part, name, q, first, next)
-				return res
-			}
-			ps = append(ps, pv)
-		}
-		// Decoded before it is installed: a corrupt changelog fails the
-		// restore here, not a later batch.
-		if err := ledger.DecodeSKUParts(name, v, ps, &sku); err != nil {
-			res.err = fmt.Errorf("changelog partition %d: %w", part, err)
-			return res
-		}
-		w := b.SKUWriter(part, name)
-		w.PutState(v)
-		for i, pv := range ps {
-			w.PutPart(first+uint32(i), pv)
-		}
-		if err := w.Err(); err != nil {
-			res.err = err
-			return res
-		}
-		if b.Len() > 4<<20 {
-			if err := b.Commit(); err != nil {
-				res.err = err
-				return res
-			}
-			b = st.NewBatch()
-		}
+	opts = append(opts, extra...)
+	return append(opts, cfg.ClientOpts...)
+}
+
+// changelogEnd is the end offset of changelog partition part.
+func changelogEnd(ctx context.Context, cl *kgo.Client, topic string, part int32) (int64, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("listing changelog end offsets: %w", err)
 	}
-	if partState != nil {
-		pst := ledger.Partition{Config: cfg.Ledger}
-		if err := ledger.DecodePartition(partState, &pst); err != nil {
-			res.err = fmt.Errorf("changelog partition %d: %w", part, err)
-			return res
-		}
-		if err := b.PutPartition(part, &pst); err != nil {
-			res.err = err
-			return res
-		}
+	end, ok := ends.Lookup(topic, part)
+	if !ok || end.Err != nil {
+		return 0, fmt.Errorf("changelog partition %d: end offset unknown (%v)", part, end.Err)
 	}
-	if err := b.SetOffset(part, clNext); err != nil {
-		res.err = err
-		return res
-	}
-	if err := b.Commit(); err != nil {
-		res.err = err
-		return res
-	}
-	res.restored, res.skus, res.next, res.took = true, len(states), clNext, time.Since(start)
-	return res
+	return end.Offset, nil
 }
 
 // changelogView is what a changelog partition holds, as restore reads it:
@@ -304,183 +182,164 @@ type changelogView struct {
 	clNext    int64
 }
 
-// resend brings changelog partition part up to the local store, whose
-// offset is local: the changelog is behind it (its last marker is older,
-// or there is none). A batch's changelog records are produced after its
-// store commit, so a process that died in between (SIGKILL), or whose
-// changelog writes failed, left batches in the store that the changelog
-// never got; folding on from the store and writing later markers would
-// make the changelog claim them, and a restore elsewhere would bring back
-// stale SKUs. So before the partition folds again, every SKU the
-// changelog does not hold exactly as stored is sent in its persisted form,
-// keys the store does not have are tombstoned, then the partition state
-// and, once all of that is acknowledged, a marker at local. A restore
-// from the changelog then equals the store.
-//
-// With exactly-once, batch changelog records are committed in the batch's
-// transaction before the store, so a crash cannot leave the store ahead;
-// but a store folded with the changelog off, or without exactly-once, or
-// with changelog writes that failed (the transactions go on without them,
-// see batcher.changelog) can be, so the same check runs, and the records
-// go outside any transaction (read_committed readers see them).
-//
-// Order, so that a reader stopping anywhere (a crash half-way) restores
-// old or new SKUs but never a core with parts of another: for a split SKU,
-// its parts the changelog lacks, then its core, then tombstones of parts
-// the core no longer names. Parts are never overwritten with other bytes:
-// a SKU whose parts the changelog holds differently (another instance
-// numbered them after a lost batch) is sent whole, in its canonical
-// encoding, which restore reads as a whole SKU, one record. Until the
-// final marker the old one stands, and states past it are folded again
-// idempotently, as after any crash.
-func resend(ctx context.Context, cfg Config, st *store.Store, part int32, local int64, env restoreEnv, res *restoreResult, cl changelogView) error {
-	prod := env.prod
-	if prod == nil {
-		c, err := kgo.NewClient(append([]kgo.Opt{
-			kgo.SeedBrokers(cfg.Brokers...),
-			kgo.ClientID("stockledger-restore"),
-			kgo.RecordPartitioner(kgo.ManualPartitioner()),
-			kgo.ProducerBatchMaxBytes(16 << 20), // maxMessageBytes
-		}, cfg.ClientOpts...)...)
-		if err != nil {
-			return err
+// newChangelogView is the view of an empty changelog partition.
+func newChangelogView() changelogView {
+	return changelogView{states: make(map[string][]byte), parts: make(map[string]map[uint32][]byte), clNext: -1}
+}
+
+// add reads one record into the view, a later record replacing an
+// earlier one of the same key.
+func (v *changelogView) add(key, value []byte) {
+	k := parseChangelogKey(key)
+	switch k.kind {
+	case clOffsetMarker:
+		if next, ok := parseChangelogMarker(value); ok {
+			v.clNext = next
 		}
-		defer c.Close()
-		prod = c
+	case clPartitionState:
+		v.partState = value
+	case clSKUPart:
+		switch ps := v.parts[k.sku]; {
+		case len(value) == 0: // a tombstone
+			delete(ps, k.seq)
+		case ps != nil:
+			ps[k.seq] = value
+		default:
+			v.parts[k.sku] = map[uint32][]byte{k.seq: value}
+		}
+	case clSKUState:
+		if len(value) == 0 { // a tombstone (resend)
+			delete(v.states, k.sku)
+			return
+		}
+		v.states[k.sku] = value
 	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	send := func(key, value []byte) {
-		wg.Add(1)
-		prod.Produce(ctx, &kgo.Record{Topic: cfg.Topics.Changelog, Partition: part, Key: key, Value: value}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-			wg.Done()
+}
+
+// readChangelog reads changelog partition part up to end with cl.
+//
+// Nobody writes this changelog partition while we restore it (we own the
+// partition and the previous owner flushed before giving it up), so the
+// end is reached at the end offset, or, when transaction markers or
+// aborted records sit at the tail, once the broker has nothing more.
+func readChangelog(ctx context.Context, cl *kgo.Client, topic string, part int32, end int64) (changelogView, error) {
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().AtStart()}})
+	view := newChangelogView()
+	next := int64(0) // offset after the last record read
+	idle := 0
+	for next < end && idle < 3 {
+		fs, err := pollChangelog(ctx, cl, part)
+		if err != nil {
+			return view, err
+		}
+		if fs.NumRecords() == 0 {
+			idle++
+			continue
+		}
+		idle = 0
+		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
+			view.add(r.Key, r.Value)
 		})
 	}
-	// wait waits for every record sent so far.
-	wait := func() error {
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr != nil {
-			return fmt.Errorf("re-sending partition %d to the changelog: %w", part, firstErr)
-		}
-		return nil
+	return view, nil
+}
+
+// pollChangelog polls cl, reading changelog partition part, for at most
+// 300 ms: a poll that ends on that bound is not an error, it may simply
+// have found nothing.
+func pollChangelog(ctx context.Context, cl *kgo.Client, part int32) (kgo.Fetches, error) {
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	fs := cl.PollFetches(pctx)
+	cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	res.resent, res.clNext, res.next = true, cl.clNext, local
-	// tombstoneParts tombstones name's parts in the changelog outside
-	// [keep0, keep1).
-	tombstoneParts := func(name string, keep0, keep1 uint32) {
-		for q := range cl.parts[name] {
-			if q < keep0 || q >= keep1 {
-				send(changelogPartKey(name, q), nil)
-				res.tombstones++
-			}
+	var ferr error
+	fs.EachError(func(_ string, _ int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			ferr = err
 		}
+	})
+	if ferr != nil {
+		return nil, fmt.Errorf("reading changelog partition %d: %w", part, ferr)
 	}
-	have := make(map[string]struct{})
-	err := st.PersistedSKUs(part, func(name string, v []byte, ps [][]byte) error {
-		have[name] = struct{}{}
-		first, next, split, err := ledger.PartRange(v)
+	return fs, nil
+}
+
+// installChangelog replaces partition part of the store with what the
+// changelog holds: everything first, the offset last, so a crash half-way
+// leaves no offset and the next assignment restores again.
+func installChangelog(st *store.Store, lcfg ledger.Config, part int32, view changelogView) error {
+	if err := st.DropPartition(part); err != nil {
+		return err
+	}
+	b := st.NewBatch()
+	defer func() { b.Close() }()
+	var ps [][]byte
+	var sku ledger.SKU // each SKU is decoded into it, then forgotten
+	for name, v := range view.states {
+		first, err := view.skuParts(name, v, &ps, &sku)
 		if err != nil {
-			return fmt.Errorf("SKU %q: %w", name, err)
+			return fmt.Errorf("changelog partition %d: %w", part, err)
 		}
-		if split && uint32(len(ps)) != next-first {
-			return fmt.Errorf("SKU %q: %d parts of [%d, %d) in the store", name, len(ps), first, next)
-		}
-		if !split {
-			first, next = 0, 0
-		}
-		clState, had := cl.states[name]
-		same, conflict := had && bytes.Equal(clState, v), false
+		w := b.SKUWriter(part, name)
+		w.PutState(v)
 		for i, pv := range ps {
-			switch c, ok := cl.parts[name][first+uint32(i)]; {
-			case !ok:
-				same = false
-			case !bytes.Equal(c, pv):
-				same, conflict = false, true
-			}
+			w.PutPart(first+uint32(i), pv)
 		}
-		switch {
-		case same:
-			res.unchanged++
-		case conflict:
-			var sku ledger.SKU
-			if err := ledger.DecodeSKUParts(name, v, ps, &sku); err != nil {
+		if err := w.Err(); err != nil {
+			return err
+		}
+		if b.Len() > 4<<20 {
+			if err := b.Commit(); err != nil {
 				return err
 			}
-			send([]byte(name), sku.AppendBinary(nil))
-			first, next = 0, 0 // every part of the changelog's is stale
-			res.skus++
-		default:
-			for i, pv := range ps {
-				if _, ok := cl.parts[name][first+uint32(i)]; !ok {
-					send(changelogPartKey(name, first+uint32(i)), pv)
-				}
-			}
-			if !had || !bytes.Equal(clState, v) {
-				send([]byte(name), bytes.Clone(v))
-			}
-			res.skus++
+			b = st.NewBatch()
 		}
-		tombstoneParts(name, first, next)
-		return nil
-	})
+	}
+	if view.partState != nil {
+		pst := ledger.Partition{Config: lcfg}
+		if err := ledger.DecodePartition(view.partState, &pst); err != nil {
+			return fmt.Errorf("changelog partition %d: %w", part, err)
+		}
+		if err := b.PutPartition(part, &pst); err != nil {
+			return err
+		}
+	}
+	if err := b.SetOffset(part, view.clNext); err != nil {
+		return err
+	}
+	return b.Commit()
+}
+
+// skuParts sets *ps to the parts of SKU name, whose state is state, from
+// the view, and returns the first one's sequence number. It decodes the
+// SKU into scratch before it is installed: a corrupt changelog fails the
+// restore here, not a later batch.
+func (v *changelogView) skuParts(name string, state []byte, ps *[][]byte, scratch *ledger.SKU) (uint32, error) {
+	first, next, split, err := ledger.PartRange(state)
 	if err != nil {
-		return fmt.Errorf("re-sending partition %d to the changelog: %w", part, err)
+		return 0, fmt.Errorf("SKU %q: %w", name, err)
 	}
-	// The store never deletes a SKU; the changelog may still hold one (a
-	// history the store does not share): restore must not bring it back.
-	for name := range cl.states {
-		if _, ok := have[name]; !ok {
-			send([]byte(name), nil)
-			res.tombstones++
+	*ps = (*ps)[:0]
+	for q := first; split && q < next; q++ {
+		pv, ok := v.parts[name][q]
+		if !ok {
+			return 0, fmt.Errorf("SKU %q: part %d of [%d, %d) missing", name, q, first, next)
 		}
+		*ps = append(*ps, pv)
 	}
-	for name := range cl.parts {
-		if _, ok := have[name]; !ok {
-			tombstoneParts(name, 0, 0)
-		}
+	if err := ledger.DecodeSKUParts(name, state, *ps, scratch); err != nil {
+		return 0, err
 	}
-	pst := ledger.Partition{Config: cfg.Ledger}
-	if err := st.Partition(part, &pst); err != nil {
-		return err
-	}
-	if enc := pst.AppendBinary(nil); !bytes.Equal(enc, cl.partState) {
-		send(changelogPartitionKey, enc)
-	}
-	// The marker only once everything before it is in: a record that
-	// failed must not sit behind a marker that claims it.
-	if err := wait(); err != nil {
-		return err
-	}
-	send(changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(local)))
-	return wait()
+	return first, nil
 }
 
 // lastRecord reads the record at end-1 of changelog partition part.
 func lastRecord(ctx context.Context, cfg Config, part int32, end int64) (*kgo.Record, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID("stockledger-restore"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().At(end - 1)}}),
-		kgo.FetchMaxWait(100 * time.Millisecond),
-	}, cfg.ClientOpts...)...)
+	at := kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().At(end - 1)}})
+	cl, err := kgo.NewClient(restoreClientOpts(cfg, at)...)
 	if err != nil {
 		return nil, err
 	}

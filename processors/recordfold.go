@@ -31,11 +31,9 @@ func NewRecordFold(fold *ledger.Fold, reg *schemas.Registry, part, partitions in
 // later, neither applied nor dead.
 func (rf *RecordFold) DecodeRecord(value []byte) (ledger.Reason, string, error) {
 	rf.Ev.Reset()
-	reason, detail := rf.dec.Decode(value, &rf.Ev)
-	if reason != ledger.ReasonNone {
-		if err := rf.dec.Err(); err != nil {
-			return ledger.ReasonNone, "", err
-		}
+	reason, detail, err := rf.dec.Decode(value, &rf.Ev)
+	if err != nil {
+		return ledger.ReasonNone, "", err
 	}
 	return reason, detail, nil
 }

@@ -257,8 +257,12 @@ var simRegistry = schemas.NewRegistry()
 
 func rawEvent(b []byte) wireEvent {
 	var ev ledger.Event
+	r, _, err := simRegistry.DecodeEvent(b, &ev)
+	if err != nil {
+		panic(err) // simRegistry asks no schema registry: it cannot fail so
+	}
 	reason := "undecodable"
-	if r, _ := simRegistry.DecodeEvent(b, &ev); r == ledger.ReasonUnknownSchema {
+	if r == ledger.ReasonUnknownSchema {
 		reason = "unknown_schema"
 	}
 	return wireEvent{value: b, model: b, deadKey: "|" + reason}
@@ -896,8 +900,8 @@ func (s *sim) dumpDB() string {
 	}
 	fmt.Fprintf(&b, "  iter err %v\n", it.Error())
 	it.Close()
-	for _, k := range []string{"p\x00\x00\x00\x00", "o\x00\x00\x00\x00", "u\x00\x00\x00\x00"} {
-		v, c, err := db.Get([]byte(k))
+	for _, k := range [][]byte{store.PartitionStateKey(0), store.OffsetKey(0)} {
+		v, c, err := db.Get(k)
 		fmt.Fprintf(&b, "  get %q: %d bytes, %v\n", k, len(v), err)
 		if c != nil {
 			c.Close()

@@ -42,8 +42,8 @@ func BenchmarkDecodeEventFast(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(msg)))
 		for b.Loop() {
-			if r, d := dec.Decode(msg, &ev); r != ledger.ReasonNone {
-				b.Fatal(r, d)
+			if r, d, err := dec.Decode(msg, &ev); r != ledger.ReasonNone || err != nil {
+				b.Fatal(r, d, err)
 			}
 		}
 	})
@@ -54,8 +54,8 @@ func BenchmarkDecodeEventFast(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			if r, d := dec.Decode(msgs[i%len(msgs)], &ev); r != ledger.ReasonNone {
-				b.Fatal(r, d)
+			if r, d, err := dec.Decode(msgs[i%len(msgs)], &ev); r != ledger.ReasonNone || err != nil {
+				b.Fatal(r, d, err)
 			}
 			i++
 		}
@@ -65,8 +65,8 @@ func BenchmarkDecodeEventFast(b *testing.B) {
 		var ev ledger.Event
 		b.ReportAllocs()
 		for b.Loop() {
-			if r, d := reg.DecodeEvent(msg, &ev); r != ledger.ReasonNone {
-				b.Fatal(r, d)
+			if r, d, err := reg.DecodeEvent(msg, &ev); r != ledger.ReasonNone || err != nil {
+				b.Fatal(r, d, err)
 			}
 		}
 	})
@@ -87,8 +87,8 @@ func BenchmarkDecodeEventConfluent(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
-		if r, d := dec.Decode(msg, &ev); r != ledger.ReasonNone {
-			b.Fatal(r, d)
+		if r, d, err := dec.Decode(msg, &ev); r != ledger.ReasonNone || err != nil {
+			b.Fatal(r, d, err)
 		}
 	}
 }
@@ -152,8 +152,8 @@ func BenchmarkAppendAlert(b *testing.B) {
 func BenchmarkEncodeEvent(b *testing.B) {
 	reg := NewRegistry()
 	var ev ledger.Event
-	if r, d := reg.DecodeEvent(receiptMessage(b), &ev); r != ledger.ReasonNone {
-		b.Fatal(r, d)
+	if r, d, err := reg.DecodeEvent(receiptMessage(b), &ev); r != ledger.ReasonNone || err != nil {
+		b.Fatal(r, d, err)
 	}
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()

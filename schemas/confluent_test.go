@@ -165,8 +165,8 @@ func TestConfluentEventsRoundTrip(t *testing.T) {
 			}
 			sameEvent(t, typ.String()+" via goavro", nativeEvent(typ, native), ev)
 			var got ledger.Event
-			if r, d := dec.Decode(b, &got); r != ledger.ReasonNone || dec.Err() != nil {
-				t.Fatalf("%s: %s %s (%v)", typ, r, d, dec.Err())
+			if r, d, err := dec.Decode(b, &got); r != ledger.ReasonNone || err != nil {
+				t.Fatalf("%s: %s %s (%v)", typ, r, d, err)
 			}
 			sameEvent(t, typ.String(), got, ev)
 		}
@@ -267,8 +267,8 @@ func TestConfluentEvolution(t *testing.T) {
 	before := byID.Load()
 	for range 3 {
 		var got ledger.Event
-		if r, d := dec.Decode(msg, &got); r != ledger.ReasonNone {
-			t.Fatalf("%s: %s", r, d)
+		if r, d, err := dec.Decode(msg, &got); r != ledger.ReasonNone || err != nil {
+			t.Fatalf("%s: %s (err %v)", r, d, err)
 		}
 		sameEvent(t, "receipt v2", got, want)
 	}
@@ -316,12 +316,12 @@ func TestConfluentBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dec := tc.reg.NewDecoder(DecoderConfig{})
 			var got ledger.Event
-			r, d := dec.Decode(tc.msg, &got)
-			if r != tc.reason || !strings.Contains(d, tc.detail) || dec.Err() != nil {
-				t.Fatalf("got %s %q (err %v), want %s containing %q", r, d, dec.Err(), tc.reason, tc.detail)
+			r, d, err := dec.Decode(tc.msg, &got)
+			if r != tc.reason || !strings.Contains(d, tc.detail) || err != nil {
+				t.Fatalf("got %s %q (err %v), want %s containing %q", r, d, err, tc.reason, tc.detail)
 			}
-			if r2, d2 := tc.reg.DecodeEvent(tc.msg, &got); r2 != r || d2 != d {
-				t.Fatalf("Registry.DecodeEvent says %s %q", r2, d2)
+			if r2, d2, err := tc.reg.DecodeEvent(tc.msg, &got); r2 != r || d2 != d || err != nil {
+				t.Fatalf("Registry.DecodeEvent says %s %q (err %v)", r2, d2, err)
 			}
 		})
 	}
@@ -331,7 +331,9 @@ func TestConfluentBadInput(t *testing.T) {
 	dec := reader.NewDecoder(DecoderConfig{})
 	for range 100 {
 		var got ledger.Event
-		dec.Decode(withID(999_999), &got)
+		if r, _, err := dec.Decode(withID(999_999), &got); r != ledger.ReasonUnknownSchema || err != nil {
+			t.Fatalf("a missing id: %s (err %v)", r, err)
+		}
 	}
 	if n := byID.Load() - before; n != 0 {
 		t.Errorf("%d more lookups of a missing id", n)
@@ -339,8 +341,8 @@ func TestConfluentBadInput(t *testing.T) {
 }
 
 // TestConfluentRegistryDown: a registry that cannot be asked is an
-// operating error (Decoder.Err), not a verdict on the event; once it
-// answers again the same message decodes.
+// operating error (returned by Decode and DecodeEvent), not a verdict on
+// the event; once it answers again the same message decodes.
 func TestConfluentRegistryDown(t *testing.T) {
 	fake, _ := fakeRegistry(t)
 	_, f := writerSetup(t, fake)
@@ -363,18 +365,21 @@ func TestConfluentRegistryDown(t *testing.T) {
 	reader.UseSchemaLookup(newClient(t, fake.URL()), 0)
 	dec := reader.NewDecoder(DecoderConfig{})
 	var got ledger.Event
-	r, d := dec.Decode(msg, &got)
-	if r != ledger.ReasonUnknownSchema || dec.Err() == nil || !strings.Contains(dec.Err().Error(), "down for maintenance") {
-		t.Fatalf("registry down: %s %q err %v", r, d, dec.Err())
+	r, d, err := dec.Decode(msg, &got)
+	if r != ledger.ReasonUnknownSchema || err == nil || !strings.Contains(err.Error(), "down for maintenance") {
+		t.Fatalf("registry down: %s %q err %v", r, d, err)
 	}
-	// A single-object message still decodes, and clears Err.
+	if _, _, err := reader.DecodeEvent(msg, &got); err == nil || !strings.Contains(err.Error(), "down for maintenance") {
+		t.Fatalf("registry down: Registry.DecodeEvent err %v", err)
+	}
+	// A single-object message still decodes.
 	soe, _ := EncodeEvent(nil, &ev)
-	if r, _ := dec.Decode(soe, &got); r != ledger.ReasonNone || dec.Err() != nil {
-		t.Fatalf("single-object while the registry is down: %s %v", r, dec.Err())
+	if r, _, err := dec.Decode(soe, &got); r != ledger.ReasonNone || err != nil {
+		t.Fatalf("single-object while the registry is down: %s %v", r, err)
 	}
 	down.Store(false)
-	if r, d := dec.Decode(msg, &got); r != ledger.ReasonNone || dec.Err() != nil {
-		t.Fatalf("registry back: %s %q %v", r, d, dec.Err())
+	if r, d, err := dec.Decode(msg, &got); r != ledger.ReasonNone || err != nil {
+		t.Fatalf("registry back: %s %q %v", r, d, err)
 	}
 	sameEvent(t, "shipment", got, ev)
 	// A writer cannot start without the registry.

@@ -15,8 +15,7 @@ import (
 //   - ReasonUndecodable: bad framing, or a body that is truncated, garbled or
 //     followed by extra bytes;
 //   - ReasonUnknownSchema: a fingerprint the registry does not know, or a
-//     schema id the schema registry does not have (or that could not be
-//     asked: Decoder.Err tells the two apart);
+//     schema id the schema registry does not have;
 //   - ReasonUnknownType: a schema that is not an event record;
 //   - ReasonInvalidField (or the first problem in decisions.md's check
 //     order before it): a writer field of a type the ledger field cannot
@@ -26,20 +25,23 @@ import (
 // a dead letter can name the event_id and sku. It does not run
 // ledger.Validate: the caller does. A Decoder is faster (it caches schemas
 // and interns codes); DecodeEvent allocates only the strings.
-func (r *Registry) DecodeEvent(b []byte, ev *ledger.Event) (ledger.Reason, string) {
-	reason, detail, _ := r.decodeEvent(b, ev, nil)
-	return reason, detail
+//
+// An error says nothing of the event: the schema registry could not be
+// asked about its Confluent schema id (unreachable, timeout, server
+// error). The reason is then ReasonUnknownSchema, but the event must not
+// become a dead letter; the caller decodes it again later.
+func (r *Registry) DecodeEvent(b []byte, ev *ledger.Event) (ledger.Reason, string, error) {
+	return r.decodeFramed(b, ev, nil)
 }
 
-// decodeEvent is DecodeEvent that also returns the operating error (the
-// schema registry could not be asked) behind a ReasonUnknownSchema.
-func (r *Registry) decodeEvent(b []byte, ev *ledger.Event, in *interner) (ledger.Reason, string, error) {
+// decodeFramed is DecodeEvent interning codes through in (nil: none).
+func (r *Registry) decodeFramed(b []byte, ev *ledger.Event, in *interner) (ledger.Reason, string, error) {
 	e, hdr, reason, detail, err := r.frame(b)
 	if reason != ledger.ReasonNone {
 		ev.Reset()
 		return reason, detail, err
 	}
-	reason, detail = decodeEvent(e, b, hdr, ev, in)
+	reason, detail = decodeBody(e, b, hdr, ev, in)
 	return reason, detail, nil
 }
 
@@ -67,7 +69,6 @@ type Decoder struct {
 	reg   *Registry
 	cache [64]cached // direct-mapped by fingerprint
 	in    *interner
-	err   error // why the last Decode could not ask the schema registry
 }
 
 // NewDecoder returns a Decoder reading schemas from r.
@@ -85,23 +86,21 @@ func (r *Registry) NewDecoder(c DecoderConfig) *Decoder {
 	return d
 }
 
-// Decode is Registry.DecodeEvent with the Decoder's cache and interner.
+// Decode is Registry.DecodeEvent with the Decoder's cache and interner,
+// and the same results (an error: the schema registry could not be asked).
 // Single-object messages take the fast path; Confluent-framed ones (first
 // byte 0) look their schema id up in the registry's id table, asking the
 // schema registry once per id.
-func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string) {
-	d.err = nil
+func (d *Decoder) Decode(b []byte, ev *ledger.Event) (ledger.Reason, string, error) {
 	if len(b) < soeHeaderLen || b[0] != 0xC3 || b[1] != 0x01 {
-		var reason ledger.Reason
-		var detail string
-		reason, detail, d.err = d.reg.decodeEvent(b, ev, d.in) // Confluent, or the registry words the problem
-		return reason, detail
+		return d.reg.decodeFramed(b, ev, d.in) // Confluent, or the registry words the problem
 	}
 	e := d.single(b)
 	if e == nil {
 		return d.reg.DecodeEvent(b, ev) // the registry words the problem
 	}
-	return decodeEvent(e, b, soeHeaderLen, ev, d.in)
+	reason, detail := decodeBody(e, b, soeHeaderLen, ev, d.in)
+	return reason, detail, nil
 }
 
 // single returns the schema of single-object message b (its header
@@ -155,12 +154,6 @@ func (d *Decoder) PeekSKU(b []byte) ([]byte, bool) {
 	}
 	return nil, false
 }
-
-// Err is the operating error behind the last Decode's ReasonUnknownSchema
-// when the schema registry could not be asked about a Confluent schema id
-// (unreachable, timeout, server error): the event is not bad, so it must
-// not become a dead letter; the caller retries later. Nil otherwise.
-func (d *Decoder) Err() error { return d.err }
 
 // cached is a Decoder's cache slot: a fingerprint and its schema (which may
 // know it under another fingerprint: goavro's alias).
@@ -218,9 +211,9 @@ func (in *interner) get(b []byte) string {
 	return s
 }
 
-// decodeEvent runs e's program on the body of message b, which starts
+// decodeBody runs e's program on the body of message b, which starts
 // after a header of hdr bytes.
-func decodeEvent(e *entry, b []byte, hdr int, ev *ledger.Event, in *interner) (ledger.Reason, string) {
+func decodeBody(e *entry, b []byte, hdr int, ev *ledger.Event, in *interner) (ledger.Reason, string) {
 	ev.Reset()
 	p := e.event
 	if p == nil {
@@ -231,7 +224,7 @@ func decodeEvent(e *entry, b []byte, hdr int, ev *ledger.Event, in *interner) (l
 	r := reader{b: b, i: hdr}
 	for i := range p.ops {
 		if !r.field(&p.ops[i], ev, in) {
-			return ledger.ReasonUndecodable, e.name + " field " + p.ops[i].name + ": " + r.err
+			return ledger.ReasonUndecodable, e.name + " field " + p.ops[i].name + ": " + r.problem
 		}
 	}
 	if r.i != len(b) {

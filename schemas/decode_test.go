@@ -91,8 +91,8 @@ func TestDecodeMatchesGoavro(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: goavro encode: %v", typ, err)
 			}
-			if r, d := reg.DecodeEvent(b, &got); r != ledger.ReasonNone {
-				t.Fatalf("%s #%d: %s: %s", typ, i, r, d)
+			if r, d, err := reg.DecodeEvent(b, &got); r != ledger.ReasonNone || err != nil {
+				t.Fatalf("%s #%d: %s: %s (err %v)", typ, i, r, d, err)
 			}
 			sameEvent(t, typ.String()+" vs source", got, want)
 
@@ -102,13 +102,13 @@ func TestDecodeMatchesGoavro(t *testing.T) {
 			}
 			sameEvent(t, typ.String()+" vs goavro", got, nativeEvent(typ, native))
 
-			if r, d := dec.Decode(b, &got); r != ledger.ReasonNone {
-				t.Fatalf("%s: Decoder: %s: %s", typ, r, d)
+			if r, d, err := dec.Decode(b, &got); r != ledger.ReasonNone || err != nil {
+				t.Fatalf("%s: Decoder: %s: %s (err %v)", typ, r, d, err)
 			}
 			sameEvent(t, typ.String()+" Decoder vs source", got, want)
 
-			if r, d := hooked.Decode(b, &got); r != ledger.ReasonNone {
-				t.Fatalf("%s: Decoder with SKU: %s: %s", typ, r, d)
+			if r, d, err := hooked.Decode(b, &got); r != ledger.ReasonNone || err != nil {
+				t.Fatalf("%s: Decoder with SKU: %s: %s (err %v)", typ, r, d, err)
 			}
 			sameEvent(t, typ.String()+" Decoder with SKU vs source", got, want)
 			if h, ok := held[got.SKU]; got.Has&ledger.FieldSKU != 0 && (!ok || unsafe.StringData(h) != unsafe.StringData(got.SKU)) {
@@ -178,8 +178,8 @@ func TestEncodeEventDefaults(t *testing.T) {
 		t.Fatalf("resellable: %v %v", native, err)
 	}
 	var got ledger.Event
-	if r, d := reg.DecodeEvent(b, &got); r != ledger.ReasonNone || !got.IsResellable() {
-		t.Fatalf("%s %s %+v", r, d, got)
+	if r, d, err := reg.DecodeEvent(b, &got); r != ledger.ReasonNone || err != nil || !got.IsResellable() {
+		t.Fatalf("%s %s (err %v) %+v", r, d, err, got)
 	}
 }
 
@@ -215,12 +215,12 @@ func TestDecodeProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got ledger.Event
-			for _, decode := range []func([]byte, *ledger.Event) (ledger.Reason, string){
+			for _, decode := range []func([]byte, *ledger.Event) (ledger.Reason, string, error){
 				reg.DecodeEvent, reg.NewDecoder(DecoderConfig{}).Decode,
 			} {
-				r, d := decode(tc.b, &got)
-				if r != tc.reason || !strings.Contains(d, tc.detail) {
-					t.Fatalf("got %s %q, want %s containing %q", r, d, tc.reason, tc.detail)
+				r, d, err := decode(tc.b, &got)
+				if r != tc.reason || !strings.Contains(d, tc.detail) || err != nil {
+					t.Fatalf("got %s %q (err %v), want %s containing %q", r, d, err, tc.reason, tc.detail)
 				}
 			}
 		})
@@ -228,8 +228,8 @@ func TestDecodeProblems(t *testing.T) {
 	// Every truncation of a good message is undecodable, never a panic.
 	for n := range len(good) {
 		var got ledger.Event
-		if r, d := reg.DecodeEvent(good[:n], &got); r != ledger.ReasonUndecodable {
-			t.Fatalf("truncated to %d: %s %s", n, r, d)
+		if r, d, err := reg.DecodeEvent(good[:n], &got); r != ledger.ReasonUndecodable || err != nil {
+			t.Fatalf("truncated to %d: %s %s (err %v)", n, r, d, err)
 		}
 	}
 }
@@ -256,7 +256,10 @@ func TestDecodeGarbage(t *testing.T) {
 			if checkAgainstGoavro(t, reg, sf, typ, b, &ev) {
 				decoded++
 			}
-			r, _ := dec.Decode(b, &ev)
+			r, _, err := dec.Decode(b, &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
 			checkPeek(t, dec, b, r, &ev)
 		}
 	}
@@ -293,7 +296,10 @@ func mutate(rng *rand.Rand, b []byte) []byte {
 // it decodes and, when it does, on the event. It reports whether it did.
 func checkAgainstGoavro(t testing.TB, reg *Registry, sf *schemaFile, typ ledger.EventType, b []byte, ev *ledger.Event) bool {
 	t.Helper()
-	r, d := reg.DecodeEvent(b, ev)
+	r, d, err := reg.DecodeEvent(b, ev)
+	if err != nil {
+		t.Fatalf("%x: %v", b, err)
+	}
 	native, rest, err := sf.native(b)
 	goavroOK := err == nil && len(rest) == 0
 	switch {
@@ -322,8 +328,8 @@ func TestDecodeAllocations(t *testing.T) {
 	dec := reg.NewDecoder(DecoderConfig{})
 	var got ledger.Event
 	allocs := testing.AllocsPerRun(1000, func() {
-		if r, d := dec.Decode(msg, &got); r != ledger.ReasonNone {
-			t.Fatal(r, d)
+		if r, d, err := dec.Decode(msg, &got); r != ledger.ReasonNone || err != nil {
+			t.Fatal(r, d, err)
 		}
 	})
 	if allocs > 2 {
@@ -341,8 +347,8 @@ func TestDecodeAllocations(t *testing.T) {
 		return string(b)
 	}})
 	allocs = testing.AllocsPerRun(1000, func() {
-		if r, d := dec.Decode(msg, &got); r != ledger.ReasonNone {
-			t.Fatal(r, d)
+		if r, d, err := dec.Decode(msg, &got); r != ledger.ReasonNone || err != nil {
+			t.Fatal(r, d, err)
 		}
 	})
 	if allocs > 1 {
@@ -403,7 +409,10 @@ func TestPeekSKU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, d := dec.Decode(b, &ev)
+			r, d, err := dec.Decode(b, &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
 			sku, ok := dec.PeekSKU(b)
 			switch {
 			case typ == ledger.TypeChannelPolicy:
@@ -445,7 +454,10 @@ func TestPeekSKU(t *testing.T) {
 		if want := typ != ledger.TypeChannelPolicy; ok != want || ok && string(sku) != src.SKU {
 			t.Fatalf("%s, Confluent-framed: PeekSKU %q %v, want %q %v", typ, sku, ok, src.SKU, want)
 		}
-		r, _ := dec.Decode(b, &ev)
+		r, _, err := dec.Decode(b, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
 		checkPeek(t, dec, b, r, &ev)
 	}
 }

@@ -20,7 +20,8 @@
 // ([Registry.UseSchemaLookup]) asks the schema registry for an id it has
 // not seen once, then keeps the answer; an id the registry does not have
 // is ReasonUnknownSchema, a registry that cannot be asked is an operating
-// error ([Decoder.Err]). Subjects: see confluent.go.
+// error, returned by [Registry.DecodeEvent] and [Decoder.Decode] beside
+// the reason. Subjects: see confluent.go.
 //
 // A [Registry] holds every schema version messages may be written with,
 // by fingerprint: the current ones and any added with [Registry.Register].

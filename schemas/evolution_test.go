@@ -39,11 +39,11 @@ func encodeWith(t *testing.T, sf *schemaFile, native map[string]any) []byte {
 func decodeBoth(t *testing.T, reg *Registry, b []byte) (ledger.Event, ledger.Reason, string) {
 	t.Helper()
 	var a, c ledger.Event
-	r1, d1 := reg.DecodeEvent(b, &a)
+	r1, d1, err1 := reg.DecodeEvent(b, &a)
 	dec := reg.NewDecoder(DecoderConfig{})
-	r2, d2 := dec.Decode(b, &c)
-	if r1 != r2 || d1 != d2 {
-		t.Fatalf("Registry says %s %q, Decoder %s %q", r1, d1, r2, d2)
+	r2, d2, err2 := dec.Decode(b, &c)
+	if r1 != r2 || d1 != d2 || err1 != nil || err2 != nil {
+		t.Fatalf("Registry says %s %q (err %v), Decoder %s %q (err %v)", r1, d1, err1, r2, d2, err2)
 	}
 	checkPeek(t, dec, b, r2, &c)
 	sameEvent(t, "Registry vs Decoder", a, c)

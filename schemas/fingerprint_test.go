@@ -120,8 +120,8 @@ func TestGoavroHeaderAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got ledger.Event
-	if r, d := reg.NewDecoder(DecoderConfig{}).Decode(b, &got); r != ledger.ReasonNone {
-		t.Fatalf("%s %s", r, d)
+	if r, d, err := reg.NewDecoder(DecoderConfig{}).Decode(b, &got); r != ledger.ReasonNone || err != nil {
+		t.Fatalf("%s %s (err %v)", r, d, err)
 	}
 	sameEvent(t, "goavro header", got, ev)
 	if name, err := reg.RecordName(b); err != nil || !strings.HasSuffix(name, ".Receipt") {

@@ -81,10 +81,10 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Skip("longer than the goavro block limit the test sets")
 		}
 		var ev, ev2 ledger.Event
-		r, d := reg.DecodeEvent(b, &ev)
-		r2, d2 := dec.Decode(b, &ev2)
-		if r != r2 || d != d2 {
-			t.Fatalf("Registry: %s %q; Decoder: %s %q", r, d, r2, d2)
+		r, d, err := reg.DecodeEvent(b, &ev)
+		r2, d2, err2 := dec.Decode(b, &ev2)
+		if r != r2 || d != d2 || err != nil || err2 != nil {
+			t.Fatalf("Registry: %s %q (err %v); Decoder: %s %q (err %v)", r, d, err, r2, d2, err2)
 		}
 		if r == ledger.ReasonNone {
 			sameEvent(t, "Registry vs Decoder", ev, ev2)

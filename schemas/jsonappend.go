@@ -142,7 +142,10 @@ func AppendAlertJSON(dst []byte, a *ledger.Alert) []byte {
 // and event_type (the event's type) appear when known. original_json holds
 // the original event as a JSON object when its bytes decode as a known Avro
 // event, or verbatim when they are themselves a JSON object (an event read
-// from JSON Lines).
+// from JSON Lines). When the schema registry cannot be asked about the
+// original's schema id, original_json is left out, as for an id it does
+// not have: the dead letter itself is whole, and a tool reading it should
+// not lose the line for a field that only repeats original.
 func (r *Registry) AppendDeadLetterJSON(dst []byte, d *DeadLetter) []byte {
 	w := jsonObject{dst: append(dst, '{')}
 	w.str("type", "dead_letter")
@@ -170,7 +173,11 @@ func (r *Registry) AppendDeadLetterJSON(dst []byte, d *DeadLetter) []byte {
 
 func (r *Registry) appendOriginalJSON(dst, original []byte) []byte {
 	var ev ledger.Event
-	switch reason, _ := r.DecodeEvent(original, &ev); reason {
+	reason, _, err := r.DecodeEvent(original, &ev)
+	if err != nil {
+		return dst // the registry could not be asked: see AppendDeadLetterJSON
+	}
+	switch reason {
 	case ledger.ReasonUndecodable, ledger.ReasonUnknownSchema, ledger.ReasonUnknownType:
 		if i := firstNonSpace(original); i < len(original) && original[i] == '{' && json.Valid(original) {
 			dst = append(dst, `,"original_json":`...)

@@ -209,7 +209,11 @@ func (r *Registry) AppendMessageJSON(dst, b []byte) ([]byte, error) {
 		return r.AppendDeadLetterJSON(dst, &d), nil
 	}
 	var ev ledger.Event
-	switch reason, detail := r.DecodeEvent(b, &ev); reason {
+	reason, detail, err := r.DecodeEvent(b, &ev)
+	if err != nil {
+		return dst, fmt.Errorf("decoding event: %w", err)
+	}
+	switch reason {
 	case ledger.ReasonUndecodable, ledger.ReasonUnknownSchema, ledger.ReasonUnknownType:
 		return dst, fmt.Errorf("decoding event: %s: %s", reason, detail)
 	}

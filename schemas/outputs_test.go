@@ -136,8 +136,8 @@ func TestOutputEncodersMatchGoavro(t *testing.T) {
 		if err := reg.DecodeUpdate(got, &u2); err != nil || u2 != u {
 			t.Fatalf("DecodeUpdate: %v\n got %+v\nwant %+v", err, u2, u)
 		}
-		if r, _ := reg.DecodeEvent(got, &ev); r != ledger.ReasonUnknownType {
-			t.Fatalf("an update decoded as an event: %s", r)
+		if r, _, err := reg.DecodeEvent(got, &ev); r != ledger.ReasonUnknownType || err != nil {
+			t.Fatalf("an update decoded as an event: %s (err %v)", r, err)
 		}
 
 		a := randomAlert(rng)

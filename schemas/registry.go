@@ -115,7 +115,7 @@ func (r *Registry) lookup(fp uint64) *entry { return (*r.byFP.Load())[fp] }
 // frame checks a message's header and finds its schema: single-object
 // encoding (0xC3 0x01, fingerprint) or the Confluent wire format (0x00,
 // schema id). hdr is the header's length. err is set only when a schema
-// registry could not be asked (see Decoder.Err).
+// registry could not be asked (see DecodeEvent).
 func (r *Registry) frame(b []byte) (e *entry, hdr int, reason ledger.Reason, detail string, err error) {
 	if len(b) > 0 && b[0] == confluentMagic {
 		e, reason, detail, err = r.confluentFrame(b)

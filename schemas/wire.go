@@ -21,19 +21,19 @@ const maxBlockCount = math.MaxInt32
 // that): varints of any length (bits past 64 drop out), booleans 0 or 1,
 // union and enum indexes in range, no duplicate map keys, no trailing bytes.
 type reader struct {
-	b     []byte
-	i     int
-	err   string       // the first problem; "" while all is well
-	bad   ledger.Field // fields whose writer type the ledger cannot hold
-	depth int
-	seen  map[string]struct{} // duplicate-key scratch for large maps
+	b       []byte
+	i       int
+	problem string       // the first problem; "" while all is well
+	bad     ledger.Field // fields whose writer type the ledger cannot hold
+	depth   int
+	seen    map[string]struct{} // duplicate-key scratch for large maps
 }
 
 // fail records msg as the problem (unless one is already recorded) and
 // returns false, so callers can write `return r.fail(...)`.
 func (r *reader) fail(msg string) bool {
-	if r.err == "" {
-		r.err = msg
+	if r.problem == "" {
+		r.problem = msg
 	}
 	return false
 }

@@ -95,8 +95,8 @@ func modelOfTopic(ctx context.Context, t *testing.T, cl *e2etest.Cluster, partit
 	err := processors.Tail(ctx, cl.Brokers, cl.Topics().Events, processors.TailOptions{FromBeginning: true, ExitAtEnd: true},
 		func(r *kgo.Record) error {
 			var ev ledger.Event
-			if reason, detail := dec.Decode(r.Value, &ev); reason != ledger.ReasonNone {
-				return fmt.Errorf("partition %d offset %d: %s: %s", r.Partition, r.Offset, reason, detail)
+			if reason, detail, err := dec.Decode(r.Value, &ev); reason != ledger.ReasonNone || err != nil {
+				return fmt.Errorf("partition %d offset %d: %s: %s (err %v)", r.Partition, r.Offset, reason, detail, err)
 			}
 			where[ev.ID] = specmodel.Record{Partition: r.Partition, Partitions: partitions, Key: r.Key}
 			return nil

@@ -182,8 +182,8 @@ func checkDecodedDeadLetters(t *testing.T, outs []pyOutput, deadTopic string, ba
 	}
 	for field, ev := range bad {
 		var read ledger.Event
-		if r, d := schemas.NewRegistry().DecodeEvent(ev.Value, &read); r != ledger.ReasonNone {
-			t.Fatalf("the %s event: %s %s", field, r, d)
+		if r, d, err := schemas.NewRegistry().DecodeEvent(ev.Value, &read); r != ledger.ReasonNone || err != nil {
+			t.Fatalf("the %s event: %s %s (err %v)", field, r, d, err)
 		}
 		text := map[string]string{"sku": read.SKU, "event_id": read.ID}[field]
 		want := string([]rune(text)) // U+FFFD for each byte that is not UTF-8

@@ -103,7 +103,7 @@ func TestCommitKeepKeepsBuffer(t *testing.T) {
 			if err := b.SetOffset(int32(i), int64(i)); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.b.Set([]byte{'z', byte(i >> 8), byte(i)}, v, nil); err != nil {
+			if err := b.pb.Set([]byte{'z', byte(i >> 8), byte(i)}, v, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,11 +112,11 @@ func TestCommitKeepKeepsBuffer(t *testing.T) {
 		}
 	}
 	fill(KeepLen / 2)
-	if c := cap(b.b.Repr()); c < KeepLen/2 {
+	if c := cap(b.pb.Repr()); c < KeepLen/2 {
 		t.Fatalf("after a commit of %d bytes the batch's buffer is %d bytes: not kept", KeepLen/2, c)
 	}
 	fill(2 * KeepLen)
-	if c := cap(b.b.Repr()); c > KeepLen {
+	if c := cap(b.pb.Repr()); c > KeepLen {
 		t.Fatalf("after a commit of %d bytes the batch's buffer is %d bytes: kept past KeepLen", 2*KeepLen, c)
 	}
 }

@@ -41,7 +41,7 @@ func TestFailedLogStopsWrites(t *testing.T) {
 	commit := func(n int) error {
 		b := st.NewBatch()
 		for i := range n {
-			if err := b.b.Set([]byte{'z', byte(i >> 8), byte(i)}, make([]byte, 1<<10), nil); err != nil {
+			if err := b.pb.Set([]byte{'z', byte(i >> 8), byte(i)}, make([]byte, 1<<10), nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -169,3 +169,24 @@ func (pm *publishedMarks) close() error {
 	pm.f = nil
 	return f.Close()
 }
+
+// SetPublished records, before the state commit that follows, that the
+// outputs of partition p's records below next are acknowledged by Kafka.
+// A restart that folds them again then does not publish them again (after
+// a process crash; after a machine crash they may repeat: see above).
+func (s *Store) SetPublished(marks map[int32]int64) error {
+	if _, err := s.db(); err != nil {
+		return err
+	}
+	return s.published.set(marks)
+}
+
+// Published returns the mark SetPublished recorded for p (0 if none).
+func (s *Store) Published(p int32) (int64, error) {
+	v, err := s.get(oldPublishedKey(p)) // a store written before the marks file
+	if err != nil {
+		return 0, err
+	}
+	old, _ := parseOffsetValue(v) // none, or not a mark: no mark
+	return max(old, s.published.get(p)), nil
+}

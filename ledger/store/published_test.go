@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -77,7 +76,7 @@ func TestPublishedMarks(t *testing.T) {
 
 	// A store written before the marks had their own file keeps its
 	// Pebble marks.
-	if err := st.DB().Set(publishedKey(5), binary.BigEndian.AppendUint64(nil, 40), pebble.Sync); err != nil {
+	if err := st.DB().Set(oldPublishedKey(5), appendOffsetValue(nil, 40), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	mustPublished(t, st, 5, 40)

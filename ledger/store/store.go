@@ -1,38 +1,28 @@
 // Package store keeps the ledger in Pebble.
 //
-// Key layout (all integers big-endian, so keys sort by partition):
-//
-//	'm' "meta"                  -> JSON: the topic and partition count the store was built from
-//	'o' u32 partition           -> u64 next offset of the events topic to fold
-//	'p' u32 partition           -> ledger.Partition encoding (channel policies, policy ids)
-//	's' u32 partition sku-bytes -> ledger.SKU state: whole, or the core of a split one
-//	'x' u32 partition u8 len(sku) sku-bytes u32 seq -> part seq of a split SKU (ledger/layout.go)
-//	'u' u32 partition           -> u64 offset below which outputs are acknowledged
-//	                               (stores written before the marks moved to their
-//	                               own file, published.go; read, no longer written)
-//
 // A Batch carries the new SKU states, partition states and next offsets of a
 // processing batch; committing it is one atomic Pebble write, so state and
 // input position never disagree (on restart the consumer resumes from the
 // offsets here). Writes skip fsync by default: Pebble's write-ahead log keeps
 // batches atomic and in order, so an OS crash loses at most a tail of whole
 // batches, and their events are folded again from Kafka.
+//
+// The files: keys.go lays out the keys; store.go opens, closes and guards
+// the database; diskspace.go keeps writes off a full disk; read.go reads
+// and iterates; batch.go stages and commits writes; published.go keeps the
+// published marks; checkpoint.go makes and prunes checkpoints; logwatch.go
+// watches Pebble's log.
 package store
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-
-	"github.com/stockledger/stockledger/ledger"
 )
 
 // Options configures Open.
@@ -70,7 +60,8 @@ type Options struct {
 type Store struct {
 	dir  string
 	opts Options
-	sync *pebble.WriteOptions
+	// commitOpts: fsync each commit or not (Options.Sync).
+	commitOpts *pebble.WriteOptions
 	// walPrealloc is what Pebble preallocates for each new log.
 	walPrealloc int64
 	// log sees Pebble's log fail (logwatch.go).
@@ -120,9 +111,9 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: o, sync: pebble.NoSync, walPrealloc: WALPreallocation(po), log: log}
+	s := &Store{dir: dir, opts: o, commitOpts: pebble.NoSync, walPrealloc: WALPreallocation(po), log: log}
 	if o.Sync {
-		s.sync = pebble.Sync
+		s.commitOpts = pebble.Sync
 	}
 	if s.published, err = openPublished(o.FS, dir, o.ReadOnly, o.Sync); err != nil {
 		db.Close()
@@ -183,58 +174,6 @@ func openDB(dir string, po *pebble.Options, cacheBytes int64) (*pebble.DB, error
 		return nil, fmt.Errorf("opening pebble store %s: %w", dir, err)
 	}
 	return db, nil
-}
-
-// Memtable sizes. Pebble preallocates 110% of the memtable for each new
-// log, keeps a log per memtable waiting to be flushed, and keeps flushed
-// logs for reuse, so its logs can take several times the memtable on
-// disk. On a small disk a large memtable would take the room the free
-// space guard keeps (an 80 MiB disk could not run `run` with its 64 MiB
-// guard): the memtable is then a sixteenth of the space beyond the guard,
-// at least minMemTable. It is at most maxMemTable because a process killed
-// leaves up to a memtable or more of log that Open replays and flushes
-// before anything else: the largest part of a restart.
-const (
-	maxMemTable = 16 << 20
-	minMemTable = 1 << 20
-)
-
-// memTableSize sizes Pebble's memtable for the disk dir is on (the largest
-// when the disk's size is unknown).
-func memTableSize(fs vfs.FS, dir string, minFree int64) uint64 {
-	total, ok := diskSize(fs, dir)
-	if !ok {
-		return maxMemTable
-	}
-	spare := uint64(0)
-	if total > uint64(max(minFree, 0)) {
-		spare = total - uint64(max(minFree, 0))
-	}
-	return min(max(spare/16, minMemTable), maxMemTable)
-}
-
-// diskSize is the size of the filesystem holding dir, or of its nearest
-// existing ancestor (a new store's directory does not exist yet).
-func diskSize(fs vfs.FS, dir string) (uint64, bool) {
-	for {
-		u, err := fs.GetDiskUsage(dir)
-		if err == nil {
-			return u.TotalBytes, true
-		}
-		parent := fs.PathDir(dir)
-		if parent == dir {
-			return 0, false
-		}
-		dir = parent
-	}
-}
-
-// WALPreallocation is what Pebble preallocates on disk for each new log
-// (write-ahead log file) of a database opened with po: 110% of the
-// memtable, as Pebble's DB.walPreallocateSize computes it.
-func WALPreallocation(po *pebble.Options) int64 {
-	size := int64(po.MemTableSize)
-	return size + size/10
 }
 
 // Dir is the store's directory.
@@ -358,447 +297,6 @@ func (s *Store) logFailed() error {
 	}
 	return s.mu.broken
 }
-
-// checkSpace refuses writes when the disk is nearly full. Any write may
-// fill the memtable and make Pebble start a new log, preallocated at once;
-// a log Pebble cannot write stops it for good. So a write needs room for
-// that preallocation on top of MinFreeBytes, which is left for what
-// follows (the full memtable's flush, compactions).
-func (s *Store) checkSpace() error {
-	if s.opts.MinFreeBytes <= 0 {
-		return nil
-	}
-	u, err := s.opts.FS.GetDiskUsage(s.dir)
-	if err != nil {
-		return nil // unknown: let Pebble try
-	}
-	if need := uint64(s.opts.MinFreeBytes + s.walPrealloc); u.AvailBytes < need {
-		return fmt.Errorf("%w: %d bytes free, under %d (%d kept free and %d for Pebble's next log)",
-			ErrDiskFull, u.AvailBytes, need, s.opts.MinFreeBytes, s.walPrealloc)
-	}
-	return nil
-}
-
-func offsetKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'o'}, uint32(p)) }
-
-func publishedKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'u'}, uint32(p)) }
-
-func partitionKey(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'p'}, uint32(p)) }
-
-func skuPrefix(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'s'}, uint32(p)) }
-
-// AppendSKUKey appends the key of sku in partition p to dst.
-func AppendSKUKey(dst []byte, p int32, sku string) []byte {
-	dst = append(dst, 's')
-	dst = binary.BigEndian.AppendUint32(dst, uint32(p))
-	return append(dst, sku...)
-}
-
-func partPrefix(p int32) []byte { return binary.BigEndian.AppendUint32([]byte{'x'}, uint32(p)) }
-
-// appendPartKey appends the key of part seq of sku in partition p to dst.
-// SKU codes are at most ledger.MaxSKUBytes (128) long, so one length byte
-// keeps one SKU's parts apart from another's.
-func appendPartKey(dst []byte, p int32, sku string, seq uint32) []byte {
-	dst = append(dst, 'x')
-	dst = binary.BigEndian.AppendUint32(dst, uint32(p))
-	dst = append(dst, byte(len(sku)))
-	dst = append(dst, sku...)
-	return binary.BigEndian.AppendUint32(dst, seq)
-}
-
-var metaKey = []byte("mmeta")
-
-// Meta returns the stored metadata value, or nil.
-func (s *Store) Meta() ([]byte, error) { return s.get(metaKey) }
-
-// SetMeta stores the metadata value durably.
-func (s *Store) SetMeta(v []byte) error {
-	return s.write(func(db *pebble.DB) error { return db.Set(metaKey, v, pebble.Sync) })
-}
-
-func (s *Store) get(k []byte) ([]byte, error) {
-	db, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	v, closer, err := db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := bytes.Clone(v)
-	closer.Close()
-	return out, nil
-}
-
-var probeKey = []byte("mprobe")
-
-// Probe writes and syncs a small key: it fails while the disk is full or
-// failing.
-func (s *Store) Probe() error {
-	err := s.write(func(db *pebble.DB) error { return db.Set(probeKey, []byte{1}, pebble.Sync) })
-	if err != nil {
-		return fmt.Errorf("probing store: %w", err)
-	}
-	return nil
-}
-
-// Offset returns the next offset to fold for partition p, and whether the
-// store has one.
-func (s *Store) Offset(p int32) (int64, bool, error) {
-	v, err := s.get(offsetKey(p))
-	if err != nil {
-		return 0, false, fmt.Errorf("reading offset of partition %d: %w", p, err)
-	}
-	if v == nil {
-		return 0, false, nil
-	}
-	if len(v) != 8 {
-		return 0, false, fmt.Errorf("offset of partition %d: %w", p, ledger.ErrCorrupt)
-	}
-	return int64(binary.BigEndian.Uint64(v)), true, nil
-}
-
-// SetPublished records, before the state commit that follows, that the
-// outputs of partition p's records below next are acknowledged by Kafka.
-// A restart that folds them again then does not publish them again (after
-// a process crash; after a machine crash they may repeat: published.go).
-func (s *Store) SetPublished(marks map[int32]int64) error {
-	if _, err := s.db(); err != nil {
-		return err
-	}
-	return s.published.set(marks)
-}
-
-// Published returns the mark SetPublished recorded for p (0 if none).
-func (s *Store) Published(p int32) (int64, error) {
-	v, err := s.get(publishedKey(p)) // a store written before published.go
-	if err != nil {
-		return 0, err
-	}
-	var old int64
-	if len(v) == 8 {
-		old = int64(binary.BigEndian.Uint64(v))
-	}
-	return max(old, s.published.get(p)), nil
-}
-
-// Partition loads partition p's state into dst (keeping dst.Config); an
-// empty state if there is none.
-func (s *Store) Partition(p int32, dst *ledger.Partition) error {
-	v, err := s.get(partitionKey(p))
-	if err != nil {
-		return fmt.Errorf("reading state of partition %d: %w", p, err)
-	}
-	if v == nil {
-		*dst = ledger.Partition{Config: dst.Config}
-		return nil
-	}
-	return ledger.DecodePartition(v, dst)
-}
-
-// SKU loads sku of partition p into dst; found is false (and dst a new SKU
-// named sku) when the store does not have it.
-func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error) {
-	key := AppendSKUKey(nil, p, sku)
-	db, err := s.db()
-	if err != nil {
-		return false, err
-	}
-	v, closer, err := db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		*dst = ledger.SKU{Name: sku}
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
-	}
-	defer closer.Close()
-	if len(v) == 0 || v[0] != ledger.SplitFormat {
-		return true, ledger.DecodeSKUParts(sku, v, nil, dst)
-	}
-	// A split SKU: read its core and parts from one snapshot, so a batch
-	// that rebases it meanwhile is seen whole or not at all.
-	snap := db.NewSnapshot()
-	defer snap.Close()
-	v2, closer2, err := snap.Get(key)
-	if err != nil {
-		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
-	}
-	defer closer2.Close()
-	parts, err := readParts(snap, p, sku, v2)
-	if err != nil {
-		return false, err
-	}
-	return true, ledger.DecodeSKUParts(sku, v2, parts, dst)
-}
-
-// readParts reads the parts of a split SKU whose state is v (nil for a
-// whole one).
-func readParts(r pebble.Reader, p int32, sku string, v []byte) ([][]byte, error) {
-	first, next, split, err := ledger.PartRange(v)
-	if err != nil {
-		return nil, fmt.Errorf("SKU %q: %w", sku, err)
-	}
-	if !split {
-		return nil, nil
-	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: appendPartKey(nil, p, sku, first), UpperBound: appendPartKey(nil, p, sku, next)})
-	if err != nil {
-		return nil, err
-	}
-	parts := make([][]byte, 0, next-first)
-	for it.First(); it.Valid(); it.Next() {
-		parts = append(parts, slices.Clone(it.Value()))
-	}
-	if err := it.Error(); err != nil {
-		it.Close()
-		return nil, fmt.Errorf("reading parts of SKU %q: %w", sku, err)
-	}
-	return parts, it.Close()
-}
-
-// SKUs calls fn with the name and canonical encoding (ledger.SKU
-// AppendBinary: a split SKU is assembled) of every SKU of partition p, in
-// key order. The value is only valid during the call.
-func (s *Store) SKUs(p int32, fn func(name string, val []byte) error) error {
-	var buf []byte
-	return s.scanSKUs(p, func(name string, v []byte, parts [][]byte) error {
-		if parts != nil {
-			var sku ledger.SKU
-			if err := ledger.DecodeSKUParts(name, v, parts, &sku); err != nil {
-				return err
-			}
-			buf = sku.AppendBinary(buf[:0])
-			v = buf
-		}
-		return fn(name, v)
-	})
-}
-
-// LoadSKUs calls fn with every SKU of partition p, decoded into a new
-// SKU, in key order: a SKU loaded so can be folded and persisted again.
-func (s *Store) LoadSKUs(p int32, fn func(*ledger.SKU) error) error {
-	return s.scanSKUs(p, func(name string, v []byte, parts [][]byte) error {
-		sku := new(ledger.SKU)
-		if err := ledger.DecodeSKUParts(name, v, parts, sku); err != nil {
-			return err
-		}
-		return fn(sku)
-	})
-}
-
-// scanSKUs calls fn with each SKU's state value and, for a split one, its
-// parts, from one snapshot.
-func (s *Store) scanSKUs(p int32, fn func(name string, v []byte, parts [][]byte) error) error {
-	lo := skuPrefix(p)
-	hi := skuPrefix(p + 1)
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	snap := db.NewSnapshot()
-	defer snap.Close()
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		name, v := string(it.Key()[len(lo):]), it.Value()
-		parts, err := readParts(snap, p, name, v)
-		if err == nil {
-			err = fn(name, v, parts)
-		}
-		if err != nil {
-			it.Close()
-			return err
-		}
-	}
-	if err := it.Error(); err != nil {
-		it.Close()
-		return fmt.Errorf("iterating SKUs of partition %d: %w", p, err)
-	}
-	return it.Close()
-}
-
-// Partitions lists the partitions that have an offset in the store.
-func (s *Store) Partitions() ([]int32, error) {
-	db, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{'o'}, UpperBound: []byte{'p'}})
-	if err != nil {
-		return nil, err
-	}
-	var ps []int32
-	for it.First(); it.Valid(); it.Next() {
-		if k := it.Key(); len(k) == 5 {
-			ps = append(ps, int32(binary.BigEndian.Uint32(k[1:])))
-		}
-	}
-	return ps, it.Close()
-}
-
-// DropPartition deletes everything the store holds of partition p (when p
-// moves to another owner, so a later return starts from that owner's state).
-func (s *Store) DropPartition(p int32) error {
-	return s.write(func(db *pebble.DB) error {
-		b := db.NewBatch()
-		defer b.Close()
-		if err := b.DeleteRange(skuPrefix(p), skuPrefix(p+1), nil); err != nil {
-			return err
-		}
-		if err := b.DeleteRange(partPrefix(p), partPrefix(p+1), nil); err != nil {
-			return err
-		}
-		_ = b.Delete(offsetKey(p), nil)
-		_ = b.Delete(partitionKey(p), nil)
-		_ = b.Delete(publishedKey(p), nil)
-		if err := b.Commit(s.sync); err != nil {
-			return err
-		}
-		return s.published.drop(p)
-	})
-}
-
-// Batch is one atomic write: new states and next offsets.
-type Batch struct {
-	s   *Store
-	b   *pebble.Batch
-	buf []byte
-	key []byte
-	w   SKUWriter
-}
-
-// NewBatch starts a batch. Staging into it needs no database; Commit
-// applies it to the current one.
-func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: new(pebble.Batch)} }
-
-// PutSKU stages what changed in sku since it was last persisted or loaded
-// (ledger.SKU.Persist).
-func (b *Batch) PutSKU(p int32, sku *ledger.SKU) error {
-	w := b.SKUWriter(p, sku.Name)
-	sku.Persist(w)
-	return w.err
-}
-
-// SKUWriter returns a ledger.StateWriter that stages the writes of sku of
-// partition p; check Err after use.
-func (b *Batch) SKUWriter(p int32, sku string) *SKUWriter {
-	b.w = SKUWriter{b: b, p: p, sku: sku}
-	return &b.w
-}
-
-// SKUWriter stages one SKU's writes into a Batch.
-type SKUWriter struct {
-	b   *Batch
-	p   int32
-	sku string
-	err error
-}
-
-// PutState stages the SKU's state key.
-func (w *SKUWriter) PutState(v []byte) { w.set(AppendSKUKey(w.b.key[:0], w.p, w.sku), v) }
-
-// PutPart stages part seq.
-func (w *SKUWriter) PutPart(seq uint32, v []byte) {
-	w.set(appendPartKey(w.b.key[:0], w.p, w.sku, seq), v)
-}
-
-// DeletePart stages the deletion of part seq.
-func (w *SKUWriter) DeletePart(seq uint32) {
-	if err := w.b.b.Delete(appendPartKey(w.b.key[:0], w.p, w.sku, seq), nil); err != nil && w.err == nil {
-		w.err = err
-	}
-}
-
-// set stages key = v.
-func (w *SKUWriter) set(key, v []byte) {
-	w.b.key = key
-	if err := w.b.b.Set(key, v, nil); err != nil && w.err == nil {
-		w.err = err
-	}
-}
-
-// Err is the first error staging the writes.
-func (w *SKUWriter) Err() error { return w.err }
-
-// ValueBuffer lends the batch's value buffer to ledger.SKU.Persist: a
-// pebble batch copies each value it stages, so one buffer serves every
-// value of every SKU the batch writes.
-func (w *SKUWriter) ValueBuffer() *[]byte { return &w.b.buf }
-
-// PutPartition stages partition p's state.
-func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {
-	b.buf = st.AppendBinary(b.buf[:0])
-	return b.PutPartitionBytes(p, b.buf)
-}
-
-// PutPartitionBytes stages partition p's state, already encoded
-// (ledger.Partition.AppendBinary).
-func (b *Batch) PutPartitionBytes(p int32, v []byte) error {
-	return b.b.Set(partitionKey(p), v, nil)
-}
-
-// SetOffset stages partition p's next offset.
-func (b *Batch) SetOffset(p int32, next int64) error {
-	return b.b.Set(offsetKey(p), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
-}
-
-// Len is the number of bytes staged.
-func (b *Batch) Len() int { return b.b.Len() }
-
-// Commit writes the batch atomically and releases it.
-func (b *Batch) Commit() error {
-	err := b.apply()
-	b.b = nil
-	return err
-}
-
-// CommitSynced is Commit, waiting until the batch's log record is on disk
-// whatever Options.Sync says: a writer that tells others of the batch next
-// (the changelog) then never runs ahead of what a restart finds here. A
-// write without sync can sit in Pebble's log buffer, lost with the process.
-func (b *Batch) CommitSynced() error {
-	err := b.applyWith(pebble.Sync)
-	b.b = nil
-	return err
-}
-
-// apply writes the batch's contents atomically.
-func (b *Batch) apply() error { return b.applyWith(b.s.sync) }
-
-func (b *Batch) applyWith(o *pebble.WriteOptions) error {
-	if err := b.s.write(func(db *pebble.DB) error { return db.Apply(b.b, o) }); err != nil {
-		return fmt.Errorf("committing ledger batch: %w", err)
-	}
-	return nil
-}
-
-// CommitKeep writes the batch atomically and empties it for more writes,
-// keeping its buffer when that is at most 1 MiB (Pebble's bound for a
-// buffer it lets a batch keep): a writer of many states commits in pieces
-// under that size and reuses one buffer instead of growing a new one for
-// each piece.
-func (b *Batch) CommitKeep() error {
-	if err := b.apply(); err != nil {
-		b.b = nil
-		return err
-	}
-	b.b.Reset()
-	return nil
-}
-
-// KeepLen is the size past which a batch emptied by CommitKeep starts
-// again with a new buffer.
-const KeepLen = 1 << 20
-
-// Close releases an uncommitted batch.
-func (b *Batch) Close() { b.b = nil }
 
 type quietLogger struct{}
 

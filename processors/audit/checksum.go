@@ -97,37 +97,10 @@ func Diff(live, replay *store.Store, part int32, cfg ledger.Config, limit int) (
 	default:
 		policies = diffPartition(&lp, &rp)
 	}
-	// Index the replay's states by a hash of their bytes, then walk live.
-	seed := maphash.MakeSeed()
-	replayed := map[string]uint64{}
-	err = replay.SKUs(part, func(name string, val []byte) error {
-		replayed[name] = maphash.Bytes(seed, val)
-		return nil
-	})
+	names, onlyLive, err := differingSKUs(live, replay, part)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	var names []string
-	onlyLive := map[string]bool{}
-	err = live.SKUs(part, func(name string, val []byte) error {
-		h, ok := replayed[name]
-		switch {
-		case !ok:
-			names = append(names, name)
-			onlyLive[name] = true
-		case h != maphash.Bytes(seed, val):
-			names = append(names, name)
-		}
-		delete(replayed, name)
-		return nil
-	})
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	for name := range replayed {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	total = len(names)
 	for _, name := range names {
 		if limit > 0 && len(diffs) >= limit {
@@ -135,9 +108,12 @@ func Diff(live, replay *store.Store, part int32, cfg ledger.Config, limit int) (
 		}
 		var l, r ledger.SKU
 		lok, err := live.SKU(part, name, &l)
-		if err != nil {
+		switch {
+		case errors.Is(err, ledger.ErrCorrupt):
 			diffs = append(diffs, SKUDiff{SKU: name, What: []string{"live state unreadable: " + err.Error()}})
 			continue
+		case err != nil:
+			return nil, 0, nil, err
 		}
 		rok, err := replay.SKU(part, name, &r)
 		if err != nil {
@@ -153,6 +129,43 @@ func Diff(live, replay *store.Store, part int32, cfg ledger.Config, limit int) (
 		}
 	}
 	return diffs, total, policies, nil
+}
+
+// differingSKUs lists, in order, the SKUs of partition part whose
+// persisted bytes differ between live and replay, or that only one holds
+// (onlyLive: those only live holds).
+func differingSKUs(live, replay *store.Store, part int32) (names []string, onlyLive map[string]bool, err error) {
+	// Index the replay's states by a hash of their bytes, then walk live.
+	seed := maphash.MakeSeed()
+	replayed := map[string]uint64{}
+	err = replay.SKUs(part, func(name string, val []byte) error {
+		replayed[name] = maphash.Bytes(seed, val)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	onlyLive = map[string]bool{}
+	err = live.SKUs(part, func(name string, val []byte) error {
+		h, ok := replayed[name]
+		switch {
+		case !ok:
+			names = append(names, name)
+			onlyLive[name] = true
+		case h != maphash.Bytes(seed, val):
+			names = append(names, name)
+		}
+		delete(replayed, name)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for name := range replayed {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, onlyLive, nil
 }
 
 // diffSKU describes how two states of one SKU differ, field by field.
