@@ -75,6 +75,9 @@ func TestSmoke(t *testing.T) {
 			if r.SKULocations == 0 || r.PebbleBytes == 0 {
 				t.Errorf("%s: store holds %d SKU-locations in %d bytes", w, r.SKULocations, r.PebbleBytes)
 			}
+			if w != "replay" {
+				checkCeiling(t, r)
+			}
 		case "restart":
 			if r.Recovery == nil || r.Recovery.ProcessingSeconds <= 0 || r.Recovery.CaughtUpSeconds < r.Recovery.ProcessingSeconds {
 				t.Errorf("restart: recovery %+v", r.Recovery)
@@ -113,6 +116,20 @@ func TestSmoke(t *testing.T) {
 	slices.Sort(exts)
 	if strings.Join(exts, " ") != ".json .md .png .png" {
 		t.Errorf("files written: %v", files)
+	}
+}
+
+// checkCeiling: the I/O ceiling read the whole topic, produced every
+// output the processor produced and reported non-zero figures.
+func checkCeiling(t *testing.T, r *Result) {
+	t.Helper()
+	c, o := r.Ceiling, r.Outputs
+	if c == nil || c.Records != r.Records || c.PerSec <= 0 || r.RatioToCeiling <= 0 {
+		t.Errorf("%s: I/O ceiling %+v, processor / ceiling %g", r.Workload, c, r.RatioToCeiling)
+	}
+	if o == nil || o.Updates == 0 || o.Changelog == 0 || o.Records != o.Updates+o.Alerts+o.DeadLetters+o.Changelog ||
+		o.RecordsPerEvent <= 0 || o.BytesPerEvent <= 0 {
+		t.Errorf("%s: outputs %+v", r.Workload, o)
 	}
 }
 

@@ -70,7 +70,7 @@ func loadName(l int) string {
 // Run runs the steady workload once.
 func (c SteadyConfig) Run(ctx context.Context, env *Env, run int) (*Result, error) {
 	return runFold(ctx, env, foldSpec{workload: "steady", run: run, config: c, src: newSteadySource(c.Stream),
-		backlog: c.Events, raw: true, phases: c.phases()})
+		backlog: c.Events, raw: true, ceiling: true, phases: c.phases()})
 }
 
 // FlashConfig is the flash-sale workload: most events are orders on a
@@ -92,7 +92,7 @@ func (c FlashConfig) validate() []error {
 // Run runs the flash workload once.
 func (c FlashConfig) Run(ctx context.Context, env *Env, run int) (*Result, error) {
 	return runFold(ctx, env, foldSpec{workload: "flash", run: run, config: c, src: newFlashSource(c.Steady.Stream, c.Hot),
-		backlog: c.Steady.Events, raw: true, phases: c.Steady.phases()})
+		backlog: c.Steady.Events, raw: true, ceiling: true, phases: c.Steady.phases()})
 }
 
 // ReplayConfig is the replay workload: a large pre-filled topic folded
