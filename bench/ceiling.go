@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,9 @@ func (c *captured) figures(inputs int64) *Outputs {
 // ceiling on fresh topics under prefix and fills res's ceiling figures.
 // The captured records are garbage once it returns.
 func measureCeiling(ctx context.Context, env *Env, res *Result, topics processors.Topics, prefix string) error {
+	if res.Records == 0 {
+		return errors.New("no input records")
+	}
 	out, err := captureOutputs(ctx, env, topics)
 	if err != nil {
 		return fmt.Errorf("capturing outputs: %w", err)
@@ -171,6 +175,12 @@ func captureOutputs(ctx context.Context, env *Env, t processors.Topics) (*captur
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		for _, fe := range fs.Errors() {
+			// A poll that times out reports it as a fetch error: not one.
+			if !errors.Is(fe.Err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("reading %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+			}
+		}
 		fs.EachRecord(func(r *kgo.Record) {
 			end := ends[r.Topic][r.Partition]
 			if r.Offset >= end {
@@ -191,7 +201,6 @@ func captureOutputs(ctx context.Context, env *Env, t processors.Topics) (*captur
 // readings 200ms apart agree.
 func stableEnds(ctx context.Context, adm *kadm.Client, topics []string) (map[string]map[int32]int64, int64, error) {
 	var last map[string]map[int32]int64
-	var lastSum int64 = -1
 	for range 150 {
 		listed, err := adm.ListEndOffsets(ctx, topics...)
 		if err != nil {
@@ -214,10 +223,10 @@ func stableEnds(ctx context.Context, adm *kadm.Client, topics []string) (map[str
 		if ferr != nil {
 			return nil, 0, ferr
 		}
-		if sum == lastSum && sameEnds(ends, last) {
+		if last != nil && sameEnds(ends, last) {
 			return ends, sum, nil
 		}
-		last, lastSum = ends, sum
+		last = ends
 		select {
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
