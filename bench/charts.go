@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"slices"
@@ -18,9 +20,10 @@ import (
 // Charts are drawn from the results alone (the JSON holds everything they
 // need), for the median run of each workload by processor throughput.
 
-// writeCharts writes base-throughput.png and base-latency.png.
+// writeCharts writes base-throughput.png and base-latency.png, and
+// base-recovery.png when a restart was measured.
 func writeCharts(base string, rep *Report) error {
-	var tp, lat []*plot.Plot
+	var tp, lat, rec []*plot.Plot
 	for _, w := range workloadNames {
 		r := medianRun(rep.Results, w)
 		if r == nil {
@@ -40,8 +43,19 @@ func writeCharts(base string, rep *Report) error {
 			}
 			lat = append(lat, p)
 		}
+		// The recovery chart shows the run of the median recovery.
+		if r := medianBy(rep.Results, w, recoverySeconds); r != nil && r.Recovery != nil {
+			p, err := recoveryPlot(r)
+			if err != nil {
+				return err
+			}
+			rec = append(rec, p)
+		}
 	}
-	if err := savePanels(base+"-throughput.png", tp, 3.2*vg.Inch); err != nil {
+	if err := savePanels(base+"-throughput.png", tp, 3.4*vg.Inch); err != nil {
+		return err
+	}
+	if err := savePanels(base+"-recovery.png", rec, 2.4*vg.Inch); err != nil {
 		return err
 	}
 	return savePanels(base+"-latency.png", lat, 4*vg.Inch)
@@ -49,6 +63,16 @@ func writeCharts(base string, rep *Report) error {
 
 // medianRun is workload w's run with the median processor throughput.
 func medianRun(rs []*Result, w string) *Result {
+	return medianBy(rs, w, func(r *Result) float64 {
+		if r.Processor == nil {
+			return 0
+		}
+		return r.Processor.PerSec
+	})
+}
+
+// medianBy is workload w's run with the median of key.
+func medianBy(rs []*Result, w string, key func(*Result) float64) *Result {
 	var runs []*Result
 	for _, r := range rs {
 		if r.Workload == w {
@@ -58,22 +82,7 @@ func medianRun(rs []*Result, w string) *Result {
 	if len(runs) == 0 {
 		return nil
 	}
-	slices.SortFunc(runs, func(a, b *Result) int {
-		pa, pb := 0.0, 0.0
-		if a.Processor != nil {
-			pa = a.Processor.PerSec
-		}
-		if b.Processor != nil {
-			pb = b.Processor.PerSec
-		}
-		switch {
-		case pa < pb:
-			return -1
-		case pa > pb:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(runs, func(a, b *Result) int { return cmp.Compare(key(a), key(b)) })
 	return runs[(len(runs)-1)/2]
 }
 
@@ -132,23 +141,104 @@ func throughputPlot(r *Result) (*plot.Plot, error) {
 	l.Color, l.Width = plotutil.Color(0), vg.Points(1.5)
 	p.Add(l)
 	p.Legend.Add(fmt.Sprintf("%s: %s ev/s", who, fmtNum(r.Processor.PerSec)), l)
+	// The raw consumer and the I/O ceiling read the topic in a blink:
+	// their average rates are drawn across the chart.
+	last := xy[len(xy)-1].X
+	dashed := []vg.Length{vg.Points(6), vg.Points(3)}
 	if r.Raw != nil && r.Raw.PerSec > 0 {
-		// The raw consumer reads the topic in a blink: its average rate is
-		// drawn across the chart as the ceiling.
-		last := xy[len(xy)-1].X
-		ceil, err := plotter.NewLine(plotter.XYs{{X: 0, Y: r.Raw.PerSec}, {X: last, Y: r.Raw.PerSec}})
-		if err != nil {
+		label := fmt.Sprintf("raw consume of the same topic: %s ev/s, %.0f× the processor", fmtNum(r.Raw.PerSec), r.Raw.PerSec/r.Processor.PerSec)
+		if err := hline(p, r.Raw.PerSec, last, plotutil.Color(1), dashed, label); err != nil {
 			return nil, err
 		}
-		ceil.Color, ceil.Width = plotutil.Color(1), vg.Points(1.5)
-		ceil.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-		p.Add(ceil)
-		p.Legend.Add(fmt.Sprintf("raw consume of the same topic (ceiling): %s ev/s, %.0f× the processor", fmtNum(r.Raw.PerSec), r.Raw.PerSec/r.Processor.PerSec), ceil)
 		top = max(top, r.Raw.PerSec)
+	}
+	if r.Ceiling != nil && r.Ceiling.PerSec > 0 {
+		label := fmt.Sprintf("I/O ceiling (consume, produce the same outputs, no fold): %s ev/s; processor / ceiling %.2f",
+			fmtNum(r.Ceiling.PerSec), r.RatioToCeiling)
+		if err := hline(p, r.Ceiling.PerSec, last, plotutil.Color(2), dashed, label); err != nil {
+			return nil, err
+		}
+		top = max(top, r.Ceiling.PerSec)
+	}
+	for i, t := range throughputTargets(r) {
+		if err := hline(p, t.value, last, targetColor(i), targetDashes, t.label); err != nil {
+			return nil, err
+		}
+		top = max(top, t.value)
 	}
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.YOffs = vg.Millimeter * 2
 	p.Y.Min, p.Y.Max = rateFloor, top*2
+	return p, nil
+}
+
+// targetDashes is the dash pattern of every target line: dotted.
+var targetDashes = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
+
+// targetColor is the color of a chart's i-th target line: darker than
+// the data's, so a target does not pass for a measurement.
+func targetColor(i int) color.Color {
+	return plotutil.DarkColors[(i+5)%len(plotutil.DarkColors)]
+}
+
+// hline adds a horizontal line at y from x = 0 to x1, with its legend.
+func hline(p *plot.Plot, y, x1 float64, c color.Color, dashes []vg.Length, label string) error {
+	l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: y}, {X: x1, Y: y}})
+	if err != nil {
+		return err
+	}
+	l.Color, l.Width, l.Dashes = c, vg.Points(1.5), dashes
+	p.Add(l)
+	p.Legend.Add(label, l)
+	return nil
+}
+
+func recoverySeconds(r *Result) float64 {
+	if r.Recovery == nil {
+		return 0
+	}
+	return r.Recovery.ProcessingSeconds
+}
+
+// recoveryPlot shows a restart's milestones, in seconds from the start
+// of the restarted process, against the target for folding again.
+func recoveryPlot(r *Result) (*plot.Plot, error) {
+	rc := r.Recovery
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("restart after a SIGKILL (run %d, --session-timeout %s; %.2f s from the kill to the restart)",
+		r.Run, rc.SessionTimeout, rc.DownSeconds)
+	p.X.Label.Text = "seconds since the restarted process started"
+	// Bottom to top, so the chart reads in order from the top.
+	steps := []struct {
+		name string
+		v    float64
+	}{
+		{"downtime's backlog folded", rc.CaughtUpSeconds}, {"all partitions owned", rc.AssignedSeconds},
+		{"folding again", rc.ProcessingSeconds}, {"HTTP up (store open)", rc.HTTPSeconds},
+	}
+	vals := make(plotter.Values, len(steps))
+	names := make([]string, len(steps))
+	top := targetRecoverySeconds
+	for i, st := range steps {
+		vals[i], names[i] = st.v, fmt.Sprintf("%s: %.2f s", st.name, st.v)
+		top = max(top, st.v)
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(14))
+	if err != nil {
+		return nil, err
+	}
+	bars.Horizontal, bars.Color, bars.LineStyle.Width = true, plotutil.Color(0), 0
+	p.Add(plotter.NewGrid(), bars)
+	p.NominalY(names...)
+	l, err := plotter.NewLine(plotter.XYs{{X: targetRecoverySeconds, Y: -0.5}, {X: targetRecoverySeconds, Y: float64(len(steps)) - 0.5}})
+	if err != nil {
+		return nil, err
+	}
+	l.Color, l.Width, l.Dashes = targetColor(0), vg.Points(1.5), targetDashes
+	p.Add(l)
+	p.Legend.Add(fmt.Sprintf("target: folding again ≤ %g s", targetRecoverySeconds), l)
+	p.Legend.Top = true
+	p.X.Min, p.X.Max = 0, top*1.1
 	return p, nil
 }
 
@@ -245,11 +335,34 @@ func latencyPlot(r *Result) (*plot.Plot, error) {
 			p.Add(l)
 			p.Legend.Add(fmt.Sprintf("%s offered (%s processed/s), %s: p99 %s ms", ph.Name, fmtNum(ph.ProcessedPerSec), d.what, fmtNum(d.pc.P99)), l)
 		}
+		if t, ok := latencyTarget(r, ph.OfferedPerSec); ok {
+			if err := p99Target(p, t, plotutil.DarkColors[i%len(plotutil.DarkColors)]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.YOffs = vg.Millimeter * 2
 	p.X.Min, p.X.Max = 1, 99.99
 	return p, nil
+}
+
+// p99Target draws a latency target: a dotted line across the chart at
+// the target, ringed where it applies (the 99th percentile).
+func p99Target(p *plot.Plot, t target, c color.Color) error {
+	l, err := plotter.NewLine(plotter.XYs{{X: 1, Y: t.value}, {X: 99.99, Y: t.value}})
+	if err != nil {
+		return err
+	}
+	l.Color, l.Width, l.Dashes = c, vg.Points(1.5), targetDashes
+	at, err := plotter.NewScatter(plotter.XYs{{X: 99, Y: t.value}})
+	if err != nil {
+		return err
+	}
+	at.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(4), Shape: draw.RingGlyph{}}
+	p.Add(l, at)
+	p.Legend.Add(t.label, l, at)
+	return nil
 }
 
 // savePanels stacks plots vertically into one PNG.

@@ -20,10 +20,11 @@ import (
 
 // The fold workloads (steady, flash, replay) share one shape: generate a
 // seeded stream, pre-fill a fresh events topic with it, read the topic from
-// the start once with a raw consumer (the ceiling) and once with an
-// in-process processor on a fresh Pebble store, then offer further events
-// at fixed rates to the running processor and measure event-to-update
-// latency at each.
+// the start once with a raw consumer (the ceiling of reading) and once with
+// an in-process processor on a fresh Pebble store, measure the I/O ceiling
+// (reading it again while writing what the processor wrote, ceiling.go),
+// then offer further events at fixed rates to the running processor and
+// measure event-to-update latency at each.
 
 // foldSpec is one run of a fold workload.
 type foldSpec struct {
@@ -33,6 +34,7 @@ type foldSpec struct {
 	src      source
 	backlog  int
 	raw      bool
+	ceiling  bool // measure the I/O ceiling (ceiling.go) after the fold
 	phases   []phaseSpec
 }
 
@@ -220,7 +222,83 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 	prefix := env.prefix(spec.workload, spec.run)
 	topics := processors.TopicsWithPrefix(prefix)
 	defer env.deleteTopics(context.WithoutCancel(ctx), topics)
+	prod, err := prefill(ctx, env, spec, topics, res)
+	if err != nil {
+		return nil, err
+	}
+	defer prod.close()
+	if spec.raw {
+		if res.Raw, err = rawConsume(ctx, env, topics.Events, prefix+"-raw", res.Records); err != nil {
+			return nil, fmt.Errorf("raw consume: %w", err)
+		}
+		env.Log.Info("raw consume", "workload", spec.workload, "per_sec", int(res.Raw.PerSec))
+	}
+	var foldProf, liveProf string
+	if spec.workload == "steady" {
+		foldProf, liveProf = env.profilePaths()
+		env.cpuProfile = ""
+	}
+	ip, err := foldBacklog(ctx, env, spec, topics, prefix, foldProf, res)
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			ip.stop()
+		}
+	}()
+	if len(spec.phases) > 0 || spec.ceiling {
+		// The backlog's fold leaves the store compacting for a while, on
+		// the same two cores; the ceiling and the phases measure at a
+		// steady state, so they start once that work is done.
+		res.SettleSeconds = ip.settle(ctx, time.Minute).Seconds()
+		env.Log.Info("store settled", "workload", spec.workload, "seconds", round(res.SettleSeconds, 1))
+	}
+	foldPeak, _, _ := memOf("self")
+	if spec.ceiling {
+		if err := measureCeiling(ctx, env, res, topics, prefix); err != nil {
+			return nil, fmt.Errorf("I/O ceiling: %w", err)
+		}
+		env.Log.Info("I/O ceiling", "workload", spec.workload, "per_sec", int(res.Ceiling.PerSec),
+			"ratio_to_ceiling", round(res.RatioToCeiling, 2), "outputs_per_event", round(res.Outputs.RecordsPerEvent, 2),
+			"output_bytes_per_event", int(res.Outputs.BytesPerEvent))
+		// The captured outputs are garbage now; the harness's peak RSS is
+		// the processor's, not the ceiling's copy.
+		freeMemory()
+	}
+	if len(spec.phases) == 0 {
+		liveProf = ""
+	}
+	if err := runPhases(ctx, env, spec, topics, prod, ip, liveProf, res); err != nil {
+		return nil, err
+	}
+	peak, _, _ := memOf("self")
+	res.HarnessPeakRSSBytes = max(foldPeak, peak)
+	stopped = true
+	sf, err := ip.stop()
+	if err != nil {
+		return nil, err
+	}
+	res.SKUs, res.SKULocations, res.PebbleBytes, res.LargestSKUStateBytes = sf.skus, sf.skuLocs, sf.bytes, sf.largest
+	if res.SKULocations > 0 {
+		res.PebbleBytesPerSKULocation = float64(res.PebbleBytes) / float64(res.SKULocations)
+	}
+	res.LoadAvgEnd = loadAvg()
+	return res, nil
+}
 
+// freeMemory returns the garbage to the OS and restarts the peak RSS
+// count (VmHWM) from here.
+func freeMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+}
+
+// prefill generates the workload's backlog and produces it to a fresh
+// events topic; the producer stays open for the phases.
+func prefill(ctx context.Context, env *Env, spec foldSpec, topics processors.Topics, res *Result) (*producer, error) {
 	t0 := time.Now()
 	var evs *events
 	if len(spec.phases) == 0 {
@@ -233,61 +311,47 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer prod.close()
 	t0 = time.Now()
 	if _, err := prod.backlog(ctx, evs); err != nil {
+		prod.close()
 		return nil, err
 	}
 	res.ProduceSeconds = time.Since(t0).Seconds()
-	evs = nil
 	adm, acl, err := env.admin()
 	if err != nil {
+		prod.close()
 		return nil, err
 	}
 	_, total, err := endOffsets(ctx, adm, topics.Events)
 	acl.Close()
 	if err != nil {
+		prod.close()
 		return nil, err
 	}
 	res.Records = total
 	env.Log.Info("pre-filled", "workload", spec.workload, "run", spec.run, "events", res.Events, "records", total,
 		"generate_s", round(res.GenerateSeconds, 1), "produce_s", round(res.ProduceSeconds, 1))
+	return prod, nil
+}
 
-	if spec.raw {
-		if res.Raw, err = rawConsume(ctx, env, topics.Events, prefix+"-raw", total); err != nil {
-			return nil, fmt.Errorf("raw consume: %w", err)
-		}
-		env.Log.Info("raw consume", "workload", spec.workload, "per_sec", int(res.Raw.PerSec))
-	}
-
+// foldBacklog starts the processor on a fresh store and measures its fold
+// of the pre-filled topic (CPU profile to prof, if any).
+func foldBacklog(ctx context.Context, env *Env, spec foldSpec, topics processors.Topics, prefix, prof string, res *Result) (*inproc, error) {
 	// The generated backlog is gone; what the harness holds from here is
 	// the broker's copy, the processor and the phases' events.
-	runtime.GC()
-	debug.FreeOSMemory()
-	resetPeakRSS()
-	var foldProf, liveProf string
-	if spec.workload == "steady" {
-		foldProf, liveProf = env.profilePaths()
-		env.cpuProfile = ""
-	}
-	stopProfile, err := startProfile(foldProf)
+	freeMemory()
+	stopProfile, err := startProfile(prof)
 	if err != nil {
 		return nil, err
 	}
+	defer stopProfile()
 	ip, err := startProcessor(ctx, env, topics, prefix+"-proc")
 	if err != nil {
-		stopProfile()
 		return nil, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			ip.stop()
-		}
-	}()
-	res.Processor, err = track(ctx, total, ip.folded, cpuSelf, ip.done, foldTimeout(total))
-	stopProfile()
+	res.Processor, err = track(ctx, res.Records, ip.folded, cpuSelf, ip.done, foldTimeout(res.Records))
 	if err != nil {
+		ip.stop()
 		return nil, fmt.Errorf("processor: %w", err)
 	}
 	res.Processor.Batches = ip.batches()
@@ -296,7 +360,13 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 	}
 	env.Log.Info("processor folded the topic", "workload", spec.workload, "per_sec", int(res.Processor.PerSec),
 		"sustained_per_sec", int(res.Processor.SustainedPerSec), "ratio_to_raw", round(res.RatioToRaw, 2))
+	return ip, nil
+}
 
+// runPhases offers each phase's load to the running processor and
+// measures its latency (CPU profile to prof, if any).
+func runPhases(ctx context.Context, env *Env, spec foldSpec, topics processors.Topics, prod *producer, ip *inproc,
+	prof string, res *Result) error {
 	// Every phase's events are generated before the first is offered, so
 	// generating never competes with the processor (nor shows in a profile).
 	rates := make([]float64, len(spec.phases))
@@ -311,30 +381,21 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 		}
 		phaseEvents[i] = generate(spec.src, max(1, int(rates[i]*ph.seconds)))
 	}
-	if len(spec.phases) > 0 {
-		// The backlog's fold leaves the store compacting for a while, on
-		// the same two cores; the phases measure the processor at a
-		// steady rate, so they start once that work is done.
-		res.SettleSeconds = ip.settle(ctx, time.Minute).Seconds()
-		env.Log.Info("store settled", "workload", spec.workload, "seconds", round(res.SettleSeconds, 1))
-	}
-	if len(spec.phases) == 0 {
-		liveProf = ""
-	}
-	if stopProfile, err = startProfile(liveProf); err != nil {
-		return nil, err
+	stopProfile, err := startProfile(prof)
+	if err != nil {
+		return err
 	}
 	defer stopProfile()
 	for i, ph := range spec.phases {
 		if warmEvents[i] != nil {
 			if err := warmUp(ctx, prod, ip, rates[i], warmEvents[i]); err != nil {
-				return nil, fmt.Errorf("phase %s warm-up: %w", ph.name, err)
+				return fmt.Errorf("phase %s warm-up: %w", ph.name, err)
 			}
 			warmEvents[i] = nil
 		}
 		lp, err := runPhase(ctx, env, topics, prod, ip, ph.name, rates[i], phaseEvents[i])
 		if err != nil {
-			return nil, fmt.Errorf("phase %s: %w", ph.name, err)
+			return fmt.Errorf("phase %s: %w", ph.name, err)
 		}
 		phaseEvents[i] = nil
 		res.Latency = append(res.Latency, *lp)
@@ -342,19 +403,7 @@ func runFold(ctx context.Context, env *Env, spec foldSpec) (*Result, error) {
 			"processed", int(lp.ProcessedPerSec), "p50_ms", lp.Record.P50, "p99_ms", lp.Record.P99, "p999_ms", lp.Record.P999,
 			"seen_p99_ms", round(lp.Seen.P99, 2), "matched", lp.Matched)
 	}
-	stopProfile()
-	res.HarnessPeakRSSBytes, _, _ = memOf("self")
-	stopped = true
-	sf, err := ip.stop()
-	if err != nil {
-		return nil, err
-	}
-	res.SKUs, res.SKULocations, res.PebbleBytes, res.LargestSKUStateBytes = sf.skus, sf.skuLocs, sf.bytes, sf.largest
-	if res.SKULocations > 0 {
-		res.PebbleBytesPerSKULocation = float64(res.PebbleBytes) / float64(res.SKULocations)
-	}
-	res.LoadAvgEnd = loadAvg()
-	return res, nil
+	return nil
 }
 
 // warmUp offers evs at rate events/s and waits until they are folded,

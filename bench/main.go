@@ -80,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	peak := fs.Float64("peak-fraction", cfg.Steady.PeakFraction, "steady and flash: the near-peak load, as a fraction of the measured throughput (0: none)")
 	zipf := fs.Float64("zipf", cfg.Steady.Stream.Zipf, "SKU skew of every stream (0: uniform)")
 	fs.IntVar(&cfg.Flash.Steady.Events, "flash-events", cfg.Flash.Steady.Events, "flash: events pre-filled")
+	flashLoads := fs.String("flash-loads", joinInts(cfg.Flash.Steady.Loads), "flash: fixed offered loads for latency, events/s, comma-separated")
 	fs.IntVar(&cfg.Flash.Hot.HotSKUs, "hot-skus", cfg.Flash.Hot.HotSKUs, "flash: SKUs on sale")
 	fs.IntVar(&cfg.Flash.Hot.HotPct, "hot-pct", cfg.Flash.Hot.HotPct, "flash: percent of events on them")
 	fs.IntVar(&cfg.Replay.Events, "replay-events", cfg.Replay.Events, "replay: events in the topic")
@@ -103,6 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 		return nil, nil, fmt.Errorf("-loads: %w", err)
 	}
 	cfg.Steady.Loads, cfg.Steady.LoadSeconds, cfg.Steady.PeakFraction = ls, *loadSeconds, *peak
+	if cfg.Flash.Steady.Loads, err = parseInts(*flashLoads); err != nil {
+		return nil, nil, fmt.Errorf("-flash-loads: %w", err)
+	}
 	cfg.Flash.Steady.LoadSeconds, cfg.Flash.Steady.PeakFraction = *loadSeconds, *peak
 	cfg.Steady.WarmupSeconds, cfg.Flash.Steady.WarmupSeconds = *warmup, *warmup
 	for _, s := range []*StreamConfig{&cfg.Steady.Stream, &cfg.Flash.Steady.Stream, &cfg.Replay.Stream, &cfg.Restart.Stream} {

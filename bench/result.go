@@ -24,6 +24,16 @@ type Result struct {
 	Raw *Throughput `json:"raw,omitempty"`
 	// RatioToRaw is Processor.PerSec / Raw.PerSec.
 	RatioToRaw float64 `json:"ratio_to_raw,omitempty"`
+	// Ceiling is the I/O ceiling (steady and flash): the same topic
+	// consumed with the processor's client settings while the records the
+	// processor produced for it (Outputs) are produced again to fresh
+	// topics, in proportion to the input consumed, with no fold; from the
+	// first records to every input consumed and every output acknowledged.
+	Ceiling *Throughput `json:"ceiling,omitempty"`
+	// RatioToCeiling is Processor.PerSec / Ceiling.PerSec.
+	RatioToCeiling float64 `json:"ratio_to_ceiling,omitempty"`
+	// Outputs is what the processor produced for the pre-filled topic.
+	Outputs *Outputs `json:"outputs,omitempty"`
 
 	// Latency has one entry per offered load. SettleSeconds is how long
 	// the harness waited, before the first, for the store's compactions
@@ -33,7 +43,9 @@ type Result struct {
 
 	// HarnessPeakRSSBytes is VmHWM of the harness process from the
 	// processor's start to the end of the run: the processor, and also the
-	// embedded broker holding the topic and the load generator.
+	// embedded broker holding the topic and the load generator. The I/O
+	// ceiling's copy of the outputs is left out (the peak is reset after
+	// it, and the larger of the two peaks kept).
 	HarnessPeakRSSBytes int64 `json:"harness_peak_rss_bytes,omitempty"`
 	// PebbleBytes is the store's size on disk after the run; SKULocations
 	// the (SKU, location) pairs it holds.
@@ -75,6 +87,20 @@ type Throughput struct {
 	Batches int64 `json:"batches,omitempty"`
 	// Timeline samples the records done, for the throughput chart.
 	Timeline []Sample `json:"timeline,omitempty"`
+}
+
+// Outputs counts the records the processor produced for the pre-filled
+// topic, per topic, and their keys' and values' bytes. Per event means
+// per input record (a channel_policy event is one record per partition).
+type Outputs struct {
+	Updates         int64   `json:"updates"`
+	Alerts          int64   `json:"alerts"`
+	DeadLetters     int64   `json:"dead_letters"`
+	Changelog       int64   `json:"changelog"`
+	Records         int64   `json:"records"`
+	Bytes           int64   `json:"bytes"`
+	RecordsPerEvent float64 `json:"records_per_event"`
+	BytesPerEvent   float64 `json:"bytes_per_event"`
 }
 
 // Sample is one point of a Throughput timeline.

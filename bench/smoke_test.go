@@ -24,7 +24,7 @@ func tinyConfig() *Config {
 	c.Steady.Stream, c.Steady.Events = small(c.Steady.Stream), 3000
 	c.Steady.Loads, c.Steady.LoadSeconds, c.Steady.PeakFraction = []int{2000}, 0.5, 0.01
 	c.Flash.Steady.Stream, c.Flash.Steady.Events = small(c.Flash.Steady.Stream), 3000
-	c.Flash.Steady.LoadSeconds, c.Flash.Steady.PeakFraction = 0.5, 0.01
+	c.Flash.Steady.Loads, c.Flash.Steady.LoadSeconds, c.Flash.Steady.PeakFraction = []int{2000}, 0.5, 0.01
 	c.Replay.Stream, c.Replay.Events = small(c.Replay.Stream), 3000
 	c.Restart.Stream, c.Restart.Events, c.Restart.LiveRate, c.Restart.LiveSeconds = small(c.Restart.Stream), 2000, 500, 0.5
 	c.Scale.SKULocations = 2000
@@ -75,6 +75,9 @@ func TestSmoke(t *testing.T) {
 			if r.SKULocations == 0 || r.PebbleBytes == 0 {
 				t.Errorf("%s: store holds %d SKU-locations in %d bytes", w, r.SKULocations, r.PebbleBytes)
 			}
+			if w != "replay" {
+				checkCeiling(t, r)
+			}
 		case "restart":
 			if r.Recovery == nil || r.Recovery.ProcessingSeconds <= 0 || r.Recovery.CaughtUpSeconds < r.Recovery.ProcessingSeconds {
 				t.Errorf("restart: recovery %+v", r.Recovery)
@@ -85,13 +88,14 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	if r := got["steady"]; r != nil {
+	for _, w := range []string{"steady", "flash"} {
+		r := got[w]
 		if len(r.Latency) != 2 {
-			t.Fatalf("steady: %d latency phases, want 2", len(r.Latency))
+			t.Fatalf("%s: %d latency phases, want 2 (a fixed load and near peak)", w, len(r.Latency))
 		}
 		for _, l := range r.Latency {
 			if l.Matched == 0 || l.Record.Samples != l.Matched || l.Seen.Samples != l.Matched || len(l.Seen.CDF) != len(cdfLevels) {
-				t.Errorf("steady %s: %d updates matched, %+v", l.Name, l.Matched, l)
+				t.Errorf("%s %s: %d updates matched, %+v", w, l.Name, l.Matched, l)
 			}
 		}
 	}
@@ -111,8 +115,26 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	slices.Sort(exts)
-	if strings.Join(exts, " ") != ".json .md .png .png" {
+	want := ".json .md .png .png"
+	if got["restart"] != nil {
+		want += " .png" // the recovery chart
+	}
+	if strings.Join(exts, " ") != want {
 		t.Errorf("files written: %v", files)
+	}
+}
+
+// checkCeiling: the I/O ceiling read the whole topic, produced every
+// output the processor produced and reported non-zero figures.
+func checkCeiling(t *testing.T, r *Result) {
+	t.Helper()
+	c, o := r.Ceiling, r.Outputs
+	if c == nil || c.Records != r.Records || c.PerSec <= 0 || r.RatioToCeiling <= 0 {
+		t.Errorf("%s: I/O ceiling %+v, processor / ceiling %g", r.Workload, c, r.RatioToCeiling)
+	}
+	if o == nil || o.Updates == 0 || o.Changelog == 0 || o.Records != o.Updates+o.Alerts+o.DeadLetters+o.Changelog ||
+		o.RecordsPerEvent <= 0 || o.BytesPerEvent <= 0 {
+		t.Errorf("%s: outputs %+v", r.Workload, o)
 	}
 }
 

@@ -47,6 +47,15 @@ func figures(r *Result) []figure {
 		add("raw consume: CPU per event", "µs", r.Raw.CPUMicrosPerRecord)
 		add("processor / raw", "ratio", r.RatioToRaw)
 	}
+	if r.Ceiling != nil {
+		add("I/O ceiling (consume, produce the outputs, no fold): events/s", "ev/s", r.Ceiling.PerSec)
+		add("I/O ceiling: CPU per event", "µs", r.Ceiling.CPUMicrosPerRecord)
+		add("processor / I/O ceiling", "ratio", r.RatioToCeiling)
+	}
+	if o := r.Outputs; o != nil {
+		add("output records per event (updates, alerts, dead letters, changelog)", "", o.RecordsPerEvent)
+		add("output bytes per event (keys and values)", "B", o.BytesPerEvent)
+	}
 	for _, l := range r.Latency {
 		add("latency @ "+l.Name+": processed", "ev/s", l.ProcessedPerSec)
 		add("latency @ "+l.Name+": p50", "ms", l.Record.P50)

@@ -70,12 +70,13 @@ func loadName(l int) string {
 // Run runs the steady workload once.
 func (c SteadyConfig) Run(ctx context.Context, env *Env, run int) (*Result, error) {
 	return runFold(ctx, env, foldSpec{workload: "steady", run: run, config: c, src: newSteadySource(c.Stream),
-		backlog: c.Events, raw: true, phases: c.phases()})
+		backlog: c.Events, raw: true, ceiling: true, phases: c.phases()})
 }
 
 // FlashConfig is the flash-sale workload: most events are orders on a
 // handful of SKUs (with their shipments and restocking), pre-filled and
-// folded from the start, then offered near peak rate for latency.
+// folded from the start, then offered at fixed rates (Steady.Loads) and
+// near peak rate for latency.
 type FlashConfig struct {
 	Steady SteadyConfig `json:"steady"` // the background stream, sizes and loads
 	Hot    HotSpot      `json:"hot"`
@@ -92,7 +93,7 @@ func (c FlashConfig) validate() []error {
 // Run runs the flash workload once.
 func (c FlashConfig) Run(ctx context.Context, env *Env, run int) (*Result, error) {
 	return runFold(ctx, env, foldSpec{workload: "flash", run: run, config: c, src: newFlashSource(c.Steady.Stream, c.Hot),
-		backlog: c.Steady.Events, raw: true, phases: c.Steady.phases()})
+		backlog: c.Steady.Events, raw: true, ceiling: true, phases: c.Steady.phases()})
 }
 
 // ReplayConfig is the replay workload: a large pre-filled topic folded
@@ -192,8 +193,9 @@ func QuickConfig() *Config {
 		Steady: SteadyConfig{Stream: retail(1, 100_000), Events: 300_000, Loads: []int{10_000, 100_000},
 			LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
 		Flash: FlashConfig{
-			Steady: SteadyConfig{Stream: retail(2, 100_000), Events: 300_000, LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
-			Hot:    HotSpot{HotSKUs: 5, HotPct: 80},
+			Steady: SteadyConfig{Stream: retail(2, 100_000), Events: 300_000, Loads: []int{100_000},
+				LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
+			Hot: HotSpot{HotSKUs: 5, HotPct: 80},
 		},
 		Replay:  ReplayConfig{Stream: retail(3, 100_000), Events: 500_000},
 		Restart: RestartConfig{Stream: retail(4, 100_000), Events: 200_000, LiveRate: 2000, LiveSeconds: 2, SessionTimeout: 6 * time.Second},
