@@ -238,8 +238,7 @@ func (p *Processor) commitInTransaction(ctx context.Context, b *batch) error {
 	}
 	if !committed {
 		p.log.Info("transaction aborted by a rebalance; folding the batch again")
-		p.rewind()
-		return nil
+		return p.rewind()
 	}
 	p.pipe.inflight = append(p.pipe.inflight, b)
 	p.pipe.c.in <- b
