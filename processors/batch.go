@@ -28,6 +28,10 @@ type batch struct {
 	// changelogDone: the changelog records were written with the outputs
 	// (in the transaction, with exactly-once).
 	changelogDone bool
+	// persists: its partitions carry their states and next offsets to
+	// commit (every owned partition that folded records since the last
+	// such batch); the other batches only publish and mark.
+	persists bool
 
 	// Set by the commit stage before it closes marked: every output was
 	// acknowledged; publishing or writing the marks failed.
@@ -47,8 +51,11 @@ type partBatch struct {
 	next    int64 // the offset after the batch's last record
 	// mark: the partition's published mark once the outputs are
 	// acknowledged (never below the one it had).
-	mark   int64
-	writes []skuWrite // the changed states' persisted forms, for the store and the changelog
+	mark int64
+	// persisted: the batch carries the partition's states and next offset
+	// for the store and the changelog (foldBatch).
+	persisted bool
+	writes    []skuWrite // the changed states' persisted forms, for the store and the changelog
 	policy []byte     // the partition's policies, encoded, when the batch changed them
 	out    []*kgo.Record
 	outTS  []time.Time // per out: the cause record's timestamp for an update, else zero
@@ -149,6 +156,9 @@ func commitState(st *store.Store, parts []partBatch, synced bool) error {
 	b := st.NewBatch()
 	defer b.Close()
 	for i := range parts {
+		if !parts[i].persisted {
+			continue
+		}
 		if err := parts[i].stage(b); err != nil {
 			return fmt.Errorf("staging partition %d: %w", parts[i].id, err)
 		}

@@ -61,6 +61,12 @@ type Config struct {
 	ReplicationFactor int16
 	// MaxBatchRecords caps the records folded per processing batch. Default 20,000.
 	MaxBatchRecords int
+	// CommitInterval is how often the folded states and next offsets are
+	// committed to the store (and the changelog). Outputs do not wait for
+	// it: every batch is published as soon as it is folded, and a crash
+	// folds the records since the last commit again without publishing
+	// them twice. Default 100ms; 0 commits every batch.
+	CommitInterval time.Duration
 	// MaxCachedSKUs caps the SKU states kept in memory across partitions;
 	// past it, clean states are dropped after a batch commits (small ones
 	// first). A SKU with 4 locations and a few ids takes about 750 bytes of
@@ -117,6 +123,7 @@ func DefaultConfig() Config {
 		Partitions:         8,
 		ReplicationFactor:  -1,
 		MaxBatchRecords:    20_000,
+		CommitInterval:     100 * time.Millisecond,
 		MaxCachedSKUs:      250_000,
 		LagInterval:        time.Second,
 		StoreRetryInterval: time.Second,
@@ -171,6 +178,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReplicationFactor != -1 && c.ReplicationFactor < 1 {
 		bad("ReplicationFactor", "%d: want -1 (the broker's default) or at least 1", c.ReplicationFactor)
+	}
+	if c.CommitInterval < 0 {
+		bad("CommitInterval", "%v must not be negative", c.CommitInterval)
 	}
 	if c.MaxBatchRecords < 1 {
 		bad("MaxBatchRecords", "%d must be at least 1", c.MaxBatchRecords)

@@ -42,7 +42,7 @@ func NewFolder(st *store.Store, reg *schemas.Registry, topic string, part, parti
 func (f *Folder) Fold(records []*kgo.Record) (*ledger.Effects, []schemas.DeadLetter, error) {
 	pt := f.pt
 	f.seq++
-	pb, err := pt.foldBatch(records, f.seq)
+	pb, err := pt.foldBatch(records, f.seq, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,6 +22,9 @@ type partition struct {
 	// published: outputs of records below this offset were acknowledged
 	// by Kafka (it may be ahead of the committed state after a crash).
 	published int64
+	// unpersisted: records were folded since the last persisted batch;
+	// policiesChanged: among them a channel policy.
+	unpersisted, policiesChanged bool
 
 	// Scratch of the batch being folded, reused: what leaves the fold
 	// stage is copied into the partBatch it returns.
@@ -62,7 +65,10 @@ func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, s
 // are folded quietly, their outputs not published again, so versions on
 // the updates topic only grow. An error is the store's (a state could not
 // be read): nothing of the batch may be committed.
-func (pt *partition) foldBatch(records []*kgo.Record, seq uint64) (partBatch, error) {
+//
+// Only a batch that persists carries the states it changed (and those of
+// the batches before it that did not): the others leave them dirty.
+func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) (partBatch, error) {
 	pt.fx.Reset()
 	pt.causeTS, pt.deads, pt.deadKeys = pt.causeTS[:0], pt.deads[:0], pt.deadKeys[:0]
 	pb := partBatch{id: pt.id, records: len(records)}
@@ -83,7 +89,11 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64) (partBatch, er
 	}
 	pb.next = pt.next
 	pb.mark = max(pt.published, pt.next)
-	pt.persist(&pb, seq)
+	pt.unpersisted = pt.unpersisted || len(records) > 0
+	pt.policiesChanged = pt.policiesChanged || pb.stats.policyChanged
+	if persist {
+		pt.persist(&pb, seq)
+	}
 	for i := range pt.deads {
 		pb.stats.deads[pt.deads[i].Reason]++
 	}
@@ -163,9 +173,11 @@ func (pt *partition) persist(pb *partBatch, seq uint64) {
 		return nil
 	})
 	pt.fold.CleanAs(seq)
-	if pb.stats.policyChanged {
+	if pt.policiesChanged {
 		pb.policy = pt.fold.P.AppendBinary(nil)
 	}
+	pb.persisted = true
+	pt.unpersisted, pt.policiesChanged = false, false
 }
 
 // stage writes the partition's share of a batch (new states, policies if

@@ -88,6 +88,10 @@ func (c *committer) finish(b *batch) {
 		b.err = errAfterFailure
 		return
 	}
+	if !b.persists {
+		c.account(b)
+		return
+	}
 	crashAt(crashMarked)
 	// A changelog ahead of the store would make a restart on this disk
 	// read the whole changelog partition: the commit is synced first.
@@ -132,6 +136,11 @@ func (c *committer) writeChangelog(b *batch) {
 type pipeline struct {
 	c        *committer
 	seq      uint64   // the last batch's number
+	// persistedAt: when the last batch that persists was folded.
+	persistedAt time.Time
+	// tainted: a batch failed to publish and Run is returning; the hot
+	// states must not be committed.
+	tainted bool
 	inflight []*batch // handed to the commit stage and not yet reaped, oldest first
 	// deferred: a failure a rebalance callback found while draining; the
 	// poll loop deals with it after the poll.
@@ -139,9 +148,10 @@ type pipeline struct {
 }
 
 // foldStage folds the fetched records of owned partitions, each partition
-// in a goroutine of its own that also encodes its outputs. It returns nil
-// when there was nothing to fold.
-func (p *Processor) foldStage(fetches kgo.Fetches) (*batch, error) {
+// in a goroutine of its own that also encodes its outputs. A batch that
+// persists also takes every partition with records folded since the last
+// one that did. It returns nil when there was nothing to fold or persist.
+func (p *Processor) foldStage(fetches kgo.Fetches, persist bool) (*batch, error) {
 	recs := make(map[*partition][]*kgo.Record)
 	var work []*partition
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -154,11 +164,19 @@ func (p *Processor) foldStage(fetches kgo.Fetches) (*batch, error) {
 		}
 		recs[pt] = append(recs[pt], fp.Records...)
 	})
+	if persist {
+		for _, pt := range p.parts {
+			if _, seen := recs[pt]; !seen && pt.unpersisted {
+				work = append(work, pt)
+			}
+		}
+	}
 	if len(work) == 0 {
 		return nil, nil
 	}
 	p.pipe.seq++
-	b := &batch{seq: p.pipe.seq, parts: make([]partBatch, len(work)), marked: make(chan struct{}), done: make(chan struct{})}
+	b := &batch{seq: p.pipe.seq, persists: persist, parts: make([]partBatch, len(work)),
+		marked: make(chan struct{}), done: make(chan struct{})}
 	errs := make([]error, len(work))
 	var wg sync.WaitGroup
 	for i, pt := range work {
@@ -166,7 +184,7 @@ func (p *Processor) foldStage(fetches kgo.Fetches) (*batch, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pb, err := pt.foldBatch(recs[pt], b.seq)
+			pb, err := pt.foldBatch(recs[pt], b.seq, persist)
 			if err != nil {
 				errs[i] = fmt.Errorf("folding partition %d: %w", pt.id, err)
 				return
@@ -314,6 +332,9 @@ func (p *Processor) recover(ctx context.Context, err error) error {
 	}
 	var se *storeError
 	if !errors.As(err, &se) {
+		// The hot states hold what failed to publish: nothing more of
+		// them may be committed (flush), a restart folds it again.
+		p.pipe.tainted = true
 		return err
 	}
 	if berr := p.store.Broken(); berr != nil {
@@ -335,6 +356,9 @@ func (p *Processor) accountBatch(b *batch) {
 		pb := &b.parts[i]
 		records += pb.records
 		ups += pb.ups
+		if !pb.persisted {
+			continue
+		}
 		if _, owned := p.mu.next[pb.id]; owned {
 			p.mu.next[pb.id] = pb.next
 		}
@@ -366,6 +390,41 @@ func (p *Processor) accountBatch(b *batch) {
 			}
 		}
 	}
+}
+
+// persistDue reports whether the next batch commits states: with
+// exactly-once every batch does (the transaction commits the group's
+// offsets with its outputs), otherwise once per CommitInterval.
+func (p *Processor) persistDue() bool {
+	return p.sess != nil || time.Since(p.pipe.persistedAt) >= p.cfg.CommitInterval
+}
+
+// unpersisted reports whether a partition folded records not yet carried
+// to the store.
+func (p *Processor) unpersisted() bool {
+	for _, pt := range p.parts {
+		if pt.unpersisted {
+			return true
+		}
+	}
+	return false
+}
+
+// flush commits what every partition folded since the last commit and
+// waits for the pipeline: before partitions go, and before Run returns.
+func (p *Processor) flush(ctx context.Context) error {
+	if p.pipe.tainted {
+		return p.drain()
+	}
+	b, err := p.foldStage(kgo.Fetches{}, true)
+	if err == nil && b != nil {
+		p.pipe.persistedAt = time.Now()
+		err = p.handOn(ctx, b)
+	}
+	if derr := p.drain(); err == nil {
+		err = derr
+	}
+	return err
 }
 
 func (p *Processor) observeLatency(cause time.Time) { p.m.latency.Observe(time.Since(cause).Seconds()) }

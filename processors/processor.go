@@ -216,7 +216,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.pipe.c.cl = p.cl
 	go p.pipe.c.run()
 	defer func() {
-		_ = p.drain() // nothing is lost: a batch not committed is folded again
+		_ = p.flush(context.WithoutCancel(ctx)) // nothing is lost: what is not committed is folded again
 		close(p.pipe.c.in)
 		<-p.pipe.c.stopped
 	}()
@@ -251,6 +251,8 @@ func (l *loopState) wait(p *Processor) time.Duration {
 		return time.Millisecond // finished while the loop was busy: install it now
 	case l.restoring:
 		return 20 * time.Millisecond
+	case p.unpersisted():
+		return max(time.Millisecond, min(200*time.Millisecond, p.cfg.CommitInterval-time.Since(p.pipe.persistedAt)))
 	}
 	return 200 * time.Millisecond
 }
@@ -311,9 +313,13 @@ func (p *Processor) step(ctx context.Context, fetches kgo.Fetches, l *loopState)
 // in hand are finished, so a restart repeats nothing. The caller bounds
 // how long that may take (run's --shutdown-timeout).
 func (p *Processor) foldAndHandOn(ctx context.Context, fetches kgo.Fetches) error {
-	b, err := p.foldStage(fetches)
+	persist := p.persistDue()
+	b, err := p.foldStage(fetches, persist)
 	if err != nil || b == nil {
 		return err
+	}
+	if persist {
+		p.pipe.persistedAt = time.Now()
 	}
 	crashAt(crashFolded)
 	if p.sess != nil {

@@ -219,7 +219,7 @@ func (p *Processor) drainForRebalance() {
 	if p.pipe.c == nil {
 		return // Run has not started
 	}
-	if err := p.drain(); err != nil && p.pipe.deferred == nil {
+	if err := p.flush(context.Background()); err != nil && p.pipe.deferred == nil {
 		p.pipe.deferred = err
 	}
 }

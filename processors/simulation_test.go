@@ -970,7 +970,7 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	s.f.seq++
 	s.inj.arm(true)
 	defer s.inj.arm(false)
-	pb, err := pt.foldBatch(recs, s.f.seq)
+	pb, err := pt.foldBatch(recs, s.f.seq, true)
 	if err != nil {
 		return err
 	}

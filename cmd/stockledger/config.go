@@ -89,6 +89,7 @@ func (c *runConfig) settings() *settings {
 	ss.addField("transaction-timeout", "TransactionTimeout", durVal(&p.TransactionTimeout), "with --exactly-once: how long a crashed instance's open transaction can block read_committed readers")
 	ss.add("session-timeout", durVal(&c.SessionTimeout), "consumer group session timeout: how long the group waits for a member that stopped heartbeating (one killed without leaving) before giving its partitions to others")
 	ss.addField("max-batch-records", "MaxBatchRecords", intVal(&p.MaxBatchRecords), "records folded per processing batch, at most")
+	ss.addField("commit-interval", "CommitInterval", durVal(&p.CommitInterval), "how often folded states and offsets are committed to the store and the changelog (outputs are published every batch, without waiting for it); 0: every batch")
 	ss.addField("max-cached-skus", "MaxCachedSKUs", intVal(&p.MaxCachedSKUs), "SKU states kept in memory across partitions, at most")
 	ss.addField("changelog", "Changelog", boolVal(&p.Changelog), "publish committed states to PREFIX.changelog and restore moved partitions from it")
 	ss.addField("lag-interval", "LagInterval", durVal(&p.LagInterval), "how often partition lag is refreshed")
