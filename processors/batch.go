@@ -52,15 +52,17 @@ type partBatch struct {
 	// mark: the partition's published mark once the outputs are
 	// acknowledged (never below the one it had).
 	mark int64
+	// held: the outputs wait for a later batch (partition.holding).
+	held bool
 	// persisted: the batch carries the partition's states and next offset
 	// for the store and the changelog (foldBatch).
 	persisted bool
 	writes    []skuWrite // the changed states' persisted forms, for the store and the changelog
-	policy []byte     // the partition's policies, encoded, when the batch changed them
-	out    []*kgo.Record
-	outTS  []time.Time // per out: the cause record's timestamp for an update, else zero
-	ups    int         // updates among out
-	stats  foldStats
+	policy    []byte     // the partition's policies, encoded, when the batch changed them
+	out       []*kgo.Record
+	outTS     []time.Time // per out: the cause record's timestamp for an update, else zero
+	ups       int         // updates among out
+	stats     foldStats
 	// clBroken: the partition's changelog writes failed; its changelog
 	// gets no more offset markers.
 	clBroken *atomic.Bool
@@ -119,6 +121,9 @@ type outputs struct {
 // encode appends pt's outputs of the batch just folded to pb: alerts, dead
 // letters, and one update per channel/sku (coalesce).
 func (o outputs) encode(pt *partition, pb *partBatch) {
+	if pb.held {
+		return
+	}
 	add := func(topic string, key, value []byte, ts time.Time) {
 		pb.out = append(pb.out, &kgo.Record{Topic: topic, Key: key, Value: value})
 		pb.outTS = append(pb.outTS, ts)
@@ -167,6 +172,21 @@ func commitState(st *store.Store, parts []partBatch, synced bool) error {
 		return b.CommitSynced()
 	}
 	return b.Commit()
+}
+
+// markProduced records that b's outputs may be on the topics from now on
+// (store.SetProduced).
+func markProduced(st *store.Store, b *batch) error {
+	marks := make(map[int32]int64, len(b.parts))
+	for i := range b.parts {
+		if len(b.parts[i].out) > 0 {
+			marks[b.parts[i].id] = b.parts[i].next
+		}
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	return st.SetProduced(marks)
 }
 
 // produce produces b's outputs; their acks arrive in b.acks. observe sees

@@ -22,6 +22,12 @@ type partition struct {
 	// published: outputs of records below this offset were acknowledged
 	// by Kafka (it may be ahead of the committed state after a crash).
 	published int64
+	// produced: outputs of records below this offset may be on the topics
+	// (store.SetProduced); holding: the fold is between published and
+	// produced after a restart, and keeps the outputs until it reaches
+	// produced, to publish them as one batch.
+	produced int64
+	holding  bool
 	// unpersisted: records were folded since the last persisted batch;
 	// policiesChanged: among them a channel policy.
 	unpersisted, policiesChanged bool
@@ -69,8 +75,10 @@ func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, s
 // Only a batch that persists carries the states it changed (and those of
 // the batches before it that did not): the others leave them dirty.
 func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) (partBatch, error) {
-	pt.fx.Reset()
-	pt.causeTS, pt.deads, pt.deadKeys = pt.causeTS[:0], pt.deads[:0], pt.deadKeys[:0]
+	if !pt.holding {
+		pt.fx.Reset()
+		pt.causeTS, pt.deads, pt.deadKeys = pt.causeTS[:0], pt.deads[:0], pt.deadKeys[:0]
+	}
 	pb := partBatch{id: pt.id, records: len(records)}
 	for _, r := range records {
 		nu, na, nd := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.deads)
@@ -88,9 +96,17 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) 
 		}
 	}
 	pb.next = pt.next
-	pb.mark = max(pt.published, pt.next)
 	pt.unpersisted = pt.unpersisted || len(records) > 0
 	pt.policiesChanged = pt.policiesChanged || pb.stats.policyChanged
+	// A batch cut elsewhere before a crash may have published a key's
+	// later value than this batch ends with: the outputs wait for the
+	// batch that reaches the produced mark, and nothing is persisted
+	// before they are published.
+	if pt.holding = pt.next < pt.produced; pt.holding {
+		pb.held, pb.mark = true, pt.published
+		return pb, nil
+	}
+	pb.mark = max(pt.published, pt.next)
 	if persist {
 		pt.persist(&pb, seq)
 	}

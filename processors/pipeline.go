@@ -134,13 +134,13 @@ func (c *committer) writeChangelog(b *batch) {
 // pipeline is what the poll loop knows of the batches it handed on (poll
 // loop only; rebalance callbacks use it between polls).
 type pipeline struct {
-	c        *committer
-	seq      uint64   // the last batch's number
+	c   *committer
+	seq uint64 // the last batch's number
 	// persistedAt: when the last batch that persists was folded.
 	persistedAt time.Time
 	// tainted: a batch failed to publish and Run is returning; the hot
 	// states must not be committed.
-	tainted bool
+	tainted  bool
 	inflight []*batch // handed to the commit stage and not yet reaped, oldest first
 	// deferred: a failure a rebalance callback found while draining; the
 	// poll loop deals with it after the poll.
@@ -217,6 +217,9 @@ func (p *Processor) handOn(ctx context.Context, b *batch) error {
 		if prev.pubErr != nil {
 			return prev.pubErr
 		}
+	}
+	if err := markProduced(p.store, b); err != nil {
+		return &storeError{err}
 	}
 	produce(ctx, p.cl, b, p.observeLatency)
 	crashAt(crashProduced)

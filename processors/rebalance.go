@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -162,22 +163,34 @@ func (p *Processor) install(part int32) error {
 // loadPartition reads pt's policies, next offset and published mark from
 // the store, and makes that offset the partition's status.
 func (p *Processor) loadPartition(pt *partition) error {
-	if err := p.store.Partition(pt.id, &pt.fold.P); err != nil {
+	if err := pt.load(p.store, p.committed[pt.id]); err != nil {
 		return err
 	}
-	next, _, err := p.store.Offset(pt.id)
+	p.mu.Lock()
+	p.mu.next[pt.id] = pt.next
+	p.mu.Unlock()
+	return nil
+}
+
+// load reads the partition's policies, next offset and marks from st;
+// committed is the group's committed offset (exactly-once: published with
+// the outputs).
+func (pt *partition) load(st *store.Store, committed int64) error {
+	if err := st.Partition(pt.id, &pt.fold.P); err != nil {
+		return err
+	}
+	next, _, err := st.Offset(pt.id)
 	if err != nil {
 		return err
 	}
-	published, err := p.store.Published(pt.id)
+	published, err := st.Published(pt.id)
 	if err != nil {
 		return err
 	}
 	pt.next = next
-	pt.published = max(pt.published, published, p.committed[pt.id])
-	p.mu.Lock()
-	p.mu.next[pt.id] = next
-	p.mu.Unlock()
+	pt.published = max(pt.published, published, committed)
+	pt.produced = max(st.Produced(pt.id), pt.published)
+	pt.holding = pt.next < pt.produced
 	return nil
 }
 

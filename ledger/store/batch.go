@@ -44,7 +44,7 @@ func (s *Store) DropPartition(p int32) error {
 		if err := b.Commit(s.commitOpts); err != nil {
 			return err
 		}
-		return s.published.drop(p)
+		return errors.Join(s.published.drop(p), s.produced.drop(p))
 	})
 }
 

@@ -38,9 +38,18 @@ const publishedFile = "STOCKLEDGER-PUBLISHED"
 
 var publishedMagic = [4]byte{'S', 'L', 'P', 'M'}
 
+// The produced marks, in a file of the same format ("SLPR"), say how far
+// outputs were handed to Kafka, acknowledged or not: records between a
+// partition's published and produced marks may have outputs on the topics
+// that the restart cannot see (SetProduced).
+const producedFile = "STOCKLEDGER-PRODUCED"
+
+var producedMagic = [4]byte{'S', 'L', 'P', 'R'}
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type publishedMarks struct {
+	magic [4]byte
 	mu    sync.Mutex
 	f     vfs.File // nil for a read-only store
 	sync  bool
@@ -50,9 +59,9 @@ type publishedMarks struct {
 
 // openPublished reads the marks file in dir (if any) and, unless readOnly,
 // opens it for writing.
-func openPublished(fs vfs.FS, dir string, readOnly, sync bool) (*publishedMarks, error) {
-	pm := &publishedMarks{sync: sync, marks: map[int32]int64{}}
-	name := fs.PathJoin(dir, publishedFile)
+func openPublished(fs vfs.FS, dir, file string, magic [4]byte, readOnly, sync bool) (*publishedMarks, error) {
+	pm := &publishedMarks{magic: magic, sync: sync, marks: map[int32]int64{}}
+	name := fs.PathJoin(dir, file)
 	var f vfs.File
 	var err error
 	if readOnly {
@@ -70,7 +79,7 @@ func openPublished(fs vfs.FS, dir string, readOnly, sync bool) (*publishedMarks,
 		f.Close()
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	pm.marks = decodePublished(data)
+	pm.marks = decodePublished(data, magic)
 	if readOnly {
 		f.Close()
 		return pm, nil
@@ -91,9 +100,9 @@ func openPublished(fs vfs.FS, dir string, readOnly, sync bool) (*publishedMarks,
 	return pm, nil
 }
 
-func decodePublished(data []byte) map[int32]int64 {
+func decodePublished(data []byte, magic [4]byte) map[int32]int64 {
 	marks := map[int32]int64{}
-	if len(data) < 12 || [4]byte(data[:4]) != publishedMagic {
+	if len(data) < 12 || [4]byte(data[:4]) != magic {
 		return marks
 	}
 	n := int(binary.BigEndian.Uint32(data[4:]))
@@ -140,7 +149,7 @@ func (pm *publishedMarks) writeLocked() error {
 		return errors.New("store is read-only")
 	}
 	parts := slices.Sorted(maps.Keys(pm.marks))
-	b := append(pm.buf[:0], publishedMagic[:]...)
+	b := append(pm.buf[:0], pm.magic[:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(parts)))
 	for _, p := range parts {
 		b = binary.BigEndian.AppendUint32(b, uint32(p))
@@ -180,6 +189,22 @@ func (s *Store) SetPublished(marks map[int32]int64) error {
 	}
 	return s.published.set(marks)
 }
+
+// SetProduced records, before a batch's outputs are handed to Kafka, that
+// outputs of partition p's records below next may be on the topics from
+// now on. A restart folds the records between the published and the
+// produced marks before it publishes any of them, and publishes their
+// outputs as one batch: each key's last value once, so a version it
+// published before the crash is never followed by a lower one.
+func (s *Store) SetProduced(marks map[int32]int64) error {
+	if _, err := s.db(); err != nil {
+		return err
+	}
+	return s.produced.set(marks)
+}
+
+// Produced returns the mark SetProduced recorded for p (0 if none).
+func (s *Store) Produced(p int32) int64 { return s.produced.get(p) }
 
 // Published returns the mark SetPublished recorded for p (0 if none).
 func (s *Store) Published(p int32) (int64, error) {

@@ -115,7 +115,7 @@ func TestPublishedMarksCrash(t *testing.T) {
 		buf := make([]byte, 64)
 		n, _ := data.ReadAt(buf, 0)
 		data.Close()
-		if got := decodePublished(buf[:n]); got[1] != 99 {
+		if got := decodePublished(buf[:n], publishedMagic); got[1] != 99 {
 			t.Fatalf("sync=%v: after a kill the file holds %v, want partition 1 at 99", sync, got)
 		}
 		// The machine goes down: what was synced is all the next boot has

@@ -75,6 +75,7 @@ type Store struct {
 		broken error
 	}
 	published *publishedMarks
+	produced  *publishedMarks // SetProduced
 }
 
 // ErrDiskFull is returned when the store's disk has less free space than
@@ -115,8 +116,13 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.Sync {
 		s.commitOpts = pebble.Sync
 	}
-	if s.published, err = openPublished(o.FS, dir, o.ReadOnly, o.Sync); err != nil {
+	if s.published, err = openPublished(o.FS, dir, publishedFile, publishedMagic, o.ReadOnly, o.Sync); err != nil {
 		db.Close()
+		return nil, err
+	}
+	if s.produced, err = openPublished(o.FS, dir, producedFile, producedMagic, o.ReadOnly, o.Sync); err != nil {
+		db.Close()
+		s.published.close()
 		return nil, err
 	}
 	s.mu.db = db
@@ -211,6 +217,7 @@ func (s *Store) Close() (err error) {
 		// exit; the next Open replays the log from disk.
 		s.mu.db = nil
 		_ = s.published.close()
+		_ = s.produced.close()
 		return s.mu.broken
 	}
 	defer func() {
@@ -220,7 +227,7 @@ func (s *Store) Close() (err error) {
 	}()
 	db := s.mu.db
 	s.mu.db = nil
-	return errors.Join(s.published.close(), db.Close())
+	return errors.Join(s.published.close(), s.produced.close(), db.Close())
 }
 
 // Broken returns why the store stopped writing, or nil. A broken store
