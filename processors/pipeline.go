@@ -370,6 +370,12 @@ func (p *Processor) accountBatch(b *batch) {
 		}
 	}
 	p.mu.Unlock()
+	if b.persists {
+		select {
+		case p.committedSig <- struct{}{}: // mirrorLoop
+		default: // a mirror is due already
+		}
+	}
 	m.batchRecords.Observe(float64(records))
 	m.updates.Add(float64(ups))
 	for i := range b.parts {

@@ -66,6 +66,8 @@ type Processor struct {
 	clBroken  map[int32]*atomic.Bool // changelog writes failed: no more offset markers
 
 	ready atomic.Bool
+	// committedSig: a state commit happened (mirrorLoop).
+	committedSig chan struct{}
 	// wake cancels the poll in progress (wakePoll).
 	wake struct {
 		sync.Mutex
@@ -94,6 +96,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	p := &Processor{cfg: cfg, log: log, store: st, reg: reg, m: newMetrics(promReg), parts: make(map[int32]*partition),
 		restoring: make(map[int32]context.CancelFunc), restores: make(chan restoreResult, 64), clBroken: make(map[int32]*atomic.Bool),
 		committed: make(map[int32]int64)}
+	p.committedSig = make(chan struct{}, 1)
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
 	var err error
@@ -208,6 +211,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go p.lagLoop(lagCtx)
+	if p.sess == nil {
+		go p.mirrorLoop(lagCtx)
+	}
 	changelog := ""
 	if p.cfg.Changelog {
 		changelog = p.cfg.Topics.Changelog

@@ -58,12 +58,10 @@ func (p *Processor) Status() Status {
 	return st
 }
 
-// lagLoop refreshes lag at once and then every LagInterval, and mirrors
-// the owned partitions' committed offsets to the group (mirrorOffsets).
+// lagLoop refreshes lag at once and then every LagInterval.
 func (p *Processor) lagLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.LagInterval)
 	defer t.Stop()
-	var mirrored map[int32]int64
 	for {
 		p.refreshLag(ctx)
 		select {
@@ -71,9 +69,25 @@ func (p *Processor) lagLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if p.sess == nil { // with exactly-once the transactions commit them
-			mirrored = p.mirrorOffsets(ctx, mirrored)
+	}
+}
+
+// mirrorLoop mirrors the owned partitions' committed offsets to the group
+// after each state commit (the commit stage signals committedSig), and
+// every LagInterval a mirror that failed is tried again. With exactly-once
+// the transactions commit them.
+func (p *Processor) mirrorLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.LagInterval)
+	defer t.Stop()
+	var mirrored map[int32]int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.committedSig:
+		case <-t.C:
 		}
+		mirrored = p.mirrorOffsets(ctx, mirrored)
 	}
 }
 
