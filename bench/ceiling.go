@@ -270,22 +270,12 @@ func ceilingPartitioner(changelog string) kgo.Partitioner {
 // a consumer group member blocking rebalances on poll, read committed,
 // the same buffer, linger and batch size, and its output partitioner.
 func ceilingClient(env *Env, topic, group string, dst processors.Topics) (*kgo.Client, int, error) {
-	pcfg := processors.DefaultConfig()
-	env.Processor.apply(&pcfg)
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(env.Brokers...),
-		kgo.ClientID("stockledger-bench-ceiling"),
+	opts, pcfg := consumerOpts(env, "stockledger-bench-ceiling", topic, group)
+	cl, err := kgo.NewClient(append(opts,
 		kgo.RecordPartitioner(ceilingPartitioner(dst.Changelog)),
-		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(topic),
-		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.MaxBufferedRecords(1 << 20),
 		kgo.ProducerLinger(0),
-		kgo.ProducerBatchMaxBytes(16 << 20),
-	}, pcfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+		kgo.ProducerBatchMaxBytes(16<<20),
+	)...)
 	return cl, pcfg.MaxBatchRecords, err
 }
 

@@ -475,20 +475,8 @@ func runPhase(ctx context.Context, env *Env, t processors.Topics, prod *producer
 // committed, the same buffer and batch caps), polling every record and
 // doing nothing else.
 func rawConsume(ctx context.Context, env *Env, topic, group string, total int64) (*Throughput, error) {
-	pcfg := processors.DefaultConfig()
-	env.Processor.apply(&pcfg)
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(env.Brokers...),
-		kgo.ClientID("stockledger-bench-raw"),
-		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(topic),
-		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.MaxBufferedRecords(1 << 20),
-		kgo.ProducerBatchMaxBytes(1 << 20),
-	}, pcfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	opts, pcfg := consumerOpts(env, "stockledger-bench-raw", topic, group)
+	cl, err := kgo.NewClient(append(opts, kgo.ProducerBatchMaxBytes(1<<20))...)
 	if err != nil {
 		return nil, err
 	}
@@ -518,6 +506,24 @@ func rawConsume(ctx context.Context, env *Env, topic, group string, total int64)
 	cl.Close()
 	_ = sink
 	return th, err
+}
+
+// consumerOpts are the processor's consumer settings (processors.New): a
+// group member blocking rebalances on poll, reading committed records,
+// with the same buffer; and the processor's config for its batch cap.
+func consumerOpts(env *Env, clientID, topic, group string) ([]kgo.Opt, processors.Config) {
+	pcfg := processors.DefaultConfig()
+	env.Processor.apply(&pcfg)
+	return append([]kgo.Opt{
+		kgo.SeedBrokers(env.Brokers...),
+		kgo.ClientID(clientID),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.MaxBufferedRecords(1 << 20),
+	}, pcfg.ClientOpts...), pcfg
 }
 
 func round(v float64, digits int) float64 {

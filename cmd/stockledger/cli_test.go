@@ -411,21 +411,9 @@ func TestSIGKILLRestart(t *testing.T) {
 	defer cancel()
 	started := time.Now()
 
-	lines := gen.Stream(gen.Config{Seed: seed, SKUs: 1000, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
+	ks := newKillStream(ctx, t, gen.Config{Seed: seed, SKUs: 1000, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
 		PolicyChanges: []int{n / 5, n / 2, 4 * n / 5}}, n)
-	wire, err := e2etest.Wire(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expc := make(chan *e2etest.Expected, 1)
-	go func() { expc <- e2etest.Expect(lines) }()
-
-	cl := startBroker(t)
-	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	wire, expc, cl, prod := ks.wire, ks.exp, ks.cl, ks.prod
 	if prod.Partitions() != testPartitions {
 		t.Fatalf("events topic has %d partitions, want %d", prod.Partitions(), testPartitions)
 	}

@@ -46,21 +46,9 @@ func TestKillBetweenStages(t *testing.T) {
 	points := processors.CrashPoints()
 	const perKill, chunk = 5000, 250
 	n := perKill * (len(points) + 1)
-	lines := gen.Stream(gen.Config{Seed: seed, SKUs: 400, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
+	ks := newKillStream(ctx, t, gen.Config{Seed: seed, SKUs: 400, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
 		PolicyChanges: []int{n / 4, n / 2, 3 * n / 4}}, n)
-	wire, err := e2etest.Wire(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expc := make(chan *e2etest.Expected, 1)
-	go func() { expc <- e2etest.Expect(lines) }()
-
-	cl := startBroker(t)
-	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	wire, expc, cl, prod := ks.wire, ks.exp, ks.cl, ks.prod
 	adm := kadm.NewClient(prod.Client())
 	data := filepath.Join(t.TempDir(), "data")
 
@@ -100,6 +88,32 @@ func TestKillBetweenStages(t *testing.T) {
 	for _, dir := range []string{data, fresh} {
 		checkStoreAgainst(t, exp, dir, ends)
 	}
+}
+
+// killStream is what the kill tests share: a generated stream encoded for
+// the events topic, the model's expected outputs (computed in the
+// background), a broker and a producer (closed with the test).
+type killStream struct {
+	wire []e2etest.WireEvent
+	exp  chan *e2etest.Expected
+	cl   *cluster
+	prod *processors.EventProducer
+}
+
+func newKillStream(ctx context.Context, t *testing.T, c gen.Config, n int) *killStream {
+	t.Helper()
+	lines := gen.Stream(c, n)
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := &killStream{wire: wire, exp: make(chan *e2etest.Expected, 1), cl: startBroker(t)}
+	go func() { ks.exp <- e2etest.Expect(lines) }()
+	if ks.prod, err = processors.NewEventProducer(ctx, []string{ks.cl.brokers}, ks.cl.topics, testPartitions); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ks.prod.Close)
+	return ks
 }
 
 // buildCrashBinary builds stockledger with the crash points armed by
