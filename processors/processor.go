@@ -105,12 +105,35 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	}
 	p.out = outputs{topics: cfg.Topics, framing: p.framing}
 	promReg.MustRegister(newPebbleCollector(st.DB))
-	kp := kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())
+	p.clCtx, p.clStop = context.WithCancel(context.Background())
+	cl, err := p.newClient(promReg)
+	if err != nil {
+		return nil, err
+	}
+	p.setClient(cl)
+	p.adm = kadm.NewClient(cl)
+	n, err := EnsureTopics(ctx, p.adm, cfg.Topics, cfg.Partitions, cfg.ReplicationFactor)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	p.numPartitions = n
+	if err := p.checkMeta(n); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// newClient creates the Kafka client: a consumer group member that folds
+// the events topic and produces the outputs (transactional with
+// ExactlyOnce).
+func (p *Processor) newClient(promReg prometheus.Registerer) (*kgo.Client, error) {
+	cfg := p.cfg
 	clientID := "stockledger"
 	if cfg.AdvertiseHTTP != "" {
 		clientID = "stockledger@" + cfg.AdvertiseHTTP
 	}
-	p.clCtx, p.clStop = context.WithCancel(context.Background())
 	opts := append([]kgo.Opt{
 		kgo.WithContext(p.clCtx),
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -126,43 +149,29 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
 		kgo.MaxBufferedRecords(1 << 20),
-		// A batch waits for its outputs' acks before committing, so
-		// lingering only adds latency: requests batch while others are in
-		// flight anyway (bench: p99 at 10k events/s 44 ms -> 8 ms).
+		// Outputs are produced as soon as a batch is folded, and the
+		// next batch waits for their acks: lingering only adds latency.
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(16 << 20), // the output topics' max.message.bytes (topics.go)
-		kgo.WithHooks(kp),
+		kgo.WithHooks(kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())),
 	}, cfg.ClientOpts...)
 	if cfg.StaticMembership {
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
-	var cl *kgo.Client
-	if cfg.ExactlyOnce {
-		opts = append(opts, kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID), kgo.TransactionTimeout(cfg.TransactionTimeout))
-		sess, err := kgo.NewGroupTransactSession(opts...)
+	if !cfg.ExactlyOnce {
+		cl, err := kgo.NewClient(opts...)
 		if err != nil {
-			return nil, fmt.Errorf("creating transactional kafka client: %w", err)
-		}
-		p.sess, cl = sess, sess.Client()
-	} else {
-		var err error
-		if cl, err = kgo.NewClient(opts...); err != nil {
 			return nil, fmt.Errorf("creating kafka client: %w", err)
 		}
+		return cl, nil
 	}
-	p.setClient(cl)
-	p.adm = kadm.NewClient(cl)
-	n, err := EnsureTopics(ctx, p.adm, cfg.Topics, cfg.Partitions, cfg.ReplicationFactor)
+	opts = append(opts, kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID), kgo.TransactionTimeout(cfg.TransactionTimeout))
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
-		cl.Close()
-		return nil, err
+		return nil, fmt.Errorf("creating transactional kafka client: %w", err)
 	}
-	p.numPartitions = n
-	if err := p.checkMeta(n); err != nil {
-		cl.Close()
-		return nil, err
-	}
-	return p, nil
+	p.sess = sess
+	return sess.Client(), nil
 }
 
 // checkMeta refuses a store built from another topic or partition count:
