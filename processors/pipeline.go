@@ -59,27 +59,43 @@ func newCommitter(st *store.Store, changelog string, m *metrics, log *slog.Logge
 		in: make(chan *batch, maxInflight), stopped: make(chan struct{})}
 }
 
+// run runs the commit stage as two goroutines in a row, so that a slow
+// store commit (a synced write behind a busy disk) does not hold up the
+// marks of the batches after it, for which the next batch's outputs wait:
+// mark (acks, published marks) then commit (store, changelog).
 func (c *committer) run() {
+	marked := make(chan *batch, maxInflight)
+	go func() {
+		defer close(marked)
+		for b := range c.in {
+			c.mark(b)
+			marked <- b
+		}
+	}()
 	defer close(c.stopped)
-	for b := range c.in {
-		c.finish(b)
+	for b := range marked {
+		c.commit(b)
 	}
 }
 
-// finish takes b through the commit stage: acks, published marks, the
-// store, the changelog. It closes b.marked once the marks are written (or
-// failed) and b.done at the end.
-func (c *committer) finish(b *batch) {
-	defer close(b.done)
-	b.pubErr = b.acks.wait()
-	if b.pubErr == nil {
-		b.acked = true
-		crashAt(crashAcked)
-		if err := markPublished(c.st, b.parts); err != nil {
-			b.pubErr = &storeError{err}
-		}
+// mark waits for b's acks and writes its published marks, then closes
+// b.marked; a failure is b.pubErr.
+func (c *committer) mark(b *batch) {
+	defer close(b.marked)
+	if b.pubErr = b.acks.wait(); b.pubErr != nil {
+		return
 	}
-	close(b.marked)
+	b.acked = true
+	crashAt(crashAcked)
+	if err := markPublished(c.st, b.parts); err != nil {
+		b.pubErr = &storeError{err}
+	}
+}
+
+// commit takes a marked batch through the store and the changelog, and
+// closes b.done.
+func (c *committer) commit(b *batch) {
+	defer close(b.done)
 	if b.pubErr != nil {
 		b.err, c.failed = b.pubErr, true
 		return
