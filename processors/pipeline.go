@@ -17,23 +17,26 @@ import (
 //
 //	fold (poll loop) -> publish (Kafka producer) -> commit (committer)
 //
-// The poll loop folds batch N+1 while batch N's outputs are in flight and
-// its state is committing. Two rules keep a crash at any point exact:
+// The poll loop folds batch N+1 while the outputs of the batches before it
+// are in flight and their states commit. Two rules keep a crash at any
+// point exact:
 //
 //   - A state commit never covers outputs Kafka has not acknowledged: the
 //     committer commits a batch only after its acks and its published
-//     marks.
-//   - A batch's outputs are produced only once the previous batch's are
-//     acknowledged and marked: at most one batch's outputs are ever in
-//     doubt, so a refold after a crash publishes each key's last value of
-//     that batch once (coalesce) and no version goes back on the topic.
+//     marks, and marks batches in order, none after one that failed.
+//   - Before a batch's outputs are produced the produced marks cover it:
+//     the outputs in doubt after a crash are those between the published
+//     and the produced marks, and a refold publishes them as one batch,
+//     each key's last value once (partition.holding), so no version goes
+//     back on the topic.
 //
 // A folded state stays in memory until its batch is committed (the fold's
 // CleanAs and Saved): a cold read of the store never sees a state older
 // than the fold's.
 
-// maxInflight bounds the batches handed on and not yet committed.
-const maxInflight = 3
+// maxInflight bounds the batches handed on and not yet committed: the
+// outputs in flight while a batch waits for its acks.
+const maxInflight = 16
 
 // committer is the commit stage. It runs batches in fold order on a
 // goroutine of its own and holds nothing of the poll loop's: everything it
@@ -67,8 +70,18 @@ func (c *committer) run() {
 	marked := make(chan *batch, maxInflight)
 	go func() {
 		defer close(marked)
+		failed := false
 		for b := range c.in {
-			c.mark(b)
+			if failed {
+				// An earlier batch's outputs failed: marking a later one
+				// would claim them acknowledged too.
+				_ = b.acks.wait()
+				b.pubErr = errAfterFailure
+				close(b.marked)
+			} else {
+				c.mark(b)
+				failed = b.pubErr != nil
+			}
 			marked <- b
 		}
 	}()
@@ -96,11 +109,11 @@ func (c *committer) mark(b *batch) {
 // closes b.done.
 func (c *committer) commit(b *batch) {
 	defer close(b.done)
-	if b.pubErr != nil {
+	if b.pubErr != nil && b.pubErr != errAfterFailure {
 		b.err, c.failed = b.pubErr, true
 		return
 	}
-	if c.failed {
+	if c.failed || b.pubErr != nil {
 		b.err = errAfterFailure
 		return
 	}
@@ -217,8 +230,8 @@ func (p *Processor) foldStage(fetches kgo.Fetches, persist bool) (*batch, error)
 	return b, nil
 }
 
-// handOn publishes b once the batch before it is acknowledged and marked,
-// and hands it to the commit stage. An error is the earlier batch's: b is
+// handOn publishes b and hands it to the commit stage, once fewer than
+// maxInflight batches are in flight. An error is an earlier batch's: b is
 // then neither published nor handed on.
 func (p *Processor) handOn(ctx context.Context, b *batch) error {
 	for len(p.pipe.inflight) >= maxInflight {
@@ -227,10 +240,12 @@ func (p *Processor) handOn(ctx context.Context, b *batch) error {
 		}
 	}
 	if n := len(p.pipe.inflight); n > 0 {
-		prev := p.pipe.inflight[n-1]
-		<-prev.marked
-		p.notePublished(prev)
-		if prev.pubErr != nil {
+		if prev := p.pipe.inflight[n-1]; isClosed(prev.marked) && prev.pubErr != nil {
+			// Publishing failed: nothing more goes out. The failure is
+			// the first failed batch's.
+			if err := p.drain(); err != nil {
+				return err
+			}
 			return prev.pubErr
 		}
 	}
@@ -326,6 +341,16 @@ func (p *Processor) notePublished(b *batch) {
 		if pt, ok := p.parts[b.parts[i].id]; ok {
 			pt.published = max(pt.published, b.parts[i].mark)
 		}
+	}
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

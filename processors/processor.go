@@ -149,8 +149,9 @@ func (p *Processor) newClient(promReg prometheus.Registerer) (*kgo.Client, error
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
 		kgo.MaxBufferedRecords(1 << 20),
-		// Outputs are produced as soon as a batch is folded, and the
-		// next batch waits for their acks: lingering only adds latency.
+		// Outputs are produced as soon as a batch is folded; records
+		// batch while earlier requests are in flight anyway, so
+		// lingering would only add latency.
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(16 << 20), // the output topics' max.message.bytes (topics.go)
 		kgo.WithHooks(kprom.NewMetrics("stockledger_kafka", kprom.Registerer(promReg), kprom.WithClientLabel())),
