@@ -29,7 +29,6 @@ import (
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/gen"
-	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/processors/e2etest"
 	"github.com/stockledger/stockledger/schemas"
@@ -546,23 +545,7 @@ func TestSIGKILLRestart(t *testing.T) {
 			t.Logf("data and logs copied to %s", keep)
 		}
 	}
-	st, err := store.Open(filepath.Join(data, "ledger"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for p, end := range ends {
-		if next, ok, err := st.Offset(p); err != nil || !ok || next != end {
-			t.Errorf("partition %d: store's next offset %d (present %v, err %v), topic end %d", p, next, ok, err, end)
-		}
-	}
-	for _, d := range e2etest.CompareSKUs(exp, func(sku string) (ledger.SKU, bool, error) {
-		var s ledger.SKU
-		found, err := st.SKU(processors.PartitionOf(sku, testPartitions), sku, &s)
-		return s, found, err
-	}) {
-		t.Error(d)
-	}
+	checkStoreAgainst(t, exp, data, ends)
 	t.Logf("model: %d keys, %d alerts, %d dead letters; published %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()), got.Updates)
 }
 
