@@ -97,7 +97,7 @@ func (c *runConfig) settings() *settings {
 	ss.addField("id-retention", "Ledger.IDRetention", durVal(&p.Ledger.IDRetention), "how long (in event time) applied event ids are remembered for deduplication; at least 24h")
 	ss.addField("max-ids-per-sku", "Ledger.MaxIDsPerSKU", intVal(&p.Ledger.MaxIDsPerSKU), "event ids remembered per SKU, at most")
 	ss.add("data", strVal(&c.Data), "directory for the ledger store (DATA/ledger) and the embedded broker's log (DATA/kafka)")
-	ss.add("min-free-bytes", int64Val(&c.MinFreeBytes), "the store pauses the processor while its disk has less free space than this plus the log Pebble preallocates next (110% of its memtable: 64 MiB, less on a small disk) (bytes)")
+	ss.add("min-free-bytes", int64Val(&c.MinFreeBytes), "the store pauses the processor while its disk has less free space than this plus the log Pebble preallocates next (110% of its memtable: 16 MiB, less on a small disk) (bytes)")
 	ss.addField("http", "HTTP.Addr", strVal(&c.HTTP.Addr), "HTTP listen address (API, /metrics, probes); 0.0.0.0:8080 to serve other hosts; empty: no HTTP")
 	ss.addSecret("http-token", strVal(&c.HTTP.Token), "bearer token required on /v1/ (probes and /metrics stay open); empty: no token")
 	ss.add("http-token-file", strVal(&c.HTTPTokenFile), "file holding the bearer token (one line; surrounding white space is ignored)")
