@@ -336,30 +336,40 @@ func (v *changelogView) skuParts(name string, state []byte, ps *[][]byte, scratc
 	return first, nil
 }
 
-// lastRecord reads the record at end-1 of changelog partition part.
+// lastRecord reads the last record of changelog partition part (end is
+// its end offset). With exactly-once the last transaction's commit marker
+// sits at end-1 and is never delivered: the last record is then the one at
+// end-2, read committed. An error means no answer (the tail was aborted,
+// say): the caller reads the changelog whole.
 func lastRecord(ctx context.Context, cfg Config, part int32, end int64) (*kgo.Record, error) {
-	at := kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().At(end - 1)}})
-	cl, err := kgo.NewClient(restoreClientOpts(cfg, at)...)
+	from := end - 1
+	if cfg.ExactlyOnce {
+		from = max(0, end-2)
+	}
+	at := kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Changelog: {part: kgo.NewOffset().At(from)}})
+	cl, err := kgo.NewClient(restoreClientOpts(cfg, at, kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	var last *kgo.Record
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var last *kgo.Record
-		fs.EachRecord(func(r *kgo.Record) { last = r })
-		if last != nil {
-			return last, nil
-		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
 		if ferr != nil {
 			return nil, ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) { last = r })
+		// The record at end-1, or, with exactly-once, the one before the
+		// last transaction's commit marker.
+		if last != nil && (last.Offset == end-1 || cfg.ExactlyOnce && last.Offset == end-2) {
+			return last, nil
 		}
 	}
 }

@@ -106,3 +106,73 @@ func TestRestoreOfACurrentStoreReadsOneRecord(t *testing.T) {
 		t.Errorf("store behind: SKU-07 after the restore: found %v, %v, version %d", found, err, got.Version)
 	}
 }
+
+// TestRestoreOfACurrentStoreExactlyOnce: with exactly-once the changelog
+// ends in a transaction's commit marker, which no consumer is given. A
+// restart on a current store still reads only the record before it: it
+// neither waits for a record that never comes nor reads the changelog
+// whole.
+func TestRestoreOfACurrentStoreExactlyOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const topic = "restore.changelog"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fetched := new(fetchedRecords)
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.Topics.Changelog, cfg.ExactlyOnce = c.ListenAddrs(), topic, true
+	cfg.ClientOpts = []kgo.Opt{kgo.WithHooks(fetched)}
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID("restore-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	const skus, marker = 20, 100
+	for batch := range 2 { // two transactions, as two batches would write
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range skus {
+			s := ledger.SKU{Name: fmt.Sprintf("SKU-%02d", i), Version: uint64(batch + 1)}
+			prod.Produce(ctx, &kgo.Record{Topic: topic, Key: changelogStateKey(s.Name), Value: s.AppendBinary(nil)}, nil)
+		}
+		prod.Produce(ctx, &kgo.Record{Topic: topic, Key: changelogOffsetKey, Value: changelogMarkerValue(int64(marker + batch))}, nil)
+		if err := prod.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	st, err := store.Open("", store.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := st.NewBatch()
+	if err := b.SetOffset(0, marker+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res := restore(ctx, cfg, st, 0, restoreEnv{})
+	if res.err != nil || res.restored || res.resent || res.next != marker+1 {
+		t.Fatalf("current store: %+v", res)
+	}
+	// The broker hands out whole record batches: the last transaction's
+	// records and its commit marker.
+	if n := fetched.n.Load(); n > skus+2 {
+		t.Errorf("current store: %d records fetched, want only the last transaction's %d", n, skus+2)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("current store: the restore took %v: it waited for a record that never comes", took)
+	}
+}
