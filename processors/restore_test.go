@@ -23,6 +23,24 @@ func (f *fetchedRecords) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int3
 	f.n.Add(int64(m.NumRecords))
 }
 
+// restoreTestConfig starts a broker with a one-partition changelog topic
+// (stopped with the test) and returns a config for it whose clients count
+// the records they fetch.
+func restoreTestConfig(t *testing.T) (Config, *fetchedRecords) {
+	t.Helper()
+	const topic = "restore.changelog"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	fetched := new(fetchedRecords)
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.Topics.Changelog = c.ListenAddrs(), topic
+	cfg.ClientOpts = []kgo.Opt{kgo.WithHooks(fetched)}
+	return cfg, fetched
+}
+
 // TestRestoreOfACurrentStoreReadsOneRecord: when the changelog's last
 // record is the marker of the store's own offset (a restart on the same
 // disk), restore fetches that record and nothing else; when the store is
@@ -30,16 +48,8 @@ func (f *fetchedRecords) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int3
 func TestRestoreOfACurrentStoreReadsOneRecord(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const topic = "restore.changelog"
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fetched := new(fetchedRecords)
-	cfg := DefaultConfig()
-	cfg.Brokers, cfg.Topics.Changelog = c.ListenAddrs(), topic
-	cfg.ClientOpts = []kgo.Opt{kgo.WithHooks(fetched)}
+	cfg, fetched := restoreTestConfig(t)
+	topic := cfg.Topics.Changelog
 
 	// The changelog: 50 SKUs, the partition state, the marker at 100,
 	// each record a batch of its own.
@@ -115,16 +125,9 @@ func TestRestoreOfACurrentStoreReadsOneRecord(t *testing.T) {
 func TestRestoreOfACurrentStoreExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const topic = "restore.changelog"
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fetched := new(fetchedRecords)
-	cfg := DefaultConfig()
-	cfg.Brokers, cfg.Topics.Changelog, cfg.ExactlyOnce = c.ListenAddrs(), topic, true
-	cfg.ClientOpts = []kgo.Opt{kgo.WithHooks(fetched)}
+	cfg, fetched := restoreTestConfig(t)
+	cfg.ExactlyOnce = true
+	topic := cfg.Topics.Changelog
 
 	prod, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.TransactionalID("restore-test"))
