@@ -204,6 +204,9 @@ func (p *Processor) foldStage(fetches kgo.Fetches, persist bool) (*batch, error)
 		return nil, nil
 	}
 	p.pipe.seq++
+	if persist {
+		p.pipe.persistedAt = time.Now()
+	}
 	b := &batch{seq: p.pipe.seq, persists: persist, parts: make([]partBatch, len(work)),
 		marked: make(chan struct{}), done: make(chan struct{})}
 	errs := make([]error, len(work))
@@ -468,7 +471,6 @@ func (p *Processor) flush(ctx context.Context) error {
 	}
 	b, err := p.foldStage(kgo.Fetches{}, true)
 	if err == nil && b != nil {
-		p.pipe.persistedAt = time.Now()
 		err = p.handOn(ctx, b)
 	}
 	if derr := p.drain(); err == nil {

@@ -329,13 +329,9 @@ func (p *Processor) step(ctx context.Context, fetches kgo.Fetches, l *loopState)
 // in hand are finished, so a restart repeats nothing. The caller bounds
 // how long that may take (run's --shutdown-timeout).
 func (p *Processor) foldAndHandOn(ctx context.Context, fetches kgo.Fetches) error {
-	persist := p.persistDue()
-	b, err := p.foldStage(fetches, persist)
+	b, err := p.foldStage(fetches, p.persistDue())
 	if err != nil || b == nil {
 		return err
-	}
-	if persist {
-		p.pipe.persistedAt = time.Now()
 	}
 	crashAt(crashFolded)
 	if p.sess != nil {
