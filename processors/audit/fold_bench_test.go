@@ -39,7 +39,7 @@ func BenchmarkReplayFold(b *testing.B) {
 		if err != nil {
 			continue
 		}
-		recs = append(recs, &kgo.Record{Value: v, Offset: int64(len(recs))})
+		recs = append(recs, &kgo.Record{Key: []byte(ev.SKU), Value: v, Offset: int64(len(recs))})
 	}
 	reg := schemas.NewRegistry()
 	b.ResetTimer()
