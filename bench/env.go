@@ -33,6 +33,10 @@ type ProcessorConfig struct {
 	// producer linger (processors sets 0; franz-go's default is 10ms);
 	// negative keeps the processor's own.
 	ProducerLinger time.Duration `json:"producer_linger"`
+	// CommitInterval, when 0 or more, overrides how often the processor
+	// commits states and offsets (--commit-interval); negative keeps the
+	// processor's default.
+	CommitInterval time.Duration `json:"commit_interval"`
 }
 
 func (c ProcessorConfig) apply(cfg *processors.Config) {
@@ -42,6 +46,9 @@ func (c ProcessorConfig) apply(cfg *processors.Config) {
 	cfg.Changelog = c.Changelog
 	if c.ProducerLinger >= 0 {
 		cfg.ClientOpts = append(cfg.ClientOpts, kgo.ProducerLinger(c.ProducerLinger))
+	}
+	if c.CommitInterval >= 0 {
+		cfg.CommitInterval = c.CommitInterval
 	}
 }
 

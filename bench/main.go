@@ -71,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	fs.IntVar(&cfg.Processor.MaxBatchRecords, "max-batch-records", cfg.Processor.MaxBatchRecords, "processor batch cap (0: the processor's default)")
 	fs.BoolVar(&cfg.Processor.Changelog, "changelog", cfg.Processor.Changelog, "processor publishes its changelog (the processor's default)")
 	fs.DurationVar(&cfg.Processor.ProducerLinger, "producer-linger", cfg.Processor.ProducerLinger, "override the processor's Kafka producer linger (negative: keep the processor's own)")
+	fs.DurationVar(&cfg.Processor.CommitInterval, "commit-interval", cfg.Processor.CommitInterval, "override the processor's --commit-interval (negative: keep the processor's own)")
 
 	skus := fs.Int("skus", 0, "SKUs of the steady, flash, replay and restart streams (0: the preset's)")
 	fs.IntVar(&cfg.Steady.Events, "steady-events", cfg.Steady.Events, "steady: events pre-filled")

@@ -189,7 +189,7 @@ func retail(seed uint64, skus int) StreamConfig {
 func QuickConfig() *Config {
 	return &Config{
 		Preset: "quick", Workloads: workloadNames, Runs: 1, Partitions: 8,
-		Processor: ProcessorConfig{Changelog: true, ProducerLinger: -1},
+		Processor: ProcessorConfig{Changelog: true, ProducerLinger: -1, CommitInterval: -1},
 		Steady: SteadyConfig{Stream: retail(1, 100_000), Events: 300_000, Loads: []int{10_000, 100_000},
 			LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
 		Flash: FlashConfig{

@@ -63,18 +63,21 @@ type StateWriter interface {
 	DeletePart(seq uint32)        // part seq is no longer needed
 }
 
-// A StateWriter that copies each value before the call returns (a store's
-// batch) may implement valueBuffer: Persist then encodes every value into
-// the buffer it lends, and leaves the grown buffer there, instead of
-// allocating each value.
+// A StateWriter may lend Persist a buffer (valueBuffer): Persist then
+// appends each value after what the buffer holds, and leaves the grown
+// buffer there, instead of allocating each value. A writer that copies each
+// value before the call returns (a store's batch) lends its buffer emptied;
+// one that keeps the values lends its arena as it is, so a value handed out
+// is never written over.
 type valueBuffer interface {
 	ValueBuffer() *[]byte
 }
 
-// scratch returns w's buffer, emptied, or nil.
+// scratch returns the free space after w's buffer, or nil.
 func scratch(w StateWriter) []byte {
 	if b, ok := w.(valueBuffer); ok {
-		return (*b.ValueBuffer())[:0]
+		buf := *b.ValueBuffer()
+		return buf[len(buf):]
 	}
 	return nil
 }

@@ -124,25 +124,61 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 	if pb.held {
 		return
 	}
+	ups := pt.coalesce()
+	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups)
+	recs := make([]kgo.Record, n) // one allocation for the batch's records
+	pb.out, pb.outTS = make([]*kgo.Record, 0, n), make([]time.Time, 0, n)
+	a := &pt.outs
 	add := func(topic string, key, value []byte, ts time.Time) {
-		pb.out = append(pb.out, &kgo.Record{Topic: topic, Key: key, Value: value})
+		r := &recs[len(pb.out)]
+		r.Topic, r.Key, r.Value = topic, key, value
+		pb.out = append(pb.out, r)
 		pb.outTS = append(pb.outTS, ts)
 	}
 	for i := range pt.fx.Alerts {
-		a := &pt.fx.Alerts[i]
-		add(o.topics.Alerts, []byte(a.SKU), o.framing.AppendAlert(nil, a), time.Time{})
+		al := &pt.fx.Alerts[i]
+		key := a.keep(append(a.free(), al.SKU...))
+		add(o.topics.Alerts, key, a.keep(o.framing.AppendAlert(a.free(), al)), time.Time{})
 	}
 	for i := range pt.deads {
-		add(o.topics.DeadLetters, pt.deadKeys[i], o.framing.AppendDeadLetter(nil, &pt.deads[i]), time.Time{})
+		add(o.topics.DeadLetters, pt.deadKeys[i], a.keep(o.framing.AppendDeadLetter(a.free(), &pt.deads[i])), time.Time{})
 	}
-	ups := pt.coalesce()
 	for i := range ups {
 		u := &ups[i].u
-		key := make([]byte, 0, len(u.Channel)+1+len(u.SKU))
-		key = append(append(append(key, u.Channel...), '/'), u.SKU...)
-		add(o.topics.Updates, key, o.framing.AppendUpdate(nil, u), ups[i].causeTS)
+		key := a.keep(append(append(append(a.free(), u.Channel...), '/'), u.SKU...))
+		add(o.topics.Updates, key, a.keep(o.framing.AppendUpdate(a.free(), u)), ups[i].causeTS)
 	}
 	pb.ups = len(ups)
+}
+
+// arena hands out byte slices one after another in chunks and never
+// writes over one it handed out: a batch's keys and values live in a few
+// chunks instead of an allocation each. A chunk is freed once nothing
+// points into it.
+type arena struct {
+	// last is the slice handed out last; the free space follows it.
+	last []byte
+}
+
+// A new chunk once the free space is below arenaRefill: a value that
+// outgrows the free space is moved to an allocation of its own.
+const (
+	arenaChunk  = 256 << 10
+	arenaRefill = 8 << 10
+)
+
+// free returns the free space, empty, to append a value to.
+func (a *arena) free() []byte {
+	if cap(a.last)-len(a.last) < arenaRefill {
+		a.last = make([]byte, 0, arenaChunk)
+	}
+	return a.last[len(a.last):]
+}
+
+// keep hands out v, appended to free's space.
+func (a *arena) keep(v []byte) []byte {
+	a.last = v
+	return v[:len(v):len(v)]
 }
 
 // markPublished records that the batch's outputs are acknowledged: a

@@ -42,18 +42,32 @@ import (
 // needs, in the order that keeps every prefix readable), the partition
 // state if it changed, then the next offset.
 func (pb *partBatch) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
+	// One allocation for the records and one for their keys.
+	recs := make([]kgo.Record, 0, len(pb.writes)+2)
+	size := 0
+	for i := range pb.writes {
+		size += clPartKeyHead + len(pb.writes[i].sku)
+	}
+	keys := make([]byte, 0, size)
+	add := func(key, value []byte) {
+		recs = append(recs, kgo.Record{Topic: topic, Partition: pb.id, Key: key, Value: value})
+		out = append(out, &recs[len(recs)-1])
+	}
 	for i := range pb.writes {
 		w := &pb.writes[i]
-		r := &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogStateKey(w.sku), Value: w.v}
-		if w.op != 's' {
-			r.Key = changelogPartKey(w.sku, w.seq)
+		at := len(keys)
+		if w.op == 's' {
+			keys = appendChangelogStateKey(keys, w.sku)
+		} else {
+			keys = appendChangelogPartKey(keys, w.sku, w.seq)
 		}
-		out = append(out, r)
+		add(keys[at:len(keys):len(keys)], w.v)
 	}
 	if pb.policy != nil {
-		out = append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogPartitionStateKey, Value: pb.policy})
+		add(changelogPartitionStateKey, pb.policy)
 	}
-	return append(out, &kgo.Record{Topic: topic, Partition: pb.id, Key: changelogOffsetKey, Value: changelogMarkerValue(pb.next)})
+	add(changelogOffsetKey, changelogMarkerValue(pb.next))
+	return out
 }
 
 // restoreResult is a finished restore of one partition.

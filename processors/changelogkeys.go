@@ -27,12 +27,16 @@ var (
 )
 
 // changelogStateKey is the key of sku's state.
-func changelogStateKey(sku string) []byte { return []byte(sku) }
+func changelogStateKey(sku string) []byte { return appendChangelogStateKey(nil, sku) }
+
+func appendChangelogStateKey(dst []byte, sku string) []byte { return append(dst, sku...) }
 
 // changelogPartKey is the key of part seq of a split SKU.
-func changelogPartKey(sku string, seq uint32) []byte {
-	k := binary.BigEndian.AppendUint32([]byte{clPartTag}, seq)
-	return append(k, sku...)
+func changelogPartKey(sku string, seq uint32) []byte { return appendChangelogPartKey(nil, sku, seq) }
+
+func appendChangelogPartKey(dst []byte, sku string, seq uint32) []byte {
+	dst = binary.BigEndian.AppendUint32(append(dst, clPartTag), seq)
+	return append(dst, sku...)
 }
 
 // changelogMarkerValue is the value of the offset marker of a batch after

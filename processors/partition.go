@@ -40,6 +40,10 @@ type partition struct {
 	deadKeys [][]byte
 	idx      map[updateKey]int
 	ups      []coalesced
+	// states holds the persisted forms of the states (writeLog), outs
+	// the outputs' keys and values: a batch's stay valid until the later
+	// stages are done with them.
+	states, outs arena
 }
 
 // StoreLoader reads one partition's states from a store (ledger.Loader):
@@ -166,8 +170,16 @@ type skuWrite struct {
 
 // writeLog collects one SKU's writes into a batch.
 type writeLog struct {
-	pb  *partBatch
-	sku string
+	pb    *partBatch
+	sku   string
+	arena *arena // partition.states
+}
+
+// ValueBuffer lends the arena to ledger.SKU.Persist, which appends each
+// value after what it holds.
+func (w writeLog) ValueBuffer() *[]byte {
+	w.arena.free()
+	return &w.arena.last
 }
 
 func (w writeLog) PutState(v []byte) { w.pb.writes = append(w.pb.writes, skuWrite{w.sku, 's', 0, v}) }
@@ -185,7 +197,7 @@ func (w writeLog) DeletePart(seq uint32) {
 // is committed (ledger.Fold.CleanAs).
 func (pt *partition) persist(pb *partBatch, seq uint64) {
 	_ = pt.fold.Dirty(func(s *ledger.SKU) error {
-		s.Persist(writeLog{pb, s.Name})
+		s.Persist(writeLog{pb, s.Name, &pt.states})
 		return nil
 	})
 	pt.fold.CleanAs(seq)

@@ -112,10 +112,13 @@ func (w *SKUWriter) set(key, v []byte) {
 // Err is the first error staging the writes.
 func (w *SKUWriter) Err() error { return w.err }
 
-// ValueBuffer lends the batch's value buffer to ledger.SKU.Persist: a
-// pebble batch copies each value it stages, so one buffer serves every
-// value of every SKU the batch writes.
-func (w *SKUWriter) ValueBuffer() *[]byte { return &w.b.valueBuf }
+// ValueBuffer lends the batch's value buffer, emptied, to
+// ledger.SKU.Persist: a pebble batch copies each value it stages, so one
+// buffer serves every value of every SKU the batch writes.
+func (w *SKUWriter) ValueBuffer() *[]byte {
+	w.b.valueBuf = w.b.valueBuf[:0]
+	return &w.b.valueBuf
+}
 
 // PutPartition stages partition p's state.
 func (b *Batch) PutPartition(p int32, st *ledger.Partition) error {
