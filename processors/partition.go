@@ -84,20 +84,26 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) 
 		pt.causeTS, pt.deads, pt.deadKeys = pt.causeTS[:0], pt.deads[:0], pt.deadKeys[:0]
 	}
 	pb := partBatch{id: pt.id, records: len(records)}
-	for _, r := range records {
+	err := pt.fold.Each(records, func(r *kgo.Record, value []byte, placed bool) error {
 		nu, na, nd := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.deads)
-		pt.next = r.Offset + 1
-		if err := pt.foldOne(r, &pb.stats); err != nil {
-			return partBatch{}, err
+		if err := pt.foldOne(r, value, placed, &pb.stats); err != nil {
+			return err
 		}
 		if r.Offset < pt.published {
 			pt.fx.Updates, pt.fx.Alerts = pt.fx.Updates[:nu], pt.fx.Alerts[:na]
 			pt.deads, pt.deadKeys = pt.deads[:nd], pt.deadKeys[:nd]
-			continue
+			return nil
 		}
 		for range len(pt.fx.Updates) - nu {
 			pt.causeTS = append(pt.causeTS, r.Timestamp)
 		}
+		return nil
+	})
+	if err != nil {
+		return partBatch{}, err
+	}
+	if len(records) > 0 {
+		pt.next = records[len(records)-1].Offset + 1
 	}
 	pb.next = pt.next
 	pt.unpersisted = pt.unpersisted || len(records) > 0
@@ -123,9 +129,10 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) 
 	return pb, nil
 }
 
-// foldOne folds one record, counting its outcome.
-func (pt *partition) foldOne(r *kgo.Record, st *foldStats) error {
-	res, err := pt.fold.FoldRecord(r.Value, r.Key, false, &pt.fx)
+// foldOne folds record r, whose value is value (r's own or a copy),
+// counting its outcome; placed: r was found placed (Each).
+func (pt *partition) foldOne(r *kgo.Record, value []byte, placed bool, st *foldStats) error {
+	res, err := pt.fold.FoldRecord(value, r.Key, placed, &pt.fx)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ type RecordFold struct {
 	place ledger.Placement // the partition folded; Key is set per record
 	// Ev is the last record's event, as far as it decoded.
 	Ev ledger.Event
+	// Order is the order Each hands a batch's records in.
+	Order  Order
+	groups *skuGroups // SKUOrder's, reused
 }
 
 // NewRecordFold folds records of partition part (of partitions) into fold.

@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"slices"
-
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stockledger/stockledger/ledger"
@@ -39,7 +37,7 @@ func (c *Counts) add(o Counts) {
 // reaches every known SKU in SKU order), keeping states in memory and
 // writing them back in batches: a state is read from the store only after
 // it was evicted, never once per event. Each batch is folded SKU by SKU
-// (skuGroups).
+// (processors.SKUOrder).
 type replayFold struct {
 	part   int32
 	st     *store.Store
@@ -48,89 +46,15 @@ type replayFold struct {
 	fx     ledger.Effects
 	counts Counts
 	next   int64
-	groups skuGroups
 	folded int // events folded: effects are counted every 64
-}
-
-// skuGroups orders a batch's records for the fold by SKU: each SKU's
-// records in offset order, SKUs in the order they first appear. The
-// ledger of a partition is the same whatever the order between SKUs, as
-// long as each SKU's events keep theirs and a channel_policy (which
-// reaches every SKU) stays between what came before and after it: so a
-// record whose sku PeekSKU cannot tell (a channel_policy, an event of a
-// schema the registry does not hold yet, or one the decode will refuse)
-// folds in its place, after the groups before it.
-// A best seller's events then follow each other, and its state (the id
-// window, the record maps) stays in the caches for all of them instead of
-// being fetched again for each; the counts (dead letters, alerts) are sums
-// and do not depend on the order.
-type skuGroups struct {
-	short map[ledger.NameKey]int32 // group by sku, for names that fit a NameKey
-	long  map[string]int32         // group by sku, for the others
-	count []int32                  // per group: its records; then where its next one goes in order
-	bytes []int                    // per group: its values' bytes; then where its next one goes in arena
-	group []int32                  // per record grouped: its group
-	vals  [][]byte                 // per record grouped: its value, in offset order
-	arena []byte                   // the values, copied group after group (sorted)
-	order [][]byte                 // the values in arena, in group order
-}
-
-// add appends a record's value, of SKU sku, to its group.
-func (g *skuGroups) add(value, sku []byte) {
-	gi, found := ledger.LookupName(g.short, g.long, sku)
-	if !found {
-		gi = int32(len(g.count))
-		if k, ok := ledger.MakeNameKey(sku); ok {
-			g.short[k] = gi
-		} else {
-			g.long[string(sku)] = gi
-		}
-		g.count = append(g.count, 0)
-		g.bytes = append(g.bytes, 0)
-	}
-	g.count[gi]++
-	g.bytes[gi] += len(value)
-	g.group = append(g.group, gi)
-	g.vals = append(g.vals, value)
-}
-
-// sorted returns the values added since the last reset, group by group,
-// copied one after the other (a counting sort): the fold then reads them
-// in sequence. Reading the records' own bytes in group order was a cache
-// miss per event (the records of a fetch lie in offset order).
-func (g *skuGroups) sorted() [][]byte {
-	var n int32
-	var size int
-	for i := range g.count {
-		n, g.count[i] = n+g.count[i], n
-		size, g.bytes[i] = size+g.bytes[i], size
-	}
-	g.arena = slices.Grow(g.arena[:0], size)[:size]
-	g.order = slices.Grow(g.order[:0], len(g.vals))[:len(g.vals)]
-	for i, v := range g.vals {
-		gi := g.group[i]
-		at := g.bytes[gi]
-		end := at + copy(g.arena[at:], v)
-		g.order[g.count[gi]] = g.arena[at:end:end]
-		g.bytes[gi], g.count[gi] = end, g.count[gi]+1
-	}
-	return g.order
-}
-
-// reset empties the groups.
-func (g *skuGroups) reset() {
-	clear(g.short)
-	clear(g.long)
-	clear(g.vals) // the values are the read's (fetchPool)
-	g.count, g.bytes, g.group, g.vals, g.order = g.count[:0], g.bytes[:0], g.group[:0], g.vals[:0], g.order[:0]
 }
 
 func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cfg ledger.Config, maxHot int) *replayFold {
 	f := &replayFold{
 		part: part, st: st, lf: processors.NewRecordFold(ledger.NewFold(cfg, processors.StoreLoader{Store: st, Part: part}), reg, part, parts),
 		maxHot: max(1, maxHot), counts: newCounts(),
-		groups: skuGroups{short: make(map[ledger.NameKey]int32), long: make(map[string]int32)},
 	}
+	f.lf.Order = processors.SKUOrder
 	// A replay keeps no channel updates: publishing is settled once per
 	// state, when it is written back (writeBack).
 	f.lf.P.DeferPublish = true
@@ -139,19 +63,10 @@ func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cf
 }
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
-	for _, r := range recs {
-		if sku, ok := f.lf.PeekSKU(r.Value); ok && f.lf.Placed(r.Key, sku) {
-			f.groups.add(r.Value, sku)
-			continue
-		}
-		if err := f.foldGroups(); err != nil {
-			return err
-		}
-		if err := f.foldOne(r.Value, r.Key, false); err != nil {
-			return err
-		}
-	}
-	if err := f.foldGroups(); err != nil {
+	err := f.lf.Each(recs, func(r *kgo.Record, value []byte, placed bool) error {
+		return f.foldOne(value, r.Key, placed)
+	})
+	if err != nil {
 		return err
 	}
 	f.counts.Records += int64(len(recs))
@@ -159,19 +74,6 @@ func (f *replayFold) fold(recs []*kgo.Record) error {
 	if f.lf.Hot() > f.maxHot {
 		return f.writeBack(true)
 	}
-	return nil
-}
-
-// foldGroups folds the grouped records, group by group, and empties the
-// groups.
-func (f *replayFold) foldGroups() error {
-	g := &f.groups
-	for _, v := range g.sorted() {
-		if err := f.foldOne(v, nil, true); err != nil {
-			return err
-		}
-	}
-	g.reset()
 	return nil
 }
 

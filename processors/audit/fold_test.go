@@ -2,9 +2,7 @@ package audit
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -68,40 +66,3 @@ func receiptRecord(t *testing.T, i int, sku string, qty int) []*kgo.Record {
 	return []*kgo.Record{{Key: []byte(sku), Value: v, Offset: int64(i)}} // partition 0 of 1: every SKU's
 }
 
-// TestSKUGroupsOrder: sorted hands back every value added, each SKU's in
-// the order added, SKUs in the order they first came (a stable sort by
-// first appearance, computed here directly), for names on both sides of
-// the inline-key limit; reset starts over.
-func TestSKUGroupsOrder(t *testing.T) {
-	g := skuGroups{short: map[ledger.NameKey]int32{}, long: map[string]int32{}}
-	rng := rand.New(rand.NewPCG(3, 4))
-	names := []string{"A", "B", "SKU-000001", "ABCDEFGHIJKLMNOPQRSTUVW", "ABCDEFGHIJKLMNOPQRSTUVWX", "ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"}
-	for round := range 3 {
-		type rec struct{ sku, val string }
-		var recs []rec
-		for i := range 200 + round*50 {
-			recs = append(recs, rec{names[rng.IntN(len(names))], fmt.Sprintf("v%d-%d", round, i)})
-		}
-		for _, r := range recs {
-			g.add([]byte(r.val), []byte(r.sku))
-		}
-		first := map[string]int{}
-		for i, r := range recs {
-			if _, ok := first[r.sku]; !ok {
-				first[r.sku] = i
-			}
-		}
-		want := slices.Clone(recs)
-		slices.SortStableFunc(want, func(a, b rec) int { return first[a.sku] - first[b.sku] })
-		got := g.sorted()
-		if len(got) != len(want) {
-			t.Fatalf("round %d: %d values, want %d", round, len(got), len(want))
-		}
-		for i := range want {
-			if string(got[i]) != want[i].val {
-				t.Fatalf("round %d: value %d is %q, want %q", round, i, got[i], want[i].val)
-			}
-		}
-		g.reset()
-	}
-}
