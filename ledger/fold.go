@@ -11,6 +11,14 @@ type Loader interface {
 	LoadSKUs(fn func(*SKU) error) error
 }
 
+// ManyLoader is a Loader that also reads many states in one pass: names
+// sorted and distinct, fn called with each state it holds (the SKU may be
+// reused once fn returns).
+type ManyLoader interface {
+	Loader
+	LoadMany(names []string, fn func(*SKU) error) error
+}
+
 // Fold is one partition's fold of events: validate, find the SKU's state
 // (in memory, else from the Loader, else new), apply, and bring an applied
 // channel_policy to every SKU the partition knows. It holds the hot states,
@@ -32,6 +40,12 @@ type Fold struct {
 	saved uint64
 	hit   *hotState // the state Name last handed out a name of
 	last  *hotState // the state Name last found (events of a SKU often follow each other)
+
+	// absent: names the last Prefetch found neither hot nor in the loader;
+	// a name leaves it when its state becomes hot (put), so the loader
+	// cannot have gained it meanwhile.
+	absent map[string]struct{}
+	want   []string // Prefetch's scratch
 }
 
 type hotState struct {
@@ -107,7 +121,7 @@ func (f *Fold) state(name string) (*hotState, bool, error) {
 		return h, true, nil
 	}
 	h := &hotState{}
-	if f.Cold {
+	if _, absent := f.absent[name]; f.Cold && !absent {
 		found, err := f.load.LoadSKU(name, &h.s)
 		if err != nil {
 			return nil, false, err
@@ -119,6 +133,64 @@ func (f *Fold) state(name string) (*hotState, bool, error) {
 	}
 	h.s = SKU{Name: name}
 	return h, false, nil
+}
+
+// Prefetch loads, ahead of the events that need them, the states of names
+// (a batch's SKUs, repeats allowed; the bytes are not kept) that are not
+// hot, in one sorted pass over the loader when it is a ManyLoader: the
+// fold then reads none of them one by one. The names the loader does not
+// hold are remembered as absent until their state becomes hot.
+func (f *Fold) Prefetch(names [][]byte) error {
+	clear(f.absent)
+	if !f.Cold {
+		return nil
+	}
+	want := f.want[:0]
+	for _, b := range names {
+		if h, _ := LookupName(f.short, f.hot, b); h == nil {
+			want = append(want, string(b))
+		}
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	f.want = want
+	if len(want) == 0 {
+		return nil
+	}
+	if f.absent == nil {
+		f.absent = make(map[string]struct{}, len(want))
+	}
+	for _, n := range want {
+		f.absent[n] = struct{}{}
+	}
+	if err := f.loadMany(want); err != nil {
+		clear(f.absent) // some of them may be there after all
+		return err
+	}
+	return nil
+}
+
+// loadMany makes hot the states of names (sorted, distinct) the loader
+// holds.
+func (f *Fold) loadMany(names []string) error {
+	keep := func(s *SKU) error {
+		f.put(&hotState{s: *s})
+		return nil
+	}
+	if ml, ok := f.load.(ManyLoader); ok {
+		return ml.LoadMany(names, keep)
+	}
+	for _, n := range names {
+		var s SKU
+		found, err := f.load.LoadSKU(n, &s)
+		if err == nil && found {
+			err = keep(&s)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reachAll brings an applied channel_policy to every known SKU in SKU
@@ -152,6 +224,9 @@ func (f *Fold) reachAll(ev *Event, fx *Effects) error {
 }
 
 func (f *Fold) put(h *hotState) {
+	if len(f.absent) > 0 {
+		delete(f.absent, h.s.Name)
+	}
 	f.hot[h.s.Name] = h
 	if k, ok := MakeNameKey([]byte(h.s.Name)); ok {
 		f.short[k] = h
@@ -267,6 +342,7 @@ func (f *Fold) Drop() {
 	for name := range f.hot {
 		f.drop(name)
 	}
+	clear(f.absent)
 	f.Clean()
 }
 

@@ -108,3 +108,85 @@ func TestFoldEvictKeepsDirty(t *testing.T) {
 		t.Fatalf("%d hot states after evicting dirty ones, want all 10", f.Hot())
 	}
 }
+
+// countingLoader is a memLoader that counts its one-by-one reads, and
+// reads many names in one pass when many is set (a ManyLoader).
+type countingLoader struct {
+	memLoader
+	gets int
+}
+
+func (c *countingLoader) LoadSKU(name string, s *SKU) (bool, error) {
+	c.gets++
+	return c.memLoader.LoadSKU(name, s)
+}
+
+type manyLoader struct{ *countingLoader }
+
+func (m manyLoader) LoadMany(names []string, fn func(*SKU) error) error {
+	for _, n := range names {
+		if v, ok := m.memLoader[n]; ok {
+			if err := fn(&v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// TestFoldPrefetch: after Prefetch, a cold fold reads no state one by one
+// for the names it was given, whether the loader holds them or not, with a
+// ManyLoader or a plain Loader; the states it folds on from are the
+// loader's (on_hand counts every receipt, before and after); and a name
+// found absent that becomes hot and is evicted back to the loader is read
+// from there, not taken as absent.
+func TestFoldPrefetch(t *testing.T) {
+	for _, many := range []bool{false, true} {
+		cl := &countingLoader{memLoader: memLoader{}}
+		var load Loader = cl
+		if many {
+			load = manyLoader{cl}
+		}
+		f := NewFold(DefaultConfig(), load)
+		var fx Effects
+		apply := func(i int, name string) {
+			t.Helper()
+			if res, err := f.Apply(receiptEvent(i, name), &fx); err != nil || res.Outcome != Applied {
+				t.Fatalf("many %v, %q: %v %v", many, name, res, err)
+			}
+		}
+		for i, name := range []string{"OLD-1", "OLD-2", "OLD-1"} {
+			apply(i, name)
+		}
+		_ = f.Dirty(func(s *SKU) error { cl.memLoader[s.Name] = *s; return nil })
+		f.Clean()
+		f.Drop() // every state is the loader's now
+		names := [][]byte{[]byte("OLD-1"), []byte("NEW-1"), []byte("OLD-2"), []byte("NEW-1"), []byte("OLD-1")}
+		if err := f.Prefetch(names); err != nil {
+			t.Fatal(err)
+		}
+		before := cl.gets
+		for i, n := range names {
+			apply(10+i, string(n))
+		}
+		if cl.gets != before {
+			t.Errorf("many %v: %d reads one by one after Prefetch, want none", many, cl.gets-before)
+		}
+		for name, want := range map[string]Qty{"OLD-1": 4, "OLD-2": 2, "NEW-1": 2} {
+			if got := f.SKU(name).Location("dc").OnHand; got != want {
+				t.Errorf("many %v, %q: on_hand %d, want %d", many, name, got, want)
+			}
+		}
+		// NEW-1 went to the loader and out of memory: read back, not absent.
+		_ = f.Dirty(func(s *SKU) error { cl.memLoader[s.Name] = *s; return nil })
+		f.Clean()
+		f.Evict(0)
+		if f.Hot() != 0 {
+			t.Fatalf("many %v: %d states hot after evicting every clean one", many, f.Hot())
+		}
+		apply(20, "NEW-1")
+		if got := f.SKU("NEW-1").Location("dc").OnHand; got != 3 {
+			t.Errorf("many %v: NEW-1 on_hand %d after the loader's 2 and one more", many, got)
+		}
+	}
+}

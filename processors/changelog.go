@@ -297,13 +297,13 @@ func installChangelog(st *store.Store, lcfg ledger.Config, part int32, view chan
 		if err != nil {
 			return fmt.Errorf("changelog partition %d: %w", part, err)
 		}
-		w := b.SKUWriter(part, name)
-		w.PutState(v)
-		for i, pv := range ps {
-			w.PutPart(first+uint32(i), pv)
-		}
-		if err := w.Err(); err != nil {
+		if err := b.PutState(part, name, v); err != nil {
 			return err
+		}
+		for i, pv := range ps {
+			if err := b.PutPart(part, name, first+uint32(i), pv); err != nil {
+				return err
+			}
 		}
 		if b.Len() > 4<<20 {
 			if err := b.Commit(); err != nil {

@@ -58,6 +58,11 @@ func (l StoreLoader) LoadSKU(name string, s *ledger.SKU) (bool, error) {
 	return l.Store.SKU(l.Part, name, s)
 }
 
+// LoadMany reads the states of names (sorted, distinct) in one pass.
+func (l StoreLoader) LoadMany(names []string, fn func(*ledger.SKU) error) error {
+	return l.Store.SKUsNamed(l.Part, names, fn)
+}
+
 // LoadSKUs reads every state of the partition.
 func (l StoreLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.Store.LoadSKUs(l.Part, fn) }
 
@@ -218,26 +223,20 @@ func (pt *partition) persist(pb *partBatch, seq uint64) {
 // stage writes the partition's share of a batch (new states, policies if
 // changed, next offset) into b.
 func (pb *partBatch) stage(b *store.Batch) error {
-	var w *store.SKUWriter
 	for i := range pb.writes {
 		x := &pb.writes[i]
-		if w == nil || x.sku != pb.writes[i-1].sku {
-			if w != nil && w.Err() != nil {
-				return w.Err()
-			}
-			w = b.SKUWriter(pb.id, x.sku)
-		}
+		var err error
 		switch x.op {
 		case 's':
-			w.PutState(x.v)
+			err = b.PutState(pb.id, x.sku, x.v)
 		case 'p':
-			w.PutPart(x.seq, x.v)
+			err = b.PutPart(pb.id, x.sku, x.seq, x.v)
 		case 'd':
-			w.DeletePart(x.seq)
+			err = b.DeletePart(pb.id, x.sku, x.seq)
 		}
-	}
-	if w != nil && w.Err() != nil {
-		return w.Err()
+		if err != nil {
+			return err
+		}
 	}
 	if pb.policy != nil {
 		if err := b.PutPartitionBytes(pb.id, pb.policy); err != nil {

@@ -19,6 +19,7 @@ type RecordFold struct {
 	// Order is the order Each hands a batch's records in.
 	Order  Order
 	groups *skuGroups // SKUOrder's, reused
+	names  [][]byte   // prefetch's, reused
 }
 
 // NewRecordFold folds records of partition part (of partitions) into fold.

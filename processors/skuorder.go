@@ -90,6 +90,24 @@ func (g *skuGroups) sorted() ([]*kgo.Record, [][]byte) {
 	return g.order, g.vals
 }
 
+// prefetch loads the states of recs' SKUs that are not hot (a cold
+// fold's).
+func (rf *RecordFold) prefetch(recs []*kgo.Record) error {
+	if !rf.Cold {
+		return nil
+	}
+	names := rf.names[:0]
+	for _, r := range recs {
+		if sku, ok := rf.PeekSKU(r.Value); ok {
+			names = append(names, sku)
+		}
+	}
+	err := rf.Prefetch(names)
+	clear(names) // the records' bytes
+	rf.names = names[:0]
+	return err
+}
+
 // reset empties the groups.
 func (g *skuGroups) reset() {
 	clear(g.short)
@@ -103,7 +121,15 @@ func (g *skuGroups) reset() {
 // Order, with the value to decode (the record's own, or a copy of it) and
 // whether the record was found placed (RecordFold.ApplyRecord's placed).
 // It stops at fold's first error.
+//
+// First, when the fold is cold, the states of the batch's SKUs that are
+// not hot are loaded in one pass (ledger.Fold.Prefetch), so that no event
+// waits for a read of its own. An error is the loader's, before any
+// record was folded.
 func (rf *RecordFold) Each(recs []*kgo.Record, fold func(r *kgo.Record, value []byte, placed bool) error) error {
+	if err := rf.prefetch(recs); err != nil {
+		return err
+	}
 	if rf.Order == OffsetOrder {
 		for _, r := range recs {
 			if err := fold(r, r.Value, false); err != nil {

@@ -56,7 +56,7 @@ type Batch struct {
 	// pebble batch copies what it is given.
 	valueBuf []byte
 	keyBuf   []byte
-	w        SKUWriter
+	w        skuWriter
 }
 
 // NewBatch starts a batch. Staging into it needs no database; Commit
@@ -66,56 +66,58 @@ func (s *Store) NewBatch() *Batch { return &Batch{s: s, pb: new(pebble.Batch)} }
 // PutSKU stages what changed in sku since it was last persisted or loaded
 // (ledger.SKU.Persist).
 func (b *Batch) PutSKU(p int32, sku *ledger.SKU) error {
-	w := b.SKUWriter(p, sku.Name)
-	sku.Persist(w)
-	return w.err
+	b.w = skuWriter{b: b, p: p, sku: sku.Name}
+	sku.Persist(&b.w)
+	return b.w.err
 }
 
-// SKUWriter returns a ledger.StateWriter that stages the writes of sku of
-// partition p; check Err after use.
-func (b *Batch) SKUWriter(p int32, sku string) *SKUWriter {
-	b.w = SKUWriter{b: b, p: p, sku: sku}
-	return &b.w
+// PutState stages sku's state key (a value of ledger.SKU's persisted form).
+func (b *Batch) PutState(p int32, sku string, v []byte) error {
+	return b.set(AppendSKUKey(b.keyBuf[:0], p, sku), v)
 }
 
-// SKUWriter stages one SKU's writes into a Batch.
-type SKUWriter struct {
+// PutPart stages part seq of a split sku.
+func (b *Batch) PutPart(p int32, sku string, seq uint32, v []byte) error {
+	return b.set(appendPartKey(b.keyBuf[:0], p, sku, seq), v)
+}
+
+// DeletePart stages the deletion of part seq of sku.
+func (b *Batch) DeletePart(p int32, sku string, seq uint32) error {
+	return b.pb.Delete(appendPartKey(b.keyBuf[:0], p, sku, seq), nil)
+}
+
+// set stages key = v.
+func (b *Batch) set(key, v []byte) error {
+	b.keyBuf = key
+	return b.pb.Set(key, v, nil)
+}
+
+// skuWriter stages one SKU's writes for ledger.SKU.Persist, whose
+// StateWriter returns nothing: the first error is kept for PutSKU to
+// return.
+type skuWriter struct {
 	b   *Batch
 	p   int32
 	sku string
 	err error
 }
 
-// PutState stages the SKU's state key.
-func (w *SKUWriter) PutState(v []byte) { w.set(AppendSKUKey(w.b.keyBuf[:0], w.p, w.sku), v) }
+func (w *skuWriter) PutState(v []byte) { w.keep(w.b.PutState(w.p, w.sku, v)) }
 
-// PutPart stages part seq.
-func (w *SKUWriter) PutPart(seq uint32, v []byte) {
-	w.set(appendPartKey(w.b.keyBuf[:0], w.p, w.sku, seq), v)
-}
+func (w *skuWriter) PutPart(seq uint32, v []byte) { w.keep(w.b.PutPart(w.p, w.sku, seq, v)) }
 
-// DeletePart stages the deletion of part seq.
-func (w *SKUWriter) DeletePart(seq uint32) {
-	if err := w.b.pb.Delete(appendPartKey(w.b.keyBuf[:0], w.p, w.sku, seq), nil); err != nil && w.err == nil {
+func (w *skuWriter) DeletePart(seq uint32) { w.keep(w.b.DeletePart(w.p, w.sku, seq)) }
+
+func (w *skuWriter) keep(err error) {
+	if w.err == nil {
 		w.err = err
 	}
 }
-
-// set stages key = v.
-func (w *SKUWriter) set(key, v []byte) {
-	w.b.keyBuf = key
-	if err := w.b.pb.Set(key, v, nil); err != nil && w.err == nil {
-		w.err = err
-	}
-}
-
-// Err is the first error staging the writes.
-func (w *SKUWriter) Err() error { return w.err }
 
 // ValueBuffer lends the batch's value buffer, emptied, to
 // ledger.SKU.Persist: a pebble batch copies each value it stages, so one
 // buffer serves every value of every SKU the batch writes.
-func (w *SKUWriter) ValueBuffer() *[]byte {
+func (w *skuWriter) ValueBuffer() *[]byte {
 	w.b.valueBuf = w.b.valueBuf[:0]
 	return &w.b.valueBuf
 }

@@ -236,9 +236,7 @@ func putRandom(st *store.Store, r *rand.Rand, i, n int) error {
 		v[j] = byte(r.Uint32())
 	}
 	b := st.NewBatch()
-	w := b.SKUWriter(0, fmt.Sprintf("SKU-%06d", i))
-	w.PutState(v)
-	if err := w.Err(); err != nil {
+	if err := b.PutState(0, fmt.Sprintf("SKU-%06d", i), v); err != nil {
 		return err
 	}
 	return b.Commit()

@@ -157,6 +157,61 @@ func (s *Store) LoadSKUs(p int32, fn func(*ledger.SKU) error) error {
 	})
 }
 
+// SKUsNamed loads the SKUs of partition p named in names (sorted,
+// distinct) that the store holds, in one pass over one snapshot: each
+// seek goes forward from the last, where a Get per name would start from
+// the top of every level again. fn gets each SKU found, decoded; the SKU
+// itself is reused for the next (its maps and slices are not).
+func (s *Store) SKUsNamed(p int32, names []string, fn func(*ledger.SKU) error) error {
+	if len(names) == 0 {
+		return nil
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	lo, hi := skuKeyBounds(p)
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	var key []byte
+	var sku ledger.SKU
+	for _, name := range names {
+		key = AppendSKUKey(key[:0], p, name)
+		// A seek that fails reads as not found, and the next seek forgets
+		// the error: each is checked, or a read fault would pass for a
+		// new SKU.
+		found := it.SeekGE(key)
+		if err := it.Error(); err != nil {
+			it.Close()
+			return fmt.Errorf("reading SKU %q: %w", name, err)
+		}
+		if !found || !bytes.Equal(it.Key(), key) {
+			continue
+		}
+		v := it.Value()
+		parts, err := readParts(snap, p, name, v)
+		if err == nil {
+			err = ledger.DecodeSKUParts(name, v, parts, &sku)
+		}
+		if err == nil {
+			err = fn(&sku)
+		}
+		if err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return fmt.Errorf("reading SKUs of partition %d: %w", p, err)
+	}
+	return it.Close()
+}
+
 // scanSKUs calls fn with each SKU's state value and, for a split one, its
 // parts, from one snapshot.
 func (s *Store) scanSKUs(p int32, fn func(name string, v []byte, parts [][]byte) error) error {

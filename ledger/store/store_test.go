@@ -3,6 +3,7 @@ package store_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -17,7 +18,8 @@ import (
 // Pebble store, committing at random boundaries (so best sellers are split
 // into parts, get deltas and new bases), and reads every SKU back by each
 // path the processor and the audit commands use: a point load, LoadSKUs and
-// the canonical SKUs scan. Names are prefixes of one another, so one SKU's
+// the canonical SKUs scan, and a multi-get (SKUsNamed) of every name with
+// names the store lacks between them. Names are prefixes of one another, so one SKU's
 // parts must not be read as another's. Dropping a partition leaves nothing
 // of it and nothing of the other missing.
 func TestSplitSKUsReadBack(t *testing.T) {
@@ -101,6 +103,22 @@ func TestSplitSKUsReadBack(t *testing.T) {
 		})
 		if err != nil || n != book.Hot() {
 			t.Fatalf("partition %d: LoadSKUs saw %d of %d SKUs: %v", p, n, book.Hot(), err)
+		}
+		var names []string
+		for _, name := range book.Names() {
+			names = append(names, name, name+"-absent")
+		}
+		slices.Sort(names)
+		n = 0
+		err = st.SKUsNamed(p, names, func(s *ledger.SKU) error {
+			n++
+			if want := book.SKU(s.Name); want == nil || string(want.AppendBinary(nil)) != string(s.AppendBinary(nil)) {
+				return fmt.Errorf("multi-get: SKU %s differs", s.Name)
+			}
+			return nil
+		})
+		if err != nil || n != book.Hot() {
+			t.Fatalf("partition %d: SKUsNamed found %d of %d SKUs: %v", p, n, book.Hot(), err)
 		}
 	}
 	check(0, books[0])

@@ -38,9 +38,7 @@ func TestDiffFindsCorruptLiveState(t *testing.T) {
 	put(live, &ledger.SKU{Name: "A", Version: 2}, &ledger.SKU{Name: "SAME", Version: 1})
 	put(replay, &ledger.SKU{Name: "A", Version: 3}, &ledger.SKU{Name: "B", Version: 1}, &ledger.SKU{Name: "BAD", Version: 1}, &ledger.SKU{Name: "SAME", Version: 1})
 	b := live.NewBatch()
-	w := b.SKUWriter(0, "BAD")
-	w.PutState([]byte{0xff, 0xff, 0xff})
-	if err := w.Err(); err != nil {
+	if err := b.PutState(0, "BAD", []byte{0xff, 0xff, 0xff}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(); err != nil {

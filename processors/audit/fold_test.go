@@ -65,4 +65,3 @@ func receiptRecord(t *testing.T, i int, sku string, qty int) []*kgo.Record {
 	}
 	return []*kgo.Record{{Key: []byte(sku), Value: v, Offset: int64(i)}} // partition 0 of 1: every SKU's
 }
-
