@@ -37,6 +37,7 @@ type skuGroups struct {
 	bytes []int                    // per group: its values' bytes; then where its next one goes in arena
 	group []int32                  // per record grouped: its group
 	recs  []*kgo.Record            // the records grouped, in offset order
+	in    [][]byte                 // their values, in offset order
 	arena []byte                   // the values, copied group after group (sorted)
 	order []*kgo.Record            // the records, in group order
 	vals  [][]byte                 // per order: its value, in arena
@@ -63,6 +64,7 @@ func (g *skuGroups) add(r *kgo.Record, sku []byte) {
 	g.bytes[gi] += len(r.Value)
 	g.group = append(g.group, gi)
 	g.recs = append(g.recs, r)
+	g.in = append(g.in, r.Value)
 }
 
 // sorted returns the records added since the last reset, group by group
@@ -83,7 +85,7 @@ func (g *skuGroups) sorted() ([]*kgo.Record, [][]byte) {
 	for i, r := range g.recs {
 		gi := g.group[i]
 		at, j := g.bytes[gi], g.count[gi]
-		end := at + copy(g.arena[at:], r.Value)
+		end := at + copy(g.arena[at:], g.in[i])
 		g.order[j], g.vals[j] = r, g.arena[at:end:end]
 		g.bytes[gi], g.count[gi] = end, j+1
 	}
@@ -113,8 +115,9 @@ func (g *skuGroups) reset() {
 	clear(g.short)
 	clear(g.long)
 	clear(g.recs) // the records are the caller's
+	clear(g.in)
 	clear(g.order)
-	g.count, g.bytes, g.group, g.recs = g.count[:0], g.bytes[:0], g.group[:0], g.recs[:0]
+	g.count, g.bytes, g.group, g.recs, g.in = g.count[:0], g.bytes[:0], g.group[:0], g.recs[:0], g.in[:0]
 }
 
 // Each hands the records of a batch (in offset order) to fold in the fold's

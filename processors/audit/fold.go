@@ -64,7 +64,12 @@ func newReplayFold(part, parts int32, st *store.Store, reg *schemas.Registry, cf
 
 func (f *replayFold) fold(recs []*kgo.Record) error {
 	err := f.lf.Each(recs, func(r *kgo.Record, value []byte, placed bool) error {
-		return f.foldOne(value, r.Key, placed)
+		if placed {
+			// Its key was checked: reading the record again, in SKU
+			// order, would cost a cache miss per event.
+			return f.foldOne(value, nil, true)
+		}
+		return f.foldOne(value, r.Key, false)
 	})
 	if err != nil {
 		return err
