@@ -68,10 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	fs.BoolVar(&o.charts, "charts", true, "write PNG charts")
 	fs.StringVar(&o.chartsFrom, "charts-from", "", "only draw the charts of an existing results JSON file (next to it), then exit")
 
-	fs.IntVar(&cfg.Processor.MaxBatchRecords, "max-batch-records", cfg.Processor.MaxBatchRecords, "processor batch cap (0: the processor's default)")
-	fs.BoolVar(&cfg.Processor.Changelog, "changelog", cfg.Processor.Changelog, "processor publishes its changelog (the processor's default)")
-	fs.DurationVar(&cfg.Processor.ProducerLinger, "producer-linger", cfg.Processor.ProducerLinger, "override the processor's Kafka producer linger (negative: keep the processor's own)")
-	fs.DurationVar(&cfg.Processor.CommitInterval, "commit-interval", cfg.Processor.CommitInterval, "override the processor's --commit-interval (negative: keep the processor's own)")
+	processorFlags(fs, &cfg.Processor)
 
 	skus := fs.Int("skus", 0, "SKUs of the steady, flash, replay and restart streams (0: the preset's)")
 	fs.IntVar(&cfg.Steady.Events, "steady-events", cfg.Steady.Events, "steady: events pre-filled")
@@ -80,15 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	warmup := fs.Float64("warmup-seconds", cfg.Steady.WarmupSeconds, "steady and flash: seconds each load is offered, unmeasured, before it is measured")
 	peak := fs.Float64("peak-fraction", cfg.Steady.PeakFraction, "steady and flash: the near-peak load, as a fraction of the measured throughput (0: none)")
 	zipf := fs.Float64("zipf", cfg.Steady.Stream.Zipf, "SKU skew of every stream (0: uniform)")
-	fs.IntVar(&cfg.Flash.Steady.Events, "flash-events", cfg.Flash.Steady.Events, "flash: events pre-filled")
 	flashLoads := fs.String("flash-loads", joinInts(cfg.Flash.Steady.Loads), "flash: fixed offered loads for latency, events/s, comma-separated")
-	fs.IntVar(&cfg.Flash.Hot.HotSKUs, "hot-skus", cfg.Flash.Hot.HotSKUs, "flash: SKUs on sale")
-	fs.IntVar(&cfg.Flash.Hot.HotPct, "hot-pct", cfg.Flash.Hot.HotPct, "flash: percent of events on them")
-	fs.IntVar(&cfg.Replay.Events, "replay-events", cfg.Replay.Events, "replay: events in the topic")
-	fs.IntVar(&cfg.Restart.Events, "restart-events", cfg.Restart.Events, "restart: events folded before the kill")
-	fs.IntVar(&cfg.Restart.LiveRate, "live-rate", cfg.Restart.LiveRate, "restart: live events/s around the kill")
-	fs.DurationVar(&cfg.Restart.SessionTimeout, "session-timeout", cfg.Restart.SessionTimeout, "restart: the child's --session-timeout (stockledger run's default is 45s)")
-	fs.IntVar(&cfg.Scale.SKULocations, "sku-locations", cfg.Scale.SKULocations, "scale: SKU-locations stocked")
+	workloadFlags(fs, cfg)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -110,15 +100,41 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	}
 	cfg.Flash.Steady.LoadSeconds, cfg.Flash.Steady.PeakFraction = *loadSeconds, *peak
 	cfg.Steady.WarmupSeconds, cfg.Flash.Steady.WarmupSeconds = *warmup, *warmup
+	cfg.setStreams(*seed, *zipf, *skus)
+	return cfg, o, cfg.Validate()
+}
+
+// processorFlags are the knobs of the in-process processor.
+func processorFlags(fs *flag.FlagSet, pc *ProcessorConfig) {
+	fs.IntVar(&pc.MaxBatchRecords, "max-batch-records", pc.MaxBatchRecords, "processor batch cap (0: the processor's default)")
+	fs.BoolVar(&pc.Changelog, "changelog", pc.Changelog, "processor publishes its changelog (the processor's default)")
+	fs.DurationVar(&pc.ProducerLinger, "producer-linger", pc.ProducerLinger, "override the processor's Kafka producer linger (negative: keep the processor's own)")
+	fs.DurationVar(&pc.CommitInterval, "commit-interval", pc.CommitInterval, "override the processor's --commit-interval (negative: keep the processor's own)")
+}
+
+// workloadFlags are the sizes of the flash, replay, restart and scale
+// workloads that need no parsing.
+func workloadFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.IntVar(&cfg.Flash.Steady.Events, "flash-events", cfg.Flash.Steady.Events, "flash: events pre-filled")
+	fs.IntVar(&cfg.Flash.Hot.HotSKUs, "hot-skus", cfg.Flash.Hot.HotSKUs, "flash: SKUs on sale")
+	fs.IntVar(&cfg.Flash.Hot.HotPct, "hot-pct", cfg.Flash.Hot.HotPct, "flash: percent of events on them")
+	fs.IntVar(&cfg.Replay.Events, "replay-events", cfg.Replay.Events, "replay: events in the topic")
+	fs.IntVar(&cfg.Restart.Events, "restart-events", cfg.Restart.Events, "restart: events folded before the kill")
+	fs.IntVar(&cfg.Restart.LiveRate, "live-rate", cfg.Restart.LiveRate, "restart: live events/s around the kill")
+	fs.DurationVar(&cfg.Restart.SessionTimeout, "session-timeout", cfg.Restart.SessionTimeout, "restart: the child's --session-timeout (stockledger run's default is 45s)")
+	fs.IntVar(&cfg.Scale.SKULocations, "sku-locations", cfg.Scale.SKULocations, "scale: SKU-locations stocked")
+}
+
+// setStreams applies -seed, -zipf and -skus to every workload's stream.
+func (cfg *Config) setStreams(seed uint64, zipf float64, skus int) {
 	for _, s := range []*StreamConfig{&cfg.Steady.Stream, &cfg.Flash.Steady.Stream, &cfg.Replay.Stream, &cfg.Restart.Stream} {
-		s.Seed += *seed
-		s.Zipf = *zipf
-		if *skus > 0 {
-			s.SKUs = *skus
+		s.Seed += seed
+		s.Zipf = zipf
+		if skus > 0 {
+			s.SKUs = skus
 		}
 	}
-	cfg.Scale.Seed += *seed
-	return cfg, o, cfg.Validate()
+	cfg.Scale.Seed += seed
 }
 
 func splitList(s string) []string {

@@ -258,22 +258,65 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		if r.stop > r.start {
 			consume[r.part] = kgo.NewOffset().At(r.start)
 			total += r.stop - r.start
+			continue
+		}
+		// Partitions with nothing to read finish at once.
+		if err := sinks[r.part].finish(r.start); err != nil {
+			return nil, err
 		}
 	}
 	if prog != nil {
 		prog.Total.Store(total)
 	}
-	// Partitions with nothing to read finish at once.
-	for _, r := range ranges {
-		if r.stop <= r.start {
-			if err := sinks[r.part].finish(r.start); err != nil {
-				return nil, err
-			}
-		}
-	}
 	if len(consume) == 0 {
 		return reached, nil
 	}
+	cl, err := newReadClient(cfg, consume)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rd := &reader{cfg: cfg, cl: cl, until: until, prog: prog, workers: make(map[int32]*readWorker, len(consume)),
+		sched: newFoldSched(runtime.GOMAXPROCS(0)), budget: newRecordBudget(maxInFlight)}
+	var wg sync.WaitGroup
+	for _, r := range ranges {
+		if r.stop > r.start {
+			w := &readWorker{ch: make(chan []*kgo.Record, 16), stop: r.stop, next: r.start}
+			rd.workers[r.part] = w
+			slot := rd.sched.slot(r.stop - r.start)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rd.work(ctx, cancel, r.part, w, sinks[r.part], slot)
+			}()
+		}
+	}
+	rd.remaining = len(rd.workers)
+	rerr := rd.poll(ctx)
+	for _, w := range rd.workers {
+		if !w.done {
+			w.done = true
+			close(w.ch)
+		}
+	}
+	wg.Wait()
+	if rerr != nil {
+		return nil, rerr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	for p, w := range rd.workers {
+		reached[p] = w.reached
+	}
+	return reached, nil
+}
+
+// newReadClient is the client of a read: the partitions from their
+// offsets, as the processor reads them.
+func newReadClient(cfg *Config, consume map[int32]kgo.Offset) (*kgo.Client, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("stockledger-audit"),
@@ -293,90 +336,86 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
 	}
-	defer cl.Close()
+	return cl, nil
+}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	workers := make(map[int32]*readWorker, len(consume))
-	var wg sync.WaitGroup
-	sched := newFoldSched(runtime.GOMAXPROCS(0))
-	budget := newRecordBudget(maxInFlight)
-	for _, r := range ranges {
-		if r.stop <= r.start {
-			continue
+// reader is a read's poll loop and what its workers share. The poll loop
+// owns workers' read positions and remaining; the workers fold.
+type reader struct {
+	cfg       *Config
+	cl        *kgo.Client
+	until     time.Time
+	prog      *Progress
+	workers   map[int32]*readWorker
+	sched     *foldSched
+	budget    *recordBudget
+	remaining int // workers not done (poll loop only)
+}
+
+// work is partition part's worker: it folds what the poll loop hands it
+// in turns (sched), then finishes the partition once its read is complete.
+func (rd *reader) work(ctx context.Context, cancel context.CancelCauseFunc, part int32, w *readWorker, s sink, slot *schedSlot) {
+	held := false // a turn to fold (sched)
+	for recs := range w.ch {
+		if ctx.Err() == nil { // else drain
+			if !held {
+				rd.sched.acquire(slot)
+				held = true
+			}
+			if err := s.fold(recs); err != nil {
+				cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
+			} else {
+				for _, r := range recs {
+					r.Recycle()
+				}
+				if rd.prog != nil {
+					rd.prog.Records.Add(int64(len(recs)))
+				}
+			}
 		}
-		w := &readWorker{ch: make(chan []*kgo.Record, 16), stop: r.stop, next: r.start}
-		workers[r.part] = w
-		s := sinks[r.part]
-		slot := sched.slot(r.stop - r.start)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			held := false // a turn to fold (sched)
-			for recs := range w.ch {
-				if ctx.Err() == nil { // else drain
-					if !held {
-						sched.acquire(slot)
-						held = true
-					}
-					if err := s.fold(recs); err != nil {
-						cancel(fmt.Errorf("folding partition %d: %w", recs[0].Partition, err))
-					} else {
-						for _, r := range recs {
-							r.Recycle()
-						}
-						if prog != nil {
-							prog.Records.Add(int64(len(recs)))
-						}
-					}
-				}
-				// The turn is kept only with records at hand and the read
-				// going on: a draining read hands it on, or the partitions
-				// waiting for one would never drain.
-				switch {
-				case !held:
-				case ctx.Err() == nil && len(w.ch) > 0:
-					sched.yield(slot, len(recs))
-				default:
-					sched.release(slot, len(recs))
-					held = false
-				}
-				budget.give(len(recs))
-			}
-			if !w.ended || ctx.Err() != nil {
-				return
-			}
-			// A partition is finished (its states written back) as soon
-			// as it is read, while the others still fold: writing back a
-			// large ledger is seconds of CPU that would otherwise run on
-			// one core after the last record.
-			w.reached = w.next
-			if w.next < w.stop && !w.byTime {
-				// Ended by IdleEnd: only records of aborted or still open
-				// transactions lay between (markers are delivered), so
-				// nothing below the stop offset is left to fold.
-				w.reached = w.stop
-			}
-			sched.acquire(slot)
-			err := s.finish(w.reached)
-			sched.release(slot, 0)
-			if err != nil {
-				cancel(fmt.Errorf("finishing partition %d: %w", r.part, err))
-			}
-		}()
+		// The turn is kept only with records at hand and the read going
+		// on: a draining read hands it on, or the partitions waiting for
+		// one would never drain.
+		switch {
+		case !held:
+		case ctx.Err() == nil && len(w.ch) > 0:
+			rd.sched.yield(slot, len(recs))
+		default:
+			rd.sched.release(slot, len(recs))
+			held = false
+		}
+		rd.budget.give(len(recs))
 	}
-	remaining := len(workers)
-	finish := func(p int32, w *readWorker) {
-		w.done, w.ended = true, true
-		remaining--
-		close(w.ch)
-		cl.PauseFetchPartitions(map[string][]int32{cfg.Topic: {p}})
+	if !w.ended || ctx.Err() != nil {
+		return
 	}
+	// A partition is finished (its states written back) as soon as it is
+	// read, while the others still fold: writing back a large ledger is
+	// seconds of CPU that would otherwise run on one core after the last
+	// record.
+	w.reached = w.next
+	if w.next < w.stop && !w.byTime {
+		// Ended by IdleEnd: only records of aborted or still open
+		// transactions lay between (markers are delivered), so nothing
+		// below the stop offset is left to fold.
+		w.reached = w.stop
+	}
+	rd.sched.acquire(slot)
+	err := s.finish(w.reached)
+	rd.sched.release(slot, 0)
+	if err != nil {
+		cancel(fmt.Errorf("finishing partition %d: %w", part, err))
+	}
+}
+
+// poll fetches until every partition is read (or ends on silence), handing
+// each partition's records to its worker.
+func (rd *reader) poll(ctx context.Context) error {
 	lastRecords, lastCheck := time.Now(), time.Time{}
 	var rerr error
-	for remaining > 0 && rerr == nil {
+	for rd.remaining > 0 && rerr == nil {
 		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		fs := cl.PollFetches(pctx)
+		fs := rd.cl.PollFetches(pctx)
 		pcancel()
 		if ctx.Err() != nil {
 			break
@@ -388,93 +427,94 @@ func read(ctx context.Context, cfg *Config, ranges []partitionRange, until time.
 		})
 		got := false
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			w := workers[fp.Partition]
-			if w == nil || w.done || len(fp.Records) == 0 {
-				return
-			}
-			got = true
-			recs := fp.Records
-			cut := len(recs)
-			if !until.IsZero() || recs[cut-1].Offset >= w.stop {
-				// Offsets rise within a partition: only a read until a
-				// time, or records that cross the stop, need a look at
-				// each record.
-				for i, r := range recs {
-					if r.Offset >= w.stop || (!until.IsZero() && r.Timestamp.After(until)) {
-						cut = i
-						break
-					}
-				}
-			}
-			ended := cut < len(recs)
-			if cut > 0 {
-				w.next = recs[cut-1].Offset + 1
-				data := dropControl(recs[:cut])
-				if len(data) > 0 {
-					budget.take(len(data))
-					w.ch <- data
-				}
-				if n := cut - len(data); n > 0 && prog != nil {
-					prog.Records.Add(int64(n)) // markers count toward the total
-				}
-			}
-			if ended && recs[cut].Offset < w.stop {
-				// Stopped by Until: the next offset is the first record
-				// not folded.
-				w.next, w.byTime = recs[cut].Offset, true
-			}
-			if ended || w.next >= w.stop {
-				finish(fp.Partition, w)
-			}
+			got = rd.hand(fp) || got
 		})
 		if got {
 			lastRecords = time.Now()
 			continue
 		}
-		if time.Since(lastRecords) < cfg.IdleEnd || time.Since(lastCheck) < cfg.IdleEnd {
+		if time.Since(lastRecords) < rd.cfg.IdleEnd || time.Since(lastCheck) < rd.cfg.IdleEnd {
 			continue
 		}
-		// Silent for IdleEnd: a partition ends where it is unless the
-		// broker still owes it committed records (below the last stable
-		// offset): then the broker is slow, not done, and the read waits,
-		// up to owedWait silences.
 		lastCheck = time.Now()
-		owed, err := owedPartitions(ctx, cl, cfg.Topic, workers)
-		if err != nil {
-			rerr = err
-			break
-		}
-		for p, w := range workers {
-			if !w.done && !slices.Contains(owed, p) {
-				finish(p, w)
+		rerr = rd.endSilent(ctx, time.Since(lastRecords))
+	}
+	return rerr
+}
+
+// hand gives a fetch's records of one partition to its worker, up to the
+// partition's stop (or Until), and reports whether there were any.
+func (rd *reader) hand(fp kgo.FetchTopicPartition) bool {
+	w := rd.workers[fp.Partition]
+	if w == nil || w.done || len(fp.Records) == 0 {
+		return false
+	}
+	recs := fp.Records
+	cut := len(recs)
+	if !rd.until.IsZero() || recs[cut-1].Offset >= w.stop {
+		// Offsets rise within a partition: only a read until a time, or
+		// records that cross the stop, need a look at each record.
+		for i, r := range recs {
+			if r.Offset >= w.stop || (!rd.until.IsZero() && r.Timestamp.After(rd.until)) {
+				cut = i
+				break
 			}
 		}
-		if silent := time.Since(lastRecords); len(owed) > 0 && silent >= owedWait*cfg.IdleEnd {
-			slices.Sort(owed)
-			var at []string
-			for _, p := range owed {
-				at = append(at, fmt.Sprintf("partition %d at offset %d", p, workers[p].next))
-			}
-			rerr = fmt.Errorf("reading %s: no records for %v, though committed records remain below the last stable offset (%s)", cfg.Topic, silent.Round(time.Second), strings.Join(at, ", "))
+	}
+	ended := cut < len(recs)
+	if cut > 0 {
+		w.next = recs[cut-1].Offset + 1
+		data := dropControl(recs[:cut])
+		if len(data) > 0 {
+			rd.budget.take(len(data))
+			w.ch <- data
+		}
+		if n := cut - len(data); n > 0 && rd.prog != nil {
+			rd.prog.Records.Add(int64(n)) // markers count toward the total
 		}
 	}
-	for _, w := range workers {
-		if !w.done {
-			w.done = true
-			close(w.ch)
+	if ended && recs[cut].Offset < w.stop {
+		// Stopped by Until: the next offset is the first record not
+		// folded.
+		w.next, w.byTime = recs[cut].Offset, true
+	}
+	if ended || w.next >= w.stop {
+		rd.finish(fp.Partition, w)
+	}
+	return true
+}
+
+// finish ends partition p's read: its worker finishes it once drained.
+func (rd *reader) finish(p int32, w *readWorker) {
+	w.done, w.ended = true, true
+	rd.remaining--
+	close(w.ch)
+	rd.cl.PauseFetchPartitions(map[string][]int32{rd.cfg.Topic: {p}})
+}
+
+// endSilent deals with a read silent for IdleEnd: a partition ends where
+// it is unless the broker still owes it committed records (below the last
+// stable offset): then the broker is slow, not done, and the read waits,
+// up to owedWait silences, then fails.
+func (rd *reader) endSilent(ctx context.Context, silent time.Duration) error {
+	owed, err := owedPartitions(ctx, rd.cl, rd.cfg.Topic, rd.workers)
+	if err != nil {
+		return err
+	}
+	for p, w := range rd.workers {
+		if !w.done && !slices.Contains(owed, p) {
+			rd.finish(p, w)
 		}
 	}
-	wg.Wait()
-	if rerr != nil {
-		return nil, rerr
+	if len(owed) == 0 || silent < owedWait*rd.cfg.IdleEnd {
+		return nil
 	}
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
+	slices.Sort(owed)
+	var at []string
+	for _, p := range owed {
+		at = append(at, fmt.Sprintf("partition %d at offset %d", p, rd.workers[p].next))
 	}
-	for p, w := range workers {
-		reached[p] = w.reached
-	}
-	return reached, nil
+	return fmt.Errorf("reading %s: no records for %v, though committed records remain below the last stable offset (%s)", rd.cfg.Topic, silent.Round(time.Second), strings.Join(at, ", "))
 }
 
 // maxInFlight bounds the records a read has fetched and not yet folded
