@@ -165,6 +165,9 @@ type simConfig struct {
 	pPublish   float64 // per batch (processor mode): publishing fails
 	maxBatch   int
 	cacheBytes int64
+	// order: the order the fold hands a batch's records in (the live
+	// processor's, or a replay's grouped by SKU).
+	order Order
 }
 
 func (c simConfig) String() string {
@@ -172,9 +175,13 @@ func (c simConfig) String() string {
 	if c.processor {
 		mode = "processor"
 	}
-	return fmt.Sprintf("mode=%s n=%d skus=%d zipf=%.2f step=%s dup=%d%% refuse=%d%% invalid=%d%% policyAt=%v sync=%d%% crash=%d%% flush=%d%% refolder=%d%% pRead=%g pWAL=%g pPublish=%g maxBatch=%d cache=%d",
+	order := "offset"
+	if c.order == SKUOrder {
+		order = "sku"
+	}
+	return fmt.Sprintf("mode=%s n=%d skus=%d zipf=%.2f step=%s dup=%d%% refuse=%d%% invalid=%d%% policyAt=%v sync=%d%% crash=%d%% flush=%d%% refolder=%d%% pRead=%g pWAL=%g pPublish=%g maxBatch=%d cache=%d order=%s",
 		mode, c.n, c.gen.SKUs, c.gen.Zipf, c.gen.Step, c.gen.DupPct, c.gen.RefusePct, c.gen.InvalidPct, c.gen.PolicyChanges,
-		c.syncPct, c.crashPct, c.flushPct, c.folderPct, c.pRead, c.pWAL, c.pPublish, c.maxBatch, c.cacheBytes)
+		c.syncPct, c.crashPct, c.flushPct, c.folderPct, c.pRead, c.pWAL, c.pPublish, c.maxBatch, c.cacheBytes, order)
 }
 
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
@@ -205,6 +212,7 @@ func newSimConfig(r *rand.Rand) simConfig {
 	}
 	c.maxBatch = pick(r, 4, 16, 64, 256)
 	c.cacheBytes = pick[int64](r, 4<<10, 1<<20)
+	c.order = pick(r, OffsetOrder, SKUOrder) // drawn last: the draws before keep their seeds' configs
 	return c
 }
 
@@ -826,6 +834,7 @@ func (s *sim) newFolder() {
 		// As Processor.stall: fresh state, the in-memory mark kept.
 		f.pt.published = max(f.pt.published, s.published)
 	}
+	f.pt.fold.Order = s.c.order
 	s.f = f
 }
 
