@@ -55,7 +55,7 @@ func TestChangelogKeysRoundTrip(t *testing.T) {
 // tombstone removes a SKU or a part, and a marker that does not read
 // leaves the last one standing.
 func TestChangelogViewReadsRecords(t *testing.T) {
-	v := newChangelogView()
+	v := newChangelogView(0)
 	v.add(changelogStateKey("A"), []byte("a1"))
 	v.add(changelogStateKey("B"), []byte("b1"))
 	v.add(changelogPartKey("A", 3), []byte("a.3"))
