@@ -92,24 +92,6 @@ func (g *skuGroups) sorted() ([]*kgo.Record, [][]byte) {
 	return g.order, g.vals
 }
 
-// prefetch loads the states of recs' SKUs that are not hot (a cold
-// fold's).
-func (rf *RecordFold) prefetch(recs []*kgo.Record) error {
-	if !rf.Cold {
-		return nil
-	}
-	names := rf.names[:0]
-	for _, r := range recs {
-		if sku, ok := rf.PeekSKU(r.Value); ok {
-			names = append(names, sku)
-		}
-	}
-	err := rf.Prefetch(names)
-	clear(names) // the records' bytes
-	rf.names = names[:0]
-	return err
-}
-
 // reset empties the groups.
 func (g *skuGroups) reset() {
 	clear(g.short)
@@ -169,4 +151,22 @@ func (rf *RecordFold) Each(recs []*kgo.Record, fold func(r *kgo.Record, value []
 		}
 	}
 	return flush()
+}
+
+// prefetch loads the states of recs' SKUs that are not hot (a cold
+// fold's).
+func (rf *RecordFold) prefetch(recs []*kgo.Record) error {
+	if !rf.Cold {
+		return nil
+	}
+	names := rf.names[:0]
+	for _, r := range recs {
+		if sku, ok := rf.PeekSKU(r.Value); ok {
+			names = append(names, sku)
+		}
+	}
+	err := rf.Prefetch(names)
+	clear(names) // the records' bytes
+	rf.names = names[:0]
+	return err
 }
