@@ -74,167 +74,252 @@ type applier struct {
 	oversoldAny bool   // check the channel's pool after an unlocated order
 }
 
+// apply hands the event to its type's handler. Each handler checks
+// everything first and changes the SKU only once the event applies.
 func (a *applier) apply() Result {
-	ev, s := a.ev, a.s
-	switch ev.Type {
+	switch a.ev.Type {
 	case TypePurchaseOrder:
-		if _, ok := s.POs[ev.POID]; ok {
-			return refuse(ReasonPOExists, "po_id "+strconv.Quote(ev.POID)+" already exists")
-		}
-		l := s.Location(ev.Location)
-		if r := a.check(ev.Location, "", l.Incoming+ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		s.name(ev.Location).Incoming += ev.Qty
-		if s.POs == nil {
-			s.POs = make(map[string]POLine)
-		}
-		s.putPO(ev.POID, POLine{Location: ev.Location, Expected: ev.Qty, Touched: ev.OccurredAt})
+		return a.purchaseOrder()
 	case TypeReceipt:
-		l := s.Location(ev.Location)
-		if r := a.check(ev.Location, "", l.OnHand+ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		s.name(ev.Location).OnHand += ev.Qty
-		if ev.Has&FieldPOID != 0 {
-			a.receive()
-		}
+		return a.receipt()
 	case TypePurchaseOrderClosed:
-		line, ok := s.POs[ev.POID]
-		if !ok || line.Closed {
-			return refuse(ReasonUnknownPO, "po_id "+strconv.Quote(ev.POID)+" is not an open purchase order line")
-		}
-		short := line.Expected
-		s.slot(line.Location).Incoming -= short
-		s.putPO(ev.POID, POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt})
-		if short > 0 {
-			a.alert(Alert{Kind: AlertPOShort, Location: line.Location, POID: ev.POID, Units: short,
-				Has: AlertHasLocation | AlertHasPOID | AlertHasUnits})
-		}
+		return a.purchaseOrderClosed()
 	case TypeOrder:
-		if _, ok := s.Orders[ev.OrderID]; ok {
-			return refuse(ReasonOrderExists, "order_id "+strconv.Quote(ev.OrderID)+" already exists")
-		}
-		if ev.Has&FieldLocation != 0 {
-			l := s.Location(ev.Location)
-			if r := a.check(ev.Location, "", l.Reserved+ev.Qty); r.Outcome != Applied {
-				return r
-			}
-			s.name(ev.Location).Reserved += ev.Qty
-			a.oversoldAt = ev.Location
-		} else {
-			if r := a.check("", "", s.Unassigned+ev.Qty); r.Outcome != Applied {
-				return r
-			}
-			s.Unassigned += ev.Qty
-			a.oversoldAny = true
-		}
-		if s.Orders == nil {
-			s.Orders = make(map[string]Order)
-		}
-		s.putOrder(ev.OrderID, Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt})
+		return a.order()
 	case TypeOrderCancelled:
-		o, ok := s.Orders[ev.OrderID]
-		if !ok {
-			return refuse(ReasonUnknownOrder, "order_id "+strconv.Quote(ev.OrderID)+" is unknown")
-		}
-		q := Qty(MaxKeptQty)
-		if ev.Has&FieldQty != 0 {
-			q = ev.Qty
-		}
-		a.release(ev.OrderID, o, q)
+		return a.orderCancelled()
 	case TypeShipment:
-		l := s.Location(ev.Location)
-		if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		s.name(ev.Location).OnHand -= ev.Qty
-		if ev.Has&FieldOrderID != 0 {
-			if o, ok := s.Orders[ev.OrderID]; ok {
-				a.release(ev.OrderID, o, ev.Qty)
-			}
-		}
-		a.lowered = s.find(ev.Location)
+		return a.shipment()
 	case TypePOSSale:
-		l := s.Location(ev.Location)
-		if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		s.name(ev.Location).OnHand -= ev.Qty
-		a.lowered = s.find(ev.Location)
-		a.oversoldAt = ev.Location
+		return a.posSale()
 	case TypeReturn:
-		l := s.Location(ev.Location)
-		un := l.Unavailable
-		if !ev.IsResellable() {
-			un += ev.Qty
-		}
-		if r := a.check(ev.Location, "", l.OnHand+ev.Qty, un); r.Outcome != Applied {
-			return r
-		}
-		m := s.name(ev.Location)
-		m.OnHand += ev.Qty
-		m.Unavailable = un
+		return a.returned()
 	case TypeAdjustment:
-		l := s.Location(ev.Location)
-		un := l.Unavailable + ev.UnavailableDelta
-		if un < 0 {
-			return refuse(ReasonNegativeUnavailable, "unavailable at "+strconv.Quote(ev.Location)+" would be "+strconv.FormatInt(int64(un), 10))
-		}
-		if r := a.check(ev.Location, "", l.OnHand+ev.OnHandDelta, un); r.Outcome != Applied {
-			return r
-		}
-		m := s.name(ev.Location)
-		m.OnHand += ev.OnHandDelta
-		m.Unavailable = un
-		if ev.OnHandDelta < 0 {
-			a.lowered = s.find(ev.Location)
-		}
+		return a.adjustment()
 	case TypeStockCount:
-		l := s.Location(ev.Location)
-		if r := a.check(ev.Location, ""); r.Outcome != Applied {
-			return r
-		}
-		s.name(ev.Location).OnHand = ev.Counted
-		if ev.Counted < l.OnHand {
-			a.lowered = s.find(ev.Location)
-		}
+		return a.stockCount()
 	case TypeTransferOut:
-		if _, ok := s.Transfers[ev.TransferID]; ok {
-			return refuse(ReasonTransferExists, "transfer_id "+strconv.Quote(ev.TransferID)+" already exists")
-		}
-		from, to := s.Location(ev.Location), s.Location(ev.ToLocation)
-		if r := a.check(ev.Location, ev.ToLocation, from.OnHand-ev.Qty, to.Incoming+ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		s.name(ev.Location).OnHand -= ev.Qty
-		s.name(ev.ToLocation).Incoming += ev.Qty
-		if s.Transfers == nil {
-			s.Transfers = make(map[string]Transfer)
-		}
-		s.putTransfer(ev.TransferID, Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt})
-		a.lowered = s.find(ev.Location)
+		return a.transferOut()
 	case TypeTransferIn:
-		t, ok := s.Transfers[ev.TransferID]
-		if !ok {
-			return refuse(ReasonUnknownTransfer, "transfer_id "+strconv.Quote(ev.TransferID)+" is unknown")
-		}
-		to := s.Location(t.To)
-		if r := a.check(t.To, "", to.OnHand+ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		got := min(ev.Qty, t.Expected)
-		m := s.name(t.To)
-		m.OnHand += ev.Qty
-		m.Incoming -= got
-		t.Expected -= got
-		t.Touched = ev.OccurredAt
-		s.putTransfer(ev.TransferID, t)
+		return a.transferIn()
 	case TypeSKUPolicy:
 		a.skuPolicy()
+		return applied
 	default:
 		return refuse(ReasonUnknownType, "unknown type")
 	}
+}
+
+// purchaseOrder applies a purchase_order: a new PO line, its units incoming.
+func (a *applier) purchaseOrder() Result {
+	ev, s := a.ev, a.s
+	if _, ok := s.POs[ev.POID]; ok {
+		return refuse(ReasonPOExists, "po_id "+strconv.Quote(ev.POID)+" already exists")
+	}
+	l := s.Location(ev.Location)
+	if r := a.check(ev.Location, "", l.Incoming+ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	s.name(ev.Location).Incoming += ev.Qty
+	if s.POs == nil {
+		s.POs = make(map[string]POLine)
+	}
+	s.putPO(ev.POID, POLine{Location: ev.Location, Expected: ev.Qty, Touched: ev.OccurredAt})
+	return applied
+}
+
+// receipt applies a receipt: units on hand, matched to the PO line it names.
+func (a *applier) receipt() Result {
+	ev, s := a.ev, a.s
+	l := s.Location(ev.Location)
+	if r := a.check(ev.Location, "", l.OnHand+ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	s.name(ev.Location).OnHand += ev.Qty
+	if ev.Has&FieldPOID != 0 {
+		a.receive()
+	}
+	return applied
+}
+
+// purchaseOrderClosed applies a purchase_order_closed: the line closed, what did not arrive no longer incoming.
+func (a *applier) purchaseOrderClosed() Result {
+	ev, s := a.ev, a.s
+	line, ok := s.POs[ev.POID]
+	if !ok || line.Closed {
+		return refuse(ReasonUnknownPO, "po_id "+strconv.Quote(ev.POID)+" is not an open purchase order line")
+	}
+	short := line.Expected
+	s.slot(line.Location).Incoming -= short
+	s.putPO(ev.POID, POLine{Location: line.Location, Closed: true, Touched: ev.OccurredAt})
+	if short > 0 {
+		a.alert(Alert{Kind: AlertPOShort, Location: line.Location, POID: ev.POID, Units: short,
+			Has: AlertHasLocation | AlertHasPOID | AlertHasUnits})
+	}
+	return applied
+}
+
+// order applies an order: units reserved at its location, or unassigned.
+func (a *applier) order() Result {
+	ev, s := a.ev, a.s
+	if _, ok := s.Orders[ev.OrderID]; ok {
+		return refuse(ReasonOrderExists, "order_id "+strconv.Quote(ev.OrderID)+" already exists")
+	}
+	if ev.Has&FieldLocation != 0 {
+		l := s.Location(ev.Location)
+		if r := a.check(ev.Location, "", l.Reserved+ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.name(ev.Location).Reserved += ev.Qty
+		a.oversoldAt = ev.Location
+	} else {
+		if r := a.check("", "", s.Unassigned+ev.Qty); r.Outcome != Applied {
+			return r
+		}
+		s.Unassigned += ev.Qty
+		a.oversoldAny = true
+	}
+	if s.Orders == nil {
+		s.Orders = make(map[string]Order)
+	}
+	s.putOrder(ev.OrderID, Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt})
+	return applied
+}
+
+// orderCancelled applies an order_cancelled: the order's units released.
+func (a *applier) orderCancelled() Result {
+	ev, s := a.ev, a.s
+	o, ok := s.Orders[ev.OrderID]
+	if !ok {
+		return refuse(ReasonUnknownOrder, "order_id "+strconv.Quote(ev.OrderID)+" is unknown")
+	}
+	q := Qty(MaxKeptQty)
+	if ev.Has&FieldQty != 0 {
+		q = ev.Qty
+	}
+	a.release(ev.OrderID, o, q)
+	return applied
+}
+
+// shipment applies a shipment: units leave on hand, releasing the order it names.
+func (a *applier) shipment() Result {
+	ev, s := a.ev, a.s
+	l := s.Location(ev.Location)
+	if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	s.name(ev.Location).OnHand -= ev.Qty
+	if ev.Has&FieldOrderID != 0 {
+		if o, ok := s.Orders[ev.OrderID]; ok {
+			a.release(ev.OrderID, o, ev.Qty)
+		}
+	}
+	a.lowered = s.find(ev.Location)
+	return applied
+}
+
+// posSale applies a pos_sale: units sold over the counter.
+func (a *applier) posSale() Result {
+	ev, s := a.ev, a.s
+	l := s.Location(ev.Location)
+	if r := a.check(ev.Location, "", l.OnHand-ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	s.name(ev.Location).OnHand -= ev.Qty
+	a.lowered = s.find(ev.Location)
+	a.oversoldAt = ev.Location
+	return applied
+}
+
+// returned applies a return: units back on hand, unavailable unless resellable.
+func (a *applier) returned() Result {
+	ev, s := a.ev, a.s
+	l := s.Location(ev.Location)
+	un := l.Unavailable
+	if !ev.IsResellable() {
+		un += ev.Qty
+	}
+	if r := a.check(ev.Location, "", l.OnHand+ev.Qty, un); r.Outcome != Applied {
+		return r
+	}
+	m := s.name(ev.Location)
+	m.OnHand += ev.Qty
+	m.Unavailable = un
+	return applied
+}
+
+// adjustment applies an adjustment: on hand and unavailable moved by deltas.
+func (a *applier) adjustment() Result {
+	ev, s := a.ev, a.s
+	l := s.Location(ev.Location)
+	un := l.Unavailable + ev.UnavailableDelta
+	if un < 0 {
+		return refuse(ReasonNegativeUnavailable, "unavailable at "+strconv.Quote(ev.Location)+" would be "+strconv.FormatInt(int64(un), 10))
+	}
+	if r := a.check(ev.Location, "", l.OnHand+ev.OnHandDelta, un); r.Outcome != Applied {
+		return r
+	}
+	m := s.name(ev.Location)
+	m.OnHand += ev.OnHandDelta
+	m.Unavailable = un
+	if ev.OnHandDelta < 0 {
+		a.lowered = s.find(ev.Location)
+	}
+	return applied
+}
+
+// stockCount applies a stock_count: on hand set to what was counted.
+func (a *applier) stockCount() Result {
+	ev, s := a.ev, a.s
+	l := s.Location(ev.Location)
+	if r := a.check(ev.Location, ""); r.Outcome != Applied {
+		return r
+	}
+	s.name(ev.Location).OnHand = ev.Counted
+	if ev.Counted < l.OnHand {
+		a.lowered = s.find(ev.Location)
+	}
+	return applied
+}
+
+// transferOut applies a transfer_out: units leave one location, incoming at another.
+func (a *applier) transferOut() Result {
+	ev, s := a.ev, a.s
+	if _, ok := s.Transfers[ev.TransferID]; ok {
+		return refuse(ReasonTransferExists, "transfer_id "+strconv.Quote(ev.TransferID)+" already exists")
+	}
+	from, to := s.Location(ev.Location), s.Location(ev.ToLocation)
+	if r := a.check(ev.Location, ev.ToLocation, from.OnHand-ev.Qty, to.Incoming+ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	s.name(ev.Location).OnHand -= ev.Qty
+	s.name(ev.ToLocation).Incoming += ev.Qty
+	if s.Transfers == nil {
+		s.Transfers = make(map[string]Transfer)
+	}
+	s.putTransfer(ev.TransferID, Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt})
+	a.lowered = s.find(ev.Location)
+	return applied
+}
+
+// transferIn applies a transfer_in: units arrive, no longer incoming.
+func (a *applier) transferIn() Result {
+	ev, s := a.ev, a.s
+	t, ok := s.Transfers[ev.TransferID]
+	if !ok {
+		return refuse(ReasonUnknownTransfer, "transfer_id "+strconv.Quote(ev.TransferID)+" is unknown")
+	}
+	to := s.Location(t.To)
+	if r := a.check(t.To, "", to.OnHand+ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	got := min(ev.Qty, t.Expected)
+	m := s.name(t.To)
+	m.OnHand += ev.Qty
+	m.Incoming -= got
+	t.Expected -= got
+	t.Touched = ev.OccurredAt
+	s.putTransfer(ev.TransferID, t)
 	return applied
 }
 
