@@ -67,15 +67,7 @@ func Validate(ev *Event) (Reason, string) {
 		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
 		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
 	case TypeAdjustment:
-		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
-		v.qty(FieldOnHandDelta, ev.OnHandDelta, -MaxEventQty, MaxEventQty, false)
-		v.qty(FieldUnavailableDelta, ev.UnavailableDelta, -MaxEventQty, MaxEventQty, true)
-		if v.need(FieldReason) && (len(ev.Reason) == 0 || len(ev.Reason) > MaxReasonBytes) {
-			v.fail(ReasonInvalidField, "reason must be 1.."+strconv.Itoa(MaxReasonBytes)+" bytes")
-		}
-		if ev.OnHandDelta == 0 && ev.UnavailableDelta == 0 {
-			v.fail(ReasonZeroAdjustment, "on_hand_delta and unavailable_delta are both zero")
-		}
+		v.adjustment()
 	case TypeStockCount:
 		v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
 		v.qty(FieldCounted, ev.Counted, 0, MaxEventQty, false)
@@ -91,45 +83,71 @@ func Validate(ev *Event) (Reason, string) {
 		v.code(FieldTransferID, ev.TransferID, MaxRefBytes, false)
 		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
 	case TypeSKUPolicy:
-		if v.need(FieldSafetyStock) {
-			if len(ev.SafetyStock) > MaxPolicyEntries {
-				v.fail(ReasonInvalidField, "safety_stock has more than "+strconv.Itoa(MaxPolicyEntries)+" locations")
-			}
-			for i, e := range ev.SafetyStock {
-				v.codeValue("safety_stock location", e.Location, MaxCodeBytes)
-				if e.Qty < 0 || e.Qty > MaxEventQty {
-					v.fail(ReasonQuantityOutOfRange, "safety_stock["+strconv.Quote(e.Location)+"] "+rangeText(e.Qty, 0, MaxEventQty))
-				}
-				for _, f := range ev.SafetyStock[:i] {
-					if f.Location == e.Location {
-						v.fail(ReasonInvalidField, "safety_stock names "+strconv.Quote(e.Location)+" twice")
-					}
-				}
-			}
-		}
-		v.qty(FieldReorderPoint, ev.ReorderPoint, 0, MaxEventQty, true)
+		v.skuPolicy()
 	case TypeChannelPolicy:
-		v.channel(ev.Channel)
-		if v.need(FieldLocations) {
-			if len(ev.Locations) > MaxPolicyEntries {
-				v.fail(ReasonInvalidField, "locations has more than "+strconv.Itoa(MaxPolicyEntries)+" entries")
-			}
-			for i, l := range ev.Locations {
-				v.codeValue("locations entry", l, MaxCodeBytes)
-				for _, m := range ev.Locations[:i] {
-					if m == l {
-						v.fail(ReasonInvalidField, "locations names "+strconv.Quote(l)+" twice")
-					}
-				}
-			}
-		}
-		v.qty(FieldBuffer, ev.Buffer, 0, MaxEventQty, false)
-		if v.need(FieldSharePct) && (ev.SharePct < 1 || ev.SharePct > 100) {
-			v.fail(ReasonInvalidField, "share_pct "+strconv.FormatInt(ev.SharePct, 10)+" not in 1..100")
-		}
-		v.qty(FieldMaxQty, ev.MaxQty, 0, MaxEventQty, true)
+		v.channelPolicy()
 	}
 	return v.reason, v.detail
+}
+
+// adjustment checks an adjustment's fields.
+func (v *validator) adjustment() {
+	ev := v.ev
+	v.code(FieldLocation, ev.Location, MaxCodeBytes, false)
+	v.qty(FieldOnHandDelta, ev.OnHandDelta, -MaxEventQty, MaxEventQty, false)
+	v.qty(FieldUnavailableDelta, ev.UnavailableDelta, -MaxEventQty, MaxEventQty, true)
+	if v.need(FieldReason) && (len(ev.Reason) == 0 || len(ev.Reason) > MaxReasonBytes) {
+		v.fail(ReasonInvalidField, "reason must be 1.."+strconv.Itoa(MaxReasonBytes)+" bytes")
+	}
+	if ev.OnHandDelta == 0 && ev.UnavailableDelta == 0 {
+		v.fail(ReasonZeroAdjustment, "on_hand_delta and unavailable_delta are both zero")
+	}
+}
+
+// skuPolicy checks a sku_policy's fields.
+func (v *validator) skuPolicy() {
+	ev := v.ev
+	if v.need(FieldSafetyStock) {
+		if len(ev.SafetyStock) > MaxPolicyEntries {
+			v.fail(ReasonInvalidField, "safety_stock has more than "+strconv.Itoa(MaxPolicyEntries)+" locations")
+		}
+		for i, e := range ev.SafetyStock {
+			v.codeValue("safety_stock location", e.Location, MaxCodeBytes)
+			if e.Qty < 0 || e.Qty > MaxEventQty {
+				v.fail(ReasonQuantityOutOfRange, "safety_stock["+strconv.Quote(e.Location)+"] "+rangeText(e.Qty, 0, MaxEventQty))
+			}
+			for _, f := range ev.SafetyStock[:i] {
+				if f.Location == e.Location {
+					v.fail(ReasonInvalidField, "safety_stock names "+strconv.Quote(e.Location)+" twice")
+				}
+			}
+		}
+	}
+	v.qty(FieldReorderPoint, ev.ReorderPoint, 0, MaxEventQty, true)
+}
+
+// channelPolicy checks a channel_policy's fields.
+func (v *validator) channelPolicy() {
+	ev := v.ev
+	v.channel(ev.Channel)
+	if v.need(FieldLocations) {
+		if len(ev.Locations) > MaxPolicyEntries {
+			v.fail(ReasonInvalidField, "locations has more than "+strconv.Itoa(MaxPolicyEntries)+" entries")
+		}
+		for i, l := range ev.Locations {
+			v.codeValue("locations entry", l, MaxCodeBytes)
+			for _, m := range ev.Locations[:i] {
+				if m == l {
+					v.fail(ReasonInvalidField, "locations names "+strconv.Quote(l)+" twice")
+				}
+			}
+		}
+	}
+	v.qty(FieldBuffer, ev.Buffer, 0, MaxEventQty, false)
+	if v.need(FieldSharePct) && (ev.SharePct < 1 || ev.SharePct > 100) {
+		v.fail(ReasonInvalidField, "share_pct "+strconv.FormatInt(ev.SharePct, 10)+" not in 1..100")
+	}
+	v.qty(FieldMaxQty, ev.MaxQty, 0, MaxEventQty, true)
 }
 
 // validator records the first problem found.
