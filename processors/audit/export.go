@@ -117,12 +117,7 @@ func (x *exporter) sku(name, ps string, s *ledger.SKU) error {
 // location writes one SKU-location row to both location files.
 func (x *exporter) location(name, ps, ver, un string, l *ledger.Location) error {
 	x.c.Locations++
-	buf := append(x.buf[:0], `{"sku":`...)
-	buf = appendJSONString(buf, name)
-	buf = append(buf, `,"partition":`...)
-	buf = append(buf, ps...)
-	buf = append(buf, `,"version":`...)
-	buf = append(buf, ver...)
+	buf := appendRowHead(x.buf[:0], name, ps, ver)
 	buf = append(buf, `,"unassigned":`...)
 	buf = append(buf, un...)
 	buf = append(buf, `,"location":`...)
@@ -148,12 +143,7 @@ func (x *exporter) location(name, ps, ver, un string, l *ledger.Location) error 
 // channel writes one SKU-channel row to both channel files.
 func (x *exporter) channel(name, ps, ver string, ch ledger.ChannelValue) error {
 	x.c.Channels++
-	buf := append(x.buf[:0], `{"sku":`...)
-	buf = appendJSONString(buf, name)
-	buf = append(buf, `,"partition":`...)
-	buf = append(buf, ps...)
-	buf = append(buf, `,"version":`...)
-	buf = append(buf, ver...)
+	buf := appendRowHead(x.buf[:0], name, ps, ver)
 	buf = append(buf, `,"channel":`...)
 	buf = appendJSONString(buf, ch.Channel)
 	buf = append(buf, `,"available":`...)
@@ -163,6 +153,16 @@ func (x *exporter) channel(name, ps, ver string, ch ledger.ChannelValue) error {
 		return err
 	}
 	return x.cc.Write([]string{name, ps, ver, ch.Channel, strconv.FormatInt(int64(ch.ATS), 10)})
+}
+
+// appendRowHead appends the start of a JSON Lines row, up to its version.
+func appendRowHead(buf []byte, name, ps, ver string) []byte {
+	buf = append(buf, `{"sku":`...)
+	buf = appendJSONString(buf, name)
+	buf = append(buf, `,"partition":`...)
+	buf = append(buf, ps...)
+	buf = append(buf, `,"version":`...)
+	return append(buf, ver...)
 }
 
 // finish flushes and closes the files, returning the first error.
