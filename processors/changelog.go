@@ -203,9 +203,9 @@ func newChangelogView(hint int) changelogView {
 }
 
 // viewHint bounds the states a restore's view is first sized for: a
-// changelog partition holds at most as many states as records, and growing
-// the map from empty rehashed it a dozen times in a restore of 250k SKUs
-// (40% of reading the changelog).
+// changelog partition holds at most as many states as records, and a map
+// grown from empty is rehashed again and again on the way to a partition's
+// SKUs, which is most of reading the changelog.
 const viewHint = 1 << 18
 
 // add reads one record into the view, a later record replacing an
