@@ -34,6 +34,12 @@ const (
 	TypeTransferIn
 	TypeSKUPolicy
 	TypeChannelPolicy
+	TypeClock
+	TypeHold
+	TypeHoldReleased
+	TypeListing
+	TypeSKUChannelPolicy
+	TypeTransferClosed
 	numEventTypes
 )
 
@@ -41,6 +47,7 @@ var eventTypeNames = [numEventTypes]string{
 	"unknown", "purchase_order", "receipt", "purchase_order_closed", "order",
 	"order_cancelled", "shipment", "pos_sale", "return", "adjustment",
 	"stock_count", "transfer_out", "transfer_in", "sku_policy", "channel_policy",
+	"clock", "hold", "hold_released", "listing", "sku_channel_policy", "transfer_closed",
 }
 
 func (t EventType) String() string {
@@ -49,6 +56,10 @@ func (t EventType) String() string {
 	}
 	return "unknown"
 }
+
+// Broadcast reports whether events of type t belong to every partition
+// (channel_policy, clock) rather than to one SKU's.
+func (t EventType) Broadcast() bool { return t == TypeChannelPolicy || t == TypeClock }
 
 // ParseEventType returns the type named s, or TypeUnknown and false.
 func ParseEventType(s string) (EventType, bool) {
@@ -116,6 +127,9 @@ const (
 	ReasonQuantityOverflow
 	ReasonTooManyLocations
 	ReasonWrongPartition
+	ReasonHoldExists
+	ReasonUnknownHold
+	ReasonUnresolvedListing
 	numReasons
 )
 
@@ -124,7 +138,8 @@ var reasonNames = [numReasons]string{
 	"invalid_field", "quantity_out_of_range", "po_exists", "order_exists",
 	"transfer_exists", "unknown_po", "unknown_order", "unknown_transfer",
 	"zero_adjustment", "negative_unavailable", "quantity_overflow",
-	"too_many_locations", "wrong_partition",
+	"too_many_locations", "wrong_partition", "hold_exists", "unknown_hold",
+	"unresolved_listing",
 }
 
 func (r Reason) String() string {
@@ -154,11 +169,14 @@ const (
 	AlertReceiptUnmatched
 	AlertPOShort
 	AlertNegativeOnHand
+	AlertReorderDue
+	AlertTransferShort
 	numAlertKinds
 )
 
 var alertKindNames = [numAlertKinds]string{
 	"oversold", "low_stock", "receipt_over", "receipt_unmatched", "po_short", "negative_on_hand",
+	"reorder_due", "transfer_short",
 }
 
 func (k AlertKind) String() string {
@@ -185,4 +203,39 @@ func AlertKinds() []AlertKind {
 		ks = append(ks, i)
 	}
 	return ks
+}
+
+// HoldStatus is what a hold result reports.
+type HoldStatus uint8
+
+// Hold statuses: a hold event's decision (granted, partial, refused, or
+// expired when the partition's clock had passed its expiry), then what
+// closed an open hold (released, converted by an order, expired).
+const (
+	HoldGranted HoldStatus = iota
+	HoldPartial
+	HoldRefused
+	HoldExpired
+	HoldReleased
+	HoldConverted
+	numHoldStatuses
+)
+
+var holdStatusNames = [numHoldStatuses]string{"granted", "partial", "refused", "expired", "released", "converted"}
+
+func (h HoldStatus) String() string {
+	if h < numHoldStatuses {
+		return holdStatusNames[h]
+	}
+	return "unknown"
+}
+
+// ParseHoldStatus returns the status named s.
+func ParseHoldStatus(s string) (HoldStatus, bool) {
+	for i := HoldStatus(0); i < numHoldStatuses; i++ {
+		if holdStatusNames[i] == s {
+			return i, true
+		}
+	}
+	return 0, false
 }

@@ -2,7 +2,7 @@ package ledger
 
 // Field is a bit naming one event field; Event.Has records which fields the
 // source carried, so validation can tell absent from zero.
-type Field uint32
+type Field uint64
 
 // Event fields, named as in the spec's JSON form.
 const (
@@ -29,6 +29,15 @@ const (
 	FieldBuffer
 	FieldSharePct
 	FieldMaxQty
+	FieldHoldID
+	FieldExpiresAt
+	FieldAllowPartial
+	FieldListingSKU
+	FieldUnits
+	FieldActive
+	FieldExclude
+	FieldEndAt
+	FieldLeadTimeDays
 	numFields = iota
 )
 
@@ -37,6 +46,8 @@ var fieldNames = [numFields]string{
 	"channel", "po_id", "order_id", "transfer_id", "qty", "resellable",
 	"on_hand_delta", "unavailable_delta", "reason", "counted", "safety_stock",
 	"reorder_point", "locations", "buffer", "share_pct", "max_qty",
+	"hold_id", "expires_at", "allow_partial", "listing_sku", "units", "active",
+	"exclude", "end_at", "lead_time_days",
 }
 
 func (f Field) String() string {
@@ -84,6 +95,16 @@ type Event struct {
 	Buffer       Qty
 	SharePct     int64
 	MaxQty       Qty
+	EndAt        Qty   // channel_policy, sku_channel_policy
+	LeadTimeDays int64 // sku_policy
+
+	HoldID       string // hold, hold_released, order
+	ExpiresAt    int64  // hold: microseconds since the Unix epoch, UTC
+	AllowPartial bool   // hold
+	ListingSKU   string // listing; kept on resolved events
+	Units        Qty    // listing: meaningful when Has&FieldUnits; default 1
+	Active       bool   // listing: meaningful when Has&FieldActive; default true
+	Exclude      bool   // sku_channel_policy
 }
 
 // Reset clears e for reuse, keeping its slices' capacity.
@@ -94,3 +115,14 @@ func (e *Event) Reset() {
 
 // IsResellable reports a return's resellable flag (true when absent).
 func (e *Event) IsResellable() bool { return e.Has&FieldResellable == 0 || e.Resellable }
+
+// IsActive reports a listing's active flag (true when absent).
+func (e *Event) IsActive() bool { return e.Has&FieldActive == 0 || e.Active }
+
+// ListingUnits reports a listing's units (1 when absent).
+func (e *Event) ListingUnits() Qty {
+	if e.Has&FieldUnits == 0 {
+		return 1
+	}
+	return e.Units
+}
