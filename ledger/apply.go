@@ -14,8 +14,8 @@ const pruneEvery = 64
 // Updates and alerts are appended to fx. A Refused or Duplicate event leaves
 // s and fx as they were.
 func (p *Partition) Apply(s *SKU, ev *Event, fx *Effects) Result {
-	if ev.Type == TypeChannelPolicy {
-		return refuse(ReasonInvalidField, "channel_policy is applied to the partition, not a SKU")
+	if ev.Type.Broadcast() {
+		return refuse(ReasonInvalidField, ev.Type.String()+" is applied to the partition, not a SKU")
 	}
 	if r, d := Validate(ev); r != ReasonNone {
 		return refuse(r, d)
@@ -31,9 +31,11 @@ func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
 		return Result{Outcome: Duplicate}
 	}
 	a := applier{p: p, s: s, ev: ev, fx: fx, lowered: -1, n0: len(fx.Alerts)}
-	before := s.Total()
+	h0 := len(fx.HoldResults)
+	before, reorderBefore := s.TotalPastHolds(), p.reorderOf(s)
 	if res := a.apply(); res.Outcome != Applied {
 		fx.Alerts = fx.Alerts[:a.n0]
+		fx.HoldResults = fx.HoldResults[:h0]
 		return res
 	}
 	if !s.Known() {
@@ -46,11 +48,12 @@ func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
 	if s.Version%pruneEvery == 0 {
 		s.prune(cutoff)
 	}
-	a.afterAlerts(before)
+	a.afterAlerts(before, reorderBefore)
 	for i := a.n0; i < len(fx.Alerts); i++ {
 		fx.Alerts[i].Version = s.Version
 	}
-	p.publish(s, nil, ev, fx)
+	p.settleHoldResults(s, fx, h0)
+	p.publish(s, "", ev, fx)
 	return Result{Outcome: Applied}
 }
 
@@ -105,6 +108,18 @@ func (a *applier) apply() Result {
 	case TypeSKUPolicy:
 		a.skuPolicy()
 		return applied
+	case TypeHold:
+		return a.hold()
+	case TypeHoldReleased:
+		return a.holdReleased()
+	case TypeListing:
+		a.listing()
+		return applied
+	case TypeSKUChannelPolicy:
+		a.skuChannelPolicy()
+		return applied
+	case TypeTransferClosed:
+		return a.transferClosed()
 	default:
 		return refuse(ReasonUnknownType, "unknown type")
 	}
@@ -160,29 +175,38 @@ func (a *applier) purchaseOrderClosed() Result {
 }
 
 // order applies an order: units reserved at its location, or unassigned.
+// The open hold it names is converted first, so the order takes its place.
 func (a *applier) order() Result {
 	ev, s := a.ev, a.s
 	if _, ok := s.Orders[ev.OrderID]; ok {
 		return refuse(ReasonOrderExists, "order_id "+strconv.Quote(ev.OrderID)+" already exists")
 	}
-	if ev.Has&FieldLocation != 0 {
+	located := ev.Has&FieldLocation != 0
+	// Checked before the hold gives its units back: releasing only lowers
+	// what is checked.
+	if located {
 		l := s.Location(ev.Location)
 		if r := a.check(ev.Location, "", l.Reserved+ev.Qty); r.Outcome != Applied {
 			return r
 		}
+	} else if r := a.check("", "", s.Unassigned+ev.Qty); r.Outcome != Applied {
+		return r
+	}
+	if h, ok := s.Holds[ev.HoldID]; ok && ev.Has&FieldHoldID != 0 && !h.Closed {
+		a.closeHold(ev.HoldID, h, HoldConverted)
+	}
+	if located {
 		s.name(ev.Location).Reserved += ev.Qty
 		a.oversoldAt = ev.Location
 	} else {
-		if r := a.check("", "", s.Unassigned+ev.Qty); r.Outcome != Applied {
-			return r
-		}
-		s.Unassigned += ev.Qty
+		s.addUnassigned(ev.Channel, ev.Qty)
 		a.oversoldAny = true
 	}
 	if s.Orders == nil {
 		s.Orders = make(map[string]Order)
 	}
 	s.putOrder(ev.OrderID, Order{Channel: ev.Channel, Location: ev.Location, Open: ev.Qty, Touched: ev.OccurredAt})
+	a.p.countSale(s, ev.OccurredAt, ev.Qty)
 	return applied
 }
 
@@ -228,6 +252,7 @@ func (a *applier) posSale() Result {
 	s.name(ev.Location).OnHand -= ev.Qty
 	a.lowered = s.find(ev.Location)
 	a.oversoldAt = ev.Location
+	a.p.countSale(s, ev.OccurredAt, ev.Qty)
 	return applied
 }
 
@@ -297,7 +322,7 @@ func (a *applier) transferOut() Result {
 	if s.Transfers == nil {
 		s.Transfers = make(map[string]Transfer)
 	}
-	s.putTransfer(ev.TransferID, Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Touched: ev.OccurredAt})
+	s.putTransfer(ev.TransferID, Transfer{From: ev.Location, To: ev.ToLocation, Expected: ev.Qty, Sent: ev.Qty, Touched: ev.OccurredAt})
 	a.lowered = s.find(ev.Location)
 	return applied
 }
@@ -320,6 +345,26 @@ func (a *applier) transferIn() Result {
 	t.Expected -= got
 	t.Touched = ev.OccurredAt
 	s.putTransfer(ev.TransferID, t)
+	return applied
+}
+
+// transferClosed applies a transfer_closed: units still expected are no
+// longer incoming, and a transfer that arrived short says so.
+func (a *applier) transferClosed() Result {
+	ev, s := a.ev, a.s
+	t, ok := s.Transfers[ev.TransferID]
+	if !ok || t.Closed {
+		return refuse(ReasonUnknownTransfer, "transfer_id "+strconv.Quote(ev.TransferID)+" is not an open transfer")
+	}
+	short := t.Expected
+	s.slot(t.To).Incoming -= short
+	t.Expected, t.Closed, t.Touched = 0, true, ev.OccurredAt
+	s.putTransfer(ev.TransferID, t)
+	if short > 0 {
+		a.alert(Alert{Kind: AlertTransferShort, Location: t.To, TransferID: ev.TransferID,
+			Expected: t.Sent, Received: t.Sent - short, Short: short,
+			Has: AlertHasLocation | AlertHasTransferID | AlertHasExpected | AlertHasReceived | AlertHasShort})
+	}
 	return applied
 }
 
@@ -382,7 +427,7 @@ func (a *applier) release(orderID string, o Order, q Qty) {
 	if o.Location != "" {
 		s.slot(o.Location).Reserved -= r
 	} else {
-		s.Unassigned -= r
+		s.addUnassigned(o.Channel, -r)
 	}
 }
 
@@ -409,6 +454,10 @@ func (a *applier) skuPolicy() {
 	if s.HasReorder {
 		s.ReorderPoint = ev.ReorderPoint
 	}
+	s.LeadTimeDays = 0
+	if ev.Has&FieldLeadTimeDays != 0 {
+		s.LeadTimeDays = ev.LeadTimeDays
+	}
 }
 
 func (a *applier) alert(al Alert) {
@@ -418,9 +467,10 @@ func (a *applier) alert(al Alert) {
 	a.fx.Alerts = append(a.fx.Alerts, al)
 }
 
-// afterAlerts raises oversold, negative_on_hand and low_stock, in that
-// order, once the event is applied.
-func (a *applier) afterAlerts(totalBefore Qty) {
+// afterAlerts raises oversold, negative_on_hand, low_stock and
+// reorder_due, in that order, once the event is applied. Stock alerts look
+// past holds, so hold events never raise them.
+func (a *applier) afterAlerts(totalBefore Qty, reorderBefore reorder) {
 	ev, s := a.ev, a.s
 	if a.oversoldAt != "" {
 		l := s.Location(a.oversoldAt)
@@ -434,15 +484,15 @@ func (a *applier) afterAlerts(totalBefore Qty) {
 		}
 	}
 	if a.oversoldAny {
-		c := a.p.Channel(ev.Channel)
+		c := a.p.Effective(s, ev.Channel)
 		var pool Qty
 		for i := range s.Locations {
 			l := &s.Locations[i]
-			if l.Named && (c == nil || c.eligible(l.Code)) {
+			if l.Named && c.eligible(l.Code) {
 				pool += max(0, l.Sellable())
 			}
 		}
-		if pool -= s.Unassigned; pool < 0 {
+		if pool -= a.p.unassignedAgainst(s, &c); pool < 0 {
 			a.alert(Alert{Kind: AlertOversold, Channel: ev.Channel, OrderID: ev.OrderID, Shortfall: -pool,
 				Has: AlertHasChannel | AlertHasOrderID | AlertHasShortfall})
 		}
@@ -454,10 +504,15 @@ func (a *applier) afterAlerts(totalBefore Qty) {
 		}
 	}
 	if s.HasReorder {
-		if after := s.Total(); totalBefore > s.ReorderPoint && after <= s.ReorderPoint {
+		if after := s.TotalPastHolds(); totalBefore > s.ReorderPoint && after <= s.ReorderPoint {
 			a.alert(Alert{Kind: AlertLowStock, Total: after, ReorderPoint: s.ReorderPoint,
 				Has: AlertHasTotal | AlertHasReorderPoint})
 		}
+	}
+	if r := a.p.reorderOf(s); r.due && !reorderBefore.due {
+		a.alert(Alert{Kind: AlertReorderDue, Projected: r.projected, Sold28: r.sold28,
+			DaysOfCover: r.daysOfCover, LeadTimeDays: r.leadTm,
+			Has: AlertHasProjected | AlertHasSold28 | AlertHasDaysOfCover | AlertHasLeadTimeDays})
 	}
 }
 
@@ -485,6 +540,11 @@ func (s *SKU) prune(cutoff int64) {
 			if t, ok := s.Transfers[c.id]; ok && t.Expected == 0 && t.Touched == c.at {
 				delete(s.Transfers, c.id)
 				s.noteChange(kindTransfer, c.id)
+			}
+		case kindHold:
+			if h, ok := s.Holds[c.id]; ok && h.Closed && h.Touched == c.at {
+				delete(s.Holds, c.id)
+				s.noteChange(kindHold, c.id)
 			}
 		}
 	}

@@ -11,9 +11,13 @@ import (
 // encoding is deterministic (maps in key order), so equal states encode to
 // equal bytes and a checksum of a store is a checksum of the ledger.
 
+// Formats 2 (whole SKU), 3 (split core) and partition 2 are part 1's;
+// they are still read, and part 2's state starts empty from them.
 const (
-	skuFormat       = 2
-	partitionFormat = 2
+	skuFormat        = 4
+	skuFormat1       = 2
+	partitionFormat  = 3
+	partitionFormat1 = 2
 )
 
 // ErrCorrupt is wrapped by decode errors.
@@ -43,11 +47,11 @@ func (s *SKU) appendHead(dst []byte) []byte {
 		l := &s.Locations[i]
 		dst = appendString(dst, l.Code)
 		dst = appendBool(dst, l.Named)
-		for _, q := range [5]Qty{l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock} {
+		for _, q := range [6]Qty{l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock, l.Held} {
 			dst = binary.AppendVarint(dst, int64(q))
 		}
 	}
-	return dst
+	return s.appendPart2(dst)
 }
 
 // appendRecords appends the PO lines, orders and transfers, each kind in
@@ -59,7 +63,8 @@ func (s *SKU) appendHead(dst []byte) []byte {
 func (s *SKU) appendRecords(dst []byte, inIDOrder bool) []byte {
 	dst = appendRecordMap(dst, s.POs, inIDOrder, appendPO)
 	dst = appendRecordMap(dst, s.Orders, inIDOrder, appendOrder)
-	return appendRecordMap(dst, s.Transfers, inIDOrder, appendTransfer)
+	dst = appendRecordMap(dst, s.Transfers, inIDOrder, appendTransfer)
+	return appendRecordMap(dst, s.Holds, inIDOrder, appendHold)
 }
 
 // appendRecordMap appends m's length, then each id and its record.
@@ -95,6 +100,8 @@ func appendTransfer(dst []byte, t Transfer) []byte {
 	dst = appendString(dst, t.From)
 	dst = appendString(dst, t.To)
 	dst = binary.AppendVarint(dst, int64(t.Expected))
+	dst = binary.AppendVarint(dst, int64(t.Sent))
+	dst = appendBool(dst, t.Closed)
 	return binary.AppendVarint(dst, t.Touched)
 }
 
@@ -107,7 +114,14 @@ func (d *decoder) order() Order {
 }
 
 func (d *decoder) transfer() Transfer {
-	return Transfer{From: d.string(), To: d.string(), Expected: Qty(d.varint()), Touched: d.varint()}
+	t := Transfer{From: d.string(), To: d.string(), Expected: Qty(d.varint())}
+	if d.part1 {
+		t.Sent = t.Expected // what part 1 did not record: the best guess
+	} else {
+		t.Sent, t.Closed = Qty(d.varint()), d.bool()
+	}
+	t.Touched = d.varint()
+	return t
 }
 
 // appendPublished appends the last published channel values.
@@ -123,7 +137,10 @@ func (s *SKU) appendPublished(dst []byte) []byte {
 // DecodeSKU decodes b (from AppendBinary) into s, named name.
 func DecodeSKU(name string, b []byte, s *SKU) error {
 	d := decoder{b: b}
-	if f := d.byte(); f != skuFormat && d.err == nil {
+	switch f := d.byte(); {
+	case f == skuFormat1:
+		d.part1 = true
+	case f != skuFormat && d.err == nil:
 		return fmt.Errorf("%w: SKU %q format %d", ErrCorrupt, name, f)
 	}
 	*s = SKU{Name: name}
@@ -134,6 +151,9 @@ func DecodeSKU(name string, b []byte, s *SKU) error {
 	d.end()
 	if d.err != nil {
 		return fmt.Errorf("decoding SKU %q: %w", name, d.err)
+	}
+	if d.part1 {
+		s.unassignedFromOrders()
 	}
 	s.lay.idsDone = s.Seen.next()
 	return nil
@@ -154,7 +174,13 @@ func (d *decoder) head(s *SKU) {
 			l.Named = d.bool()
 			l.OnHand, l.Reserved, l.Unavailable = Qty(d.varint()), Qty(d.varint()), Qty(d.varint())
 			l.Incoming, l.SafetyStock = Qty(d.varint()), Qty(d.varint())
+			if !d.part1 {
+				l.Held = Qty(d.varint())
+			}
 		}
+	}
+	if !d.part1 {
+		d.part2(s)
 	}
 }
 
@@ -178,6 +204,16 @@ func (d *decoder) records(s *SKU) {
 		for range n {
 			id := d.string()
 			s.Transfers[id] = d.transfer()
+		}
+	}
+	if d.part1 {
+		return
+	}
+	if n := d.count(); n > 0 {
+		s.Holds = make(map[string]Hold, n)
+		for range n {
+			id := d.string()
+			s.Holds[id] = d.hold()
 		}
 	}
 }
@@ -204,6 +240,8 @@ func (p *Partition) AppendBinary(dst []byte) []byte {
 	dst = append(dst, partitionFormat)
 	dst = binary.AppendVarint(dst, p.Newest)
 	dst = binary.AppendUvarint(dst, p.PolicySeq)
+	dst = appendBool(dst, p.HasClock)
+	dst = binary.AppendVarint(dst, p.Clock)
 	dst = binary.AppendUvarint(dst, uint64(len(p.Channels)))
 	for i := range p.Channels {
 		c := &p.Channels[i]
@@ -216,6 +254,8 @@ func (p *Partition) AppendBinary(dst []byte) []byte {
 		dst = binary.AppendVarint(dst, c.SharePct)
 		dst = appendBool(dst, c.HasMaxQty)
 		dst = binary.AppendVarint(dst, int64(c.MaxQty))
+		dst = appendBool(dst, c.HasEndAt)
+		dst = binary.AppendVarint(dst, int64(c.EndAt))
 	}
 	return appendWindow(dst, &p.Seen)
 }
@@ -223,12 +263,18 @@ func (p *Partition) AppendBinary(dst []byte) []byte {
 // DecodePartition decodes b (from AppendBinary) into p, keeping p.Config.
 func DecodePartition(b []byte, p *Partition) error {
 	d := decoder{b: b}
-	if f := d.byte(); f != partitionFormat && d.err == nil {
+	switch f := d.byte(); {
+	case f == partitionFormat1:
+		d.part1 = true
+	case f != partitionFormat && d.err == nil:
 		return fmt.Errorf("%w: partition format %d", ErrCorrupt, f)
 	}
 	*p = Partition{Config: p.Config}
 	p.Newest = d.varint()
 	p.PolicySeq = d.uvarint()
+	if !d.part1 {
+		p.HasClock, p.Clock = d.bool(), d.varint()
+	}
 	if n := d.count(); n > 0 {
 		p.Channels = make([]ChannelPolicy, n)
 		for i := range p.Channels {
@@ -244,6 +290,9 @@ func DecodePartition(b []byte, p *Partition) error {
 			c.SharePct = d.varint()
 			c.HasMaxQty = d.bool()
 			c.MaxQty = Qty(d.varint())
+			if !d.part1 {
+				c.HasEndAt, c.EndAt = d.bool(), Qty(d.varint())
+			}
 		}
 	}
 	d.window(&p.Seen)
@@ -286,8 +335,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // decoder reads the encoding, remembering the first error.
 type decoder struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	part1 bool // the bytes are in a format of part 1 (no part 2 state)
 }
 
 func (d *decoder) fail(what string) {

@@ -46,6 +46,11 @@ type Fold struct {
 	// cannot have gained it meanwhile.
 	absent map[string]struct{}
 	want   []string // Prefetch's scratch
+
+	// expiry: the partition's open holds by expiry (expiry.go); complete
+	// once expiryKnown (a fold with a loader fills it at its first clock).
+	expiry      expiryHeap
+	expiryKnown bool
 }
 
 type hotState struct {
@@ -59,7 +64,7 @@ type hotState struct {
 // NewFold returns an empty fold. With a loader, the fold starts cold: it
 // looks there for every SKU it does not hold.
 func NewFold(cfg Config, load Loader) *Fold {
-	return &Fold{P: Partition{Config: cfg}, load: load, Cold: load != nil,
+	return &Fold{P: Partition{Config: cfg}, load: load, Cold: load != nil, expiryKnown: load == nil,
 		hot: make(map[string]*hotState), short: make(map[NameKey]*hotState)}
 }
 
@@ -85,12 +90,15 @@ func (f *Fold) Name(b []byte) string {
 // and alerts go to fx. An error is the loader's: nothing of ev is applied
 // to a SKU the loader could not read, and the caller must not commit.
 func (f *Fold) Apply(ev *Event, fx *Effects) (Result, error) {
-	if ev.Type == TypeChannelPolicy {
+	switch ev.Type {
+	case TypeChannelPolicy:
 		res := f.P.ApplyChannelPolicy(ev)
 		if res.Outcome != Applied {
 			return res, nil
 		}
 		return res, f.reachAll(ev, fx)
+	case TypeClock:
+		return f.applyClock(ev, fx)
 	}
 	if r, d := Validate(ev); r != ReasonNone {
 		return refuse(r, d), nil
@@ -99,12 +107,14 @@ func (f *Fold) Apply(ev *Event, fx *Effects) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	h0 := len(fx.HoldResults)
 	res := f.P.ApplyValid(&h.s, ev, fx)
 	if res.Outcome == Applied {
 		if !hot {
 			f.put(h) // a SKU joins the hot set once an event applies to it
 		}
 		f.markDirty(h)
+		f.noteHolds(fx, h0)
 	}
 	return res, nil
 }
@@ -293,6 +303,7 @@ func (f *Fold) State(name string) *SKU {
 // Put makes s its SKU's hot state (a state read back or restored from
 // elsewhere), replacing the one held.
 func (f *Fold) Put(s *SKU) {
+	f.pushOpenHolds(s)
 	if h, ok := f.hot[s.Name]; ok {
 		h.s = *s
 		return
@@ -344,6 +355,7 @@ func (f *Fold) Drop() {
 	}
 	clear(f.absent)
 	f.Clean()
+	f.expiry, f.expiryKnown = nil, f.load == nil
 }
 
 func (f *Fold) drop(name string) {

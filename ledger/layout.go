@@ -29,11 +29,15 @@ import (
 // Ids carry positions in the SKU's sequence of applied ids (IDWindow's
 // evicted count), so a reader keeps exactly the ids the window kept.
 
-// SplitFormat is the first byte of a split SKU's core.
-const SplitFormat = coreFormat
+// IsSplit reports whether state, the value of a SKU's state key, is a
+// split SKU's core (of part 2's format or part 1's).
+func IsSplit(state []byte) bool {
+	return len(state) > 0 && (state[0] == coreFormat || state[0] == coreFormat1)
+}
 
 const (
-	coreFormat = 3
+	coreFormat  = 5
+	coreFormat1 = 3 // part 1's, still read
 
 	splitAbove  = 64 // records and ids past which a SKU is split
 	inlineBelow = 16 // ... under which a split SKU is written whole again
@@ -91,7 +95,7 @@ func written(w StateWriter, v []byte) {
 
 // records counts what a SKU remembers beyond its core.
 func (s *SKU) records() int {
-	return len(s.POs) + len(s.Orders) + len(s.Transfers) + s.Seen.Len()
+	return len(s.POs) + len(s.Orders) + len(s.Transfers) + len(s.Holds) + s.Seen.Len()
 }
 
 // Persist writes what changed in s since it was last persisted or decoded
@@ -195,6 +199,11 @@ func (s *SKU) appendDelta(dst []byte) []byte {
 			if dst = appendBool(dst, ok); ok {
 				dst = appendTransfer(dst, v)
 			}
+		case kindHold:
+			v, ok := s.Holds[c.id]
+			if dst = appendBool(dst, ok); ok {
+				dst = appendHold(dst, v)
+			}
 		}
 	}
 	return dst
@@ -212,7 +221,7 @@ func appendIDs(dst []byte, ids []SeenID) []byte {
 // PartRange reports whether state (the value of a SKU's state key) is a
 // split core, and the range of its parts.
 func PartRange(state []byte) (first, next uint32, split bool, err error) {
-	if len(state) == 0 || state[0] != coreFormat {
+	if !IsSplit(state) {
 		return 0, 0, false, nil
 	}
 	d := decoder{b: state[1:]}
@@ -229,7 +238,7 @@ func PartRange(state []byte) (first, next uint32, split bool, err error) {
 // DecodeSKUParts decodes a SKU from its state key's value and, when that is
 // a split core, its parts [first, next) in order (nil otherwise).
 func DecodeSKUParts(name string, state []byte, parts [][]byte, s *SKU) error {
-	if len(state) == 0 || state[0] != coreFormat {
+	if !IsSplit(state) {
 		if len(parts) != 0 {
 			return fmt.Errorf("decoding SKU %q: %w: parts for a whole state", name, ErrCorrupt)
 		}
@@ -243,7 +252,8 @@ func DecodeSKUParts(name string, state []byte, parts [][]byte, s *SKU) error {
 
 func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 	*s = SKU{Name: name}
-	d := decoder{b: state[1:]}
+	part1 := state[0] == coreFormat1
+	d := decoder{b: state[1:], part1: part1}
 	first, next := uint32(d.uvarint()), uint32(d.uvarint())
 	head := d.uvarint()
 	d.head(s)
@@ -259,7 +269,7 @@ func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 	var start uint64 // position of ids[0]
 	logBytes := 0
 	for i, p := range parts {
-		d := decoder{b: p}
+		d := decoder{b: p, part1: part1}
 		kind := d.byte()
 		if (i == 0) != (kind == partBase) || (kind != partBase && kind != partDelta) {
 			return fmt.Errorf("%w: part %d of kind %q", ErrCorrupt, first+uint32(i), kind)
@@ -298,6 +308,9 @@ func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 		s.Seen.restore(id.ID, id.At)
 	}
 	s.lay = layout{split: true, first: first, next: next, baseBytes: len(parts[0]), logBytes: logBytes, idsDone: end}
+	if part1 {
+		s.unassignedFromOrders()
+	}
 	// The first Persist after a load writes a new base rather than a
 	// delta. What was loaded may be behind what a reader of the writes has
 	// seen (with exactly-once the changelog is written before the store,
@@ -342,6 +355,15 @@ func (d *decoder) change(s *SKU) {
 				s.Transfers = make(map[string]Transfer)
 			}
 			s.Transfers[id] = v
+		}
+	case kindHold:
+		if !present {
+			delete(s.Holds, id)
+		} else if v := d.hold(); d.err == nil {
+			if s.Holds == nil {
+				s.Holds = make(map[string]Hold)
+			}
+			s.Holds[id] = v
 		}
 	default:
 		d.fail("record kind")

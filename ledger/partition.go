@@ -30,6 +30,9 @@ type ChannelPolicy struct {
 	SharePct  int64
 	MaxQty    Qty
 	HasMaxQty bool
+	EndAt     Qty // ats at or below it is 0
+	HasEndAt  bool
+	Exclude   bool // a SKU's override shuts the channel for it
 }
 
 // eligible reports whether location code counts for the channel.
@@ -52,6 +55,10 @@ type Partition struct {
 	Channels []ChannelPolicy // sorted by Channel
 	Seen     IDWindow
 	Newest   int64
+	// Clock is the partition's event time: the largest occurred_at of the
+	// clock events applied (HasClock). Only it decides expiry.
+	Clock    int64
+	HasClock bool
 	// PolicySeq counts the channel_policy events applied. A SKU records
 	// the count it has seen, so a policy reaches each SKU once even when a
 	// restored SKU state is ahead of the partition's (see ReachSKU).
@@ -98,6 +105,8 @@ func (p *Partition) ApplyChannelPolicy(ev *Event) Result {
 		SharePct:  ev.SharePct,
 		MaxQty:    ev.MaxQty,
 		HasMaxQty: ev.Has&FieldMaxQty != 0,
+		EndAt:     ev.EndAt,
+		HasEndAt:  ev.Has&FieldEndAt != 0,
 	}
 	if c := p.Channel(ev.Channel); c != nil {
 		*c = pol
@@ -124,82 +133,5 @@ func (p *Partition) ReachSKU(s *SKU, ev *Event, fx *Effects) {
 	}
 	s.PolicySeq = p.PolicySeq
 	s.Version++
-	c := p.Channel(ev.Channel)
-	p.publish(s, c, ev, fx)
-}
-
-// ATS is the channel's available-to-sell of s under policy c.
-func ATS(s *SKU, c *ChannelPolicy) Qty {
-	var pool Qty
-	for i := range s.Locations {
-		l := &s.Locations[i]
-		if l.Named && c.eligible(l.Code) {
-			pool += max(0, l.Available())
-		}
-	}
-	x := pool - s.Unassigned - c.Buffer
-	if x <= 0 {
-		return 0
-	}
-	// floor(x * share / 100) without overflowing for large x.
-	v := x/100*Qty(c.SharePct) + x%100*Qty(c.SharePct)/100
-	if c.HasMaxQty && v > c.MaxQty {
-		v = c.MaxQty
-	}
-	return v
-}
-
-// publish recomputes channel c (or every channel when c is nil) for s and
-// appends an update for each value that changed or is first known.
-func (p *Partition) publish(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
-	if p.DeferPublish {
-		return
-	}
-	if c != nil {
-		p.publishOne(s, c, ev, fx)
-		return
-	}
-	for i := range p.Channels {
-		p.publishOne(s, &p.Channels[i], ev, fx)
-	}
-}
-
-func (p *Partition) publishOne(s *SKU, c *ChannelPolicy, ev *Event, fx *Effects) {
-	v := ATS(s, c)
-	prev, had, changed := s.setPublished(c.Channel, v)
-	if !changed {
-		return
-	}
-	fx.Updates = append(fx.Updates, Update{
-		Channel: c.Channel, SKU: s.Name, Available: v, Previous: prev, HasPrevious: had,
-		Version: s.Version, CauseEventID: ev.ID, OccurredAt: ev.OccurredAt,
-	})
-}
-
-// SettlePublished brings s's Published to what eager publishing would have
-// left (DeferPublish): every applied event recomputes every channel, and a
-// policy reaches every known SKU, so a known SKU's last published values
-// are the ats of its present state under the present policies.
-func (p *Partition) SettlePublished(s *SKU) {
-	if !s.Known() {
-		return
-	}
-	for i := range p.Channels {
-		s.setPublished(p.Channels[i].Channel, ATS(s, &p.Channels[i]))
-	}
-}
-
-// setPublished records v as channel's last published ats, returning the
-// value before (had: there was one) and whether it changed.
-func (s *SKU) setPublished(channel string, v Qty) (prev Qty, had, changed bool) {
-	i := sort.Search(len(s.Published), func(i int) bool { return s.Published[i].Channel >= channel })
-	if i < len(s.Published) && s.Published[i].Channel == channel {
-		prev = s.Published[i].ATS
-		s.Published[i].ATS = v
-		return prev, true, prev != v
-	}
-	s.Published = append(s.Published, ChannelValue{})
-	copy(s.Published[i+1:], s.Published[i:])
-	s.Published[i] = ChannelValue{Channel: channel, ATS: v}
-	return 0, false, true
+	p.publish(s, ev.Channel, ev, fx)
 }

@@ -63,11 +63,11 @@ type Placement struct {
 // a sku, sits where that SKU does not belong: keyed by something other
 // than its sku, or in a partition other than the sku's. Folding it would
 // start a second, wrong state for the SKU. channel_policy events belong to
-// every partition; an event of an unknown type or without a sku cannot be
+// every partition, and so do clock events; an event of an unknown type or without a sku cannot be
 // placed and is left to Validate. The spec checks placement after the
 // decode and before de-duplication and every other check.
 func (pl *Placement) Check(ev *Event) (Reason, string) {
-	if ev.Type == TypeUnknown || ev.Type == TypeChannelPolicy || ev.Has&FieldSKU == 0 {
+	if ev.Type == TypeUnknown || ev.Type.Broadcast() || ev.Has&FieldSKU == 0 {
 		return ReasonNone, ""
 	}
 	want := PartitionFor([]byte(ev.SKU), pl.Partitions)

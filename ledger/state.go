@@ -1,6 +1,10 @@
 package ledger
 
-import "sort"
+import (
+	"slices"
+	"sort"
+	"strings"
+)
 
 // Location is what the ledger keeps for one (SKU, location).
 type Location struct {
@@ -10,6 +14,7 @@ type Location struct {
 	Unavailable Qty
 	Incoming    Qty
 	SafetyStock Qty
+	Held        Qty // the part of Reserved that open holds reserve
 	// Named: an applied event other than sku_policy named this location, so
 	// the SKU "has" it. A location known only from a sku_policy's safety
 	// stock is kept (its safety stock applies once it is named) but not had.
@@ -43,7 +48,27 @@ type Transfer struct {
 	From     string
 	To       string
 	Expected Qty // units still in transit
+	Sent     Qty // units the transfer_out sent
+	Closed   bool
 	Touched  int64
+}
+
+// Hold is a hold of one SKU: open while it reserves units, remembered once
+// closed (a refused hold is closed from the start) so its id stays taken.
+type Hold struct {
+	Channel   string
+	Location  string // "" when the hold names none
+	Requested Qty
+	Granted   Qty // units reserved now: 0 once closed
+	ExpiresAt int64
+	Closed    bool
+	Touched   int64
+}
+
+// ChannelQty is a quantity per channel (unassigned units by ordering channel).
+type ChannelQty struct {
+	Channel string
+	Qty     Qty
 }
 
 // ChannelValue is the last ats published for one channel.
@@ -55,19 +80,26 @@ type ChannelValue struct {
 // SKU is the ledger of one SKU. The zero value with Name set is a SKU the
 // ledger does not know yet.
 type SKU struct {
-	Name         string
-	Version      uint64 // events applied so far, policy events that reached it included
-	Unassigned   Qty
-	ReorderPoint Qty
-	HasReorder   bool
-	Newest       int64      // newest occurred_at applied
-	Locations    []Location // sorted by Code
-	POs          map[string]POLine
-	Orders       map[string]Order
-	Transfers    map[string]Transfer
-	Published    []ChannelValue // sorted by Channel
-	Seen         IDWindow
-	PolicySeq    uint64 // the partition's PolicySeq when a policy last reached it (or it appeared)
+	Name           string
+	Version        uint64       // events applied so far, policy events that reached it included
+	Unassigned     Qty          // the sum of UnassignedBy
+	UnassignedBy   []ChannelQty // units reserved without a location, by ordering channel; sorted, none zero
+	HeldUnassigned Qty          // the part of Unassigned that open holds reserve
+	ReorderPoint   Qty
+	HasReorder     bool
+	Newest         int64      // newest occurred_at applied
+	Locations      []Location // sorted by Code
+	POs            map[string]POLine
+	Orders         map[string]Order
+	Transfers      map[string]Transfer
+	Holds          map[string]Hold
+	Overrides      []Override     // sorted by Channel
+	Listings       []Listing      // sorted by Channel, then ListingSKU
+	LeadTimeDays   int64          // 0: none
+	Sales          []DaySales     // units sold per UTC day, sorted by Day
+	Published      []ChannelValue // sorted by Channel
+	Seen           IDWindow
+	PolicySeq      uint64 // the partition's PolicySeq when a policy last reached it (or it appeared)
 
 	// Derived, not in the canonical encoding: closed records by Touched
 	// (for prune), the records changed since the state was last persisted
@@ -84,6 +116,7 @@ const (
 	kindPO uint8 = 1 + iota
 	kindOrder
 	kindTransfer
+	kindHold
 )
 
 // recRef names one PO line, order or transfer of a SKU.
@@ -142,6 +175,18 @@ func (s *SKU) putTransfer(id string, t Transfer) {
 	}
 }
 
+// putHold stores hold id and records the change.
+func (s *SKU) putHold(id string, h Hold) {
+	if s.Holds == nil {
+		s.Holds = make(map[string]Hold)
+	}
+	s.Holds[id] = h
+	s.noteChange(kindHold, id)
+	if h.Closed {
+		s.pushClosed(closedRef{h.Touched, recRef{kindHold, id}})
+	}
+}
+
 // buildClosedHeap puts every closed record in the heap (after a decode).
 func (s *SKU) buildClosedHeap() {
 	s.closed = s.closed[:0]
@@ -159,6 +204,11 @@ func (s *SKU) buildClosedHeap() {
 	for id, t := range s.Transfers {
 		if t.Expected == 0 {
 			s.pushClosed(closedRef{t.Touched, recRef{kindTransfer, id}})
+		}
+	}
+	for id, h := range s.Holds {
+		if h.Closed {
+			s.pushClosed(closedRef{h.Touched, recRef{kindHold, id}})
 		}
 	}
 }
@@ -263,6 +313,43 @@ func (s *SKU) Total() Qty {
 		}
 	}
 	return t - s.Unassigned
+}
+
+// TotalPastHolds is Total as if no hold were open: what low_stock and
+// reorder_due compare, so a cart coming and going raises nothing.
+func (s *SKU) TotalPastHolds() Qty {
+	var t Qty
+	for i := range s.Locations {
+		if l := &s.Locations[i]; l.Named {
+			t += max(0, l.Available()+l.Held)
+		}
+	}
+	return t - (s.Unassigned - s.HeldUnassigned)
+}
+
+// UnassignedOf is the units reserved without a location by channel's
+// orders and holds.
+func (s *SKU) UnassignedOf(channel string) Qty {
+	i, ok := slices.BinarySearchFunc(s.UnassignedBy, channel, func(c ChannelQty, ch string) int { return strings.Compare(c.Channel, ch) })
+	if !ok {
+		return 0
+	}
+	return s.UnassignedBy[i].Qty
+}
+
+// addUnassigned moves channel's unassigned units (and the SKU's sum) by q,
+// dropping the channel when it reaches zero.
+func (s *SKU) addUnassigned(channel string, q Qty) {
+	s.Unassigned += q
+	i, ok := slices.BinarySearchFunc(s.UnassignedBy, channel, func(c ChannelQty, ch string) int { return strings.Compare(c.Channel, ch) })
+	switch {
+	case ok && s.UnassignedBy[i].Qty+q == 0:
+		s.UnassignedBy = slices.Delete(s.UnassignedBy, i, i+1)
+	case ok:
+		s.UnassignedBy[i].Qty += q
+	case q != 0:
+		s.UnassignedBy = slices.Insert(s.UnassignedBy, i, ChannelQty{channel, q})
+	}
 }
 
 // PublishedATS returns the last ats published for channel.

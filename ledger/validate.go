@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -28,14 +29,7 @@ func Validate(ev *Event) (Reason, string) {
 		return ReasonUnknownType, "unknown type"
 	}
 	v := validator{ev: ev}
-	v.code(FieldEventID, ev.ID, MaxEventIDBytes, false)
-	if ev.Type != TypeChannelPolicy {
-		v.code(FieldSKU, ev.SKU, MaxSKUBytes, false)
-	}
-	v.need(FieldOccurredAt)
-	if ev.Has&FieldSource != 0 && len(ev.Source) > MaxSourceBytes {
-		v.fail(ReasonInvalidField, "source longer than "+strconv.Itoa(MaxSourceBytes)+" bytes")
-	}
+	v.common()
 	switch ev.Type {
 	case TypePurchaseOrder:
 		v.code(FieldPOID, ev.POID, MaxRefBytes, false)
@@ -52,6 +46,9 @@ func Validate(ev *Event) (Reason, string) {
 		v.code(FieldOrderID, ev.OrderID, MaxRefBytes, false)
 		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
 		v.code(FieldLocation, ev.Location, MaxCodeBytes, true)
+		if ev.Has&FieldHoldID != 0 {
+			v.holdID()
+		}
 	case TypeOrderCancelled:
 		v.code(FieldOrderID, ev.OrderID, MaxRefBytes, false)
 		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, true)
@@ -86,8 +83,41 @@ func Validate(ev *Event) (Reason, string) {
 		v.skuPolicy()
 	case TypeChannelPolicy:
 		v.channelPolicy()
+	default:
+		v.part2()
+	}
+	if ev.Has&FieldListingSKU != 0 && ev.Type != TypeListing {
+		v.listingSKU()
 	}
 	return v.reason, v.detail
+}
+
+// common checks the fields every event has: event_id, sku (events of a
+// SKU's type), occurred_at and source.
+func (v *validator) common() {
+	ev := v.ev
+	v.code(FieldEventID, ev.ID, MaxEventIDBytes, false)
+	switch {
+	case ev.Type.Broadcast():
+	case ev.Has&FieldSKU == 0 && ev.Has&FieldListingSKU != 0 && acceptsListing(ev.Type):
+		v.fail(ReasonUnresolvedListing, "listing_sku "+strconv.Quote(ev.ListingSKU)+" was not resolved to a sku before the event was written")
+	default:
+		v.code(FieldSKU, ev.SKU, MaxSKUBytes, false)
+	}
+	v.need(FieldOccurredAt)
+	if ev.Has&FieldSource != 0 && len(ev.Source) > MaxSourceBytes {
+		v.fail(ReasonInvalidField, "source longer than "+strconv.Itoa(MaxSourceBytes)+" bytes")
+	}
+}
+
+// acceptsListing reports whether events of type t may name a channel's
+// listing_sku instead of the sku (resolved by the tools that write them).
+func acceptsListing(t EventType) bool {
+	switch t {
+	case TypeOrder, TypeOrderCancelled, TypeHold, TypeHoldReleased, TypePOSSale, TypeReturn:
+		return true
+	}
+	return false
 }
 
 // adjustment checks an adjustment's fields.
@@ -124,6 +154,9 @@ func (v *validator) skuPolicy() {
 		}
 	}
 	v.qty(FieldReorderPoint, ev.ReorderPoint, 0, MaxEventQty, true)
+	if ev.Has&FieldLeadTimeDays != 0 && (ev.LeadTimeDays < 1 || ev.LeadTimeDays > 365) {
+		v.fail(ReasonInvalidField, "lead_time_days "+strconv.FormatInt(ev.LeadTimeDays, 10)+" not in 1..365")
+	}
 }
 
 // channelPolicy checks a channel_policy's fields.
@@ -131,23 +164,95 @@ func (v *validator) channelPolicy() {
 	ev := v.ev
 	v.channel(ev.Channel)
 	if v.need(FieldLocations) {
-		if len(ev.Locations) > MaxPolicyEntries {
-			v.fail(ReasonInvalidField, "locations has more than "+strconv.Itoa(MaxPolicyEntries)+" entries")
-		}
-		for i, l := range ev.Locations {
-			v.codeValue("locations entry", l, MaxCodeBytes)
-			for _, m := range ev.Locations[:i] {
-				if m == l {
-					v.fail(ReasonInvalidField, "locations names "+strconv.Quote(l)+" twice")
-				}
+		v.locations()
+	}
+	v.qty(FieldBuffer, ev.Buffer, 0, MaxEventQty, false)
+	if v.need(FieldSharePct) {
+		v.sharePct()
+	}
+	v.qty(FieldMaxQty, ev.MaxQty, 0, MaxEventQty, true)
+	v.qty(FieldEndAt, ev.EndAt, 0, MaxEventQty, true)
+}
+
+func (v *validator) locations() {
+	ev := v.ev
+	if len(ev.Locations) > MaxPolicyEntries {
+		v.fail(ReasonInvalidField, "locations has more than "+strconv.Itoa(MaxPolicyEntries)+" entries")
+	}
+	for i, l := range ev.Locations {
+		v.codeValue("locations entry", l, MaxCodeBytes)
+		for _, m := range ev.Locations[:i] {
+			if m == l {
+				v.fail(ReasonInvalidField, "locations names "+strconv.Quote(l)+" twice")
 			}
 		}
 	}
-	v.qty(FieldBuffer, ev.Buffer, 0, MaxEventQty, false)
-	if v.need(FieldSharePct) && (ev.SharePct < 1 || ev.SharePct > 100) {
-		v.fail(ReasonInvalidField, "share_pct "+strconv.FormatInt(ev.SharePct, 10)+" not in 1..100")
+}
+
+func (v *validator) sharePct() {
+	if p := v.ev.SharePct; p < 1 || p > 100 {
+		v.fail(ReasonInvalidField, "share_pct "+strconv.FormatInt(p, 10)+" not in 1..100")
 	}
-	v.qty(FieldMaxQty, ev.MaxQty, 0, MaxEventQty, true)
+}
+
+// part2 checks the fields of part 2's event types.
+func (v *validator) part2() {
+	ev := v.ev
+	switch ev.Type {
+	case TypeHold:
+		v.holdID()
+		v.channel(ev.Channel)
+		v.qty(FieldQty, ev.Qty, 1, MaxEventQty, false)
+		if v.need(FieldExpiresAt) && (ev.ExpiresAt <= ev.OccurredAt || ev.ExpiresAt-ev.OccurredAt > MaxHoldMicros) {
+			v.fail(ReasonInvalidField, "invalid expires_at: it must be after occurred_at and at most 7 days after it")
+		}
+		v.code(FieldLocation, ev.Location, MaxCodeBytes, true)
+	case TypeHoldReleased:
+		v.holdID()
+	case TypeListing:
+		v.channel(ev.Channel)
+		if v.need(FieldListingSKU) {
+			v.listingSKU()
+		}
+		v.qty(FieldUnits, ev.Units, 1, MaxEventQty, true)
+	case TypeSKUChannelPolicy:
+		v.channel(ev.Channel)
+		if ev.Has&FieldLocations != 0 {
+			v.locations()
+		}
+		v.qty(FieldBuffer, ev.Buffer, 0, MaxEventQty, true)
+		if ev.Has&FieldSharePct != 0 {
+			v.sharePct()
+		}
+		v.qty(FieldMaxQty, ev.MaxQty, 0, MaxEventQty, true)
+		v.qty(FieldEndAt, ev.EndAt, 0, MaxEventQty, true)
+	case TypeTransferClosed:
+		v.code(FieldTransferID, ev.TransferID, MaxRefBytes, false)
+	}
+}
+
+// MaxHoldMicros is how far after its occurred_at a hold may expire: 7 days.
+const MaxHoldMicros = 7 * 24 * 3600 * 1_000_000
+
+func (v *validator) holdID() {
+	s := v.ev.HoldID
+	if !v.need(FieldHoldID) {
+		return
+	}
+	ok := len(s) >= 1 && len(s) <= MaxRefBytes
+	for i := 0; ok && i < len(s); i++ {
+		ok = s[i] >= 0x20 && s[i] <= 0x7e && s[i] != '/'
+	}
+	if !ok {
+		v.fail(ReasonInvalidField, "invalid hold_id "+strconv.Quote(s)+": 1.."+strconv.Itoa(MaxRefBytes)+" printable ASCII bytes, no '/'")
+	}
+}
+
+func (v *validator) listingSKU() {
+	s := v.ev.ListingSKU
+	if !ValidCode(s, MaxSKUBytes) || strings.IndexByte(s, '/') >= 0 {
+		v.fail(ReasonInvalidField, "listing_sku "+strconv.Quote(s)+" is not a valid code (no '/')")
+	}
 }
 
 // validator records the first problem found.

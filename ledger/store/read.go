@@ -79,7 +79,7 @@ func (s *Store) SKU(p int32, sku string, dst *ledger.SKU) (found bool, err error
 		return false, fmt.Errorf("reading SKU %q: %w", sku, err)
 	}
 	defer closer.Close()
-	if len(v) == 0 || v[0] != ledger.SplitFormat {
+	if !ledger.IsSplit(v) {
 		return true, ledger.DecodeSKUParts(sku, v, nil, dst)
 	}
 	// A split SKU: read its core and parts from one snapshot, so a batch
