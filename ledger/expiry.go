@@ -112,27 +112,27 @@ func (f *Fold) applyClock(ev *Event, fx *Effects) (Result, error) {
 	if err := f.loadExpiry(); err != nil {
 		return Result{}, err
 	}
-	var skus []string
-	var ids map[string][]string
+	var due []*hotState // each SKU once, in the order of its first expiring hold
+	ids := make(map[*hotState][]string)
 	for len(f.expiry) > 0 && f.expiry[0].at <= f.P.Clock {
 		e := heap.Pop(&f.expiry).(expiryEntry)
-		if ids == nil {
-			ids = make(map[string][]string)
-		}
-		if _, ok := ids[e.sku]; !ok {
-			skus = append(skus, e.sku)
-		}
-		ids[e.sku] = append(ids[e.sku], e.hold)
-	}
-	for _, name := range skus {
-		h, hot, err := f.state(name)
+		h, hot, err := f.state(e.sku)
 		if err != nil {
 			return Result{}, err
 		}
-		if f.P.Expire(&h.s, ids[name], ev, fx) {
-			if !hot {
-				f.put(h)
-			}
+		if hold, ok := h.s.Holds[e.hold]; !ok || hold.Closed || hold.ExpiresAt != e.at {
+			continue // released or converted before it expired
+		}
+		if !hot {
+			f.put(h)
+		}
+		if _, ok := ids[h]; !ok {
+			due = append(due, h)
+		}
+		ids[h] = append(ids[h], e.hold)
+	}
+	for _, h := range due {
+		if f.P.Expire(&h.s, ids[h], ev, fx) {
 			f.markDirty(h)
 		}
 	}

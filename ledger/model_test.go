@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -30,6 +31,26 @@ func TestFoldMatchesModel(t *testing.T) {
 			t.Logf("seed %d (replay with -seed=%d)", seed, seed)
 			cfg := gen.Config{Seed: seed, SKUs: 50 + int(seed)*20, DupPct: 4, RefusePct: 4, InvalidPct: 3,
 				Zipf: 1.2, PolicyChanges: []int{3000, 7000, 11000}}
+			lines := gen.Stream(cfg, 15000)
+			compareWithModel(t, lines, 997)
+		})
+	}
+}
+
+// TestFoldMatchesModelPart2 is TestFoldMatchesModel with part 2's mix:
+// holds (released, converted, expiring on clock events, refused as
+// expired), listings, overrides, transfers closed short, lead times and
+// sales dated days apart.
+func TestFoldMatchesModelPart2(t *testing.T) {
+	seeds := []uint64{11, 12, 13, 14, 15, 16, 17, 18}
+	if *seedFlag != 0 {
+		seeds = []uint64{*seedFlag}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Logf("seed %d (replay with -seed=%d)", seed, seed)
+			cfg := gen.Config{Seed: seed, SKUs: 30 + int(seed)*5, DupPct: 4, RefusePct: 4, InvalidPct: 3,
+				Zipf: 1.2, PolicyChanges: []int{3000, 7000, 11000}, Part2: true, ClockEvery: 40}
 			lines := gen.Stream(cfg, 15000)
 			compareWithModel(t, lines, 997)
 		})
@@ -67,20 +88,28 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 			book = reopen(t, book)
 		}
 	}
-	// Updates, in order.
+	compareOutputs(t, m, &fx, dead, dups)
+	compareFinal(t, m, book)
+	t.Logf("%d events: %d updates, %d alerts, %d hold results, %d dead letters, %d duplicates",
+		len(lines), len(fx.Updates), len(fx.Alerts), len(fx.HoldResults), len(dead), dups)
+}
+
+// compareOutputs compares every update, alert, hold result and dead letter
+// with the model's, in order.
+func compareOutputs(t *testing.T, m *specmodel.Model, fx *ledger.Effects, dead []specmodel.DeadLetter, dups int) {
+	t.Helper()
 	want := m.Updates()
 	if len(want) != len(fx.Updates) {
 		t.Errorf("updates: got %d, model %d", len(fx.Updates), len(want))
 	}
 	for i := range min(len(want), len(fx.Updates)) {
 		g, w := fx.Updates[i], want[i]
-		if g.Channel != w.Channel || g.SKU != w.SKU || int64(g.Available) != w.Available ||
+		if g.Channel != w.Channel || g.SKU != w.SKU || g.ListingSKU != w.ListingSKU || int64(g.Available) != w.Available ||
 			int64(g.Version) != w.Version || g.CauseEventID != w.CauseEventID ||
 			g.HasPrevious != (w.Previous != nil) || (w.Previous != nil && int64(g.Previous) != *w.Previous) {
 			t.Fatalf("update %d: got %+v, model %+v (prev %v)", i, g, w, ptr(w.Previous))
 		}
 	}
-	// Alerts, in order.
 	wa := m.Alerts()
 	if len(wa) != len(fx.Alerts) {
 		t.Errorf("alerts: got %d, model %d", len(fx.Alerts), len(wa))
@@ -90,7 +119,15 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 			t.Fatalf("alert %d:\n got   %s\n model %s", i, g, w)
 		}
 	}
-	// Dead letters, in order.
+	wh := m.HoldResults()
+	if len(wh) != len(fx.HoldResults) {
+		t.Errorf("hold results: got %d, model %d", len(fx.HoldResults), len(wh))
+	}
+	for i := range min(len(wh), len(fx.HoldResults)) {
+		if g, w := keys.HoldResult(&fx.HoldResults[i]), keys.ModelHoldResult(&wh[i]); g != w {
+			t.Fatalf("hold result %d:\n got   %s\n model %s", i, g, w)
+		}
+	}
 	wd := m.DeadLetters()
 	if len(wd) != len(dead) {
 		t.Errorf("dead letters: got %d, model %d", len(dead), len(wd))
@@ -103,7 +140,11 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 	if dups != m.Duplicates() {
 		t.Errorf("duplicates: got %d, model %d", dups, m.Duplicates())
 	}
-	// Final state of every SKU.
+}
+
+// compareFinal compares every SKU's final state with the model's.
+func compareFinal(t *testing.T, m *specmodel.Model, book *ledger.Book) {
+	t.Helper()
 	if got, want := book.Names(), m.SKUs(); !slices.Equal(got, want) {
 		t.Fatalf("SKUs: got %d, model %d", len(got), len(want))
 	}
@@ -129,13 +170,47 @@ func compareWithModel(t *testing.T, lines [][]byte, reopenEvery int) {
 		if named != len(w.Locations) {
 			t.Fatalf("%s: %d locations, model %d", name, named, len(w.Locations))
 		}
-		for c, v := range w.Channels {
-			if got, ok := s.PublishedATS(c); !ok || int64(got) != v {
-				t.Fatalf("%s/%s: ats %d, model %d", name, c, got, v)
-			}
+		if d := diffPart2(&book.P, s, &w); d != "" {
+			t.Fatalf("%s: %s", name, d)
 		}
 	}
-	t.Logf("%d events: %d updates, %d alerts, %d dead letters, %d duplicates", len(lines), len(fx.Updates), len(fx.Alerts), len(dead), dups)
+}
+
+// diffPart2 names the first difference between s and the model's view of
+// it in channels, listings, unassigned by channel, open holds and sales.
+func diffPart2(p *ledger.Partition, s *ledger.SKU, w *specmodel.SKUView) string {
+	if len(s.Published) != len(w.Channels) {
+		return fmt.Sprintf("%d channels %v, model %v", len(s.Published), s.Published, w.Channels)
+	}
+	for c, v := range w.Channels {
+		if got, ok := s.PublishedATS(c); !ok || int64(got) != v {
+			return fmt.Sprintf("%s: ats %d, model %d", c, got, v)
+		}
+	}
+	listings := map[string]int64{}
+	for _, l := range s.Listings {
+		listings[l.Channel+"/"+l.ListingSKU] = int64(l.Published)
+	}
+	if !maps.Equal(listings, w.Listings) {
+		return fmt.Sprintf("listings %v, model %v", listings, w.Listings)
+	}
+	by := map[string]int64{}
+	for _, u := range s.UnassignedBy {
+		by[u.Channel] = int64(u.Qty)
+	}
+	if !maps.Equal(by, w.UnassignedBy) && (len(by) > 0 || len(w.UnassignedBy) > 0) {
+		return fmt.Sprintf("unassigned by channel %v, model %v", by, w.UnassignedBy)
+	}
+	open := 0
+	for _, h := range s.Holds {
+		if !h.Closed {
+			open++
+		}
+	}
+	if open != w.OpenHolds || int64(p.Sold28(s)) != w.Sold28 || int64(s.Projected()) != w.Projected {
+		return fmt.Sprintf("open holds/sold28/projected %d/%d/%d, model %d/%d/%d", open, p.Sold28(s), s.Projected(), w.OpenHolds, w.Sold28, w.Projected)
+	}
+	return ""
 }
 
 // reopen encodes and decodes every state, as a restart from the store does.

@@ -123,7 +123,7 @@ func (p *Partition) ApplyChannelPolicy(ev *Event) Result {
 }
 
 // ReachSKU brings an applied channel_policy event to a SKU the partition
-// knows: its version grows and the channel's update is published if its
+// knows: its version grows and each channel's update is published if its
 // ats changed or is new. Unknown SKUs, and SKUs the policy already reached
 // (a state restored from a changelog can be ahead of its partition's), are
 // left alone.
@@ -133,5 +133,7 @@ func (p *Partition) ReachSKU(s *SKU, ev *Event, fx *Effects) {
 	}
 	s.PolicySeq = p.PolicySeq
 	s.Version++
-	p.publish(s, ev.Channel, ev, fx)
+	// Every channel: a channel's locations decide which channels its
+	// unassigned units lower (overlaps), not only its own ats.
+	p.publish(s, "", ev, fx)
 }

@@ -37,6 +37,13 @@ func (p *Partition) windowEnd(s *SKU) (int64, bool) {
 	return s.Sales[len(s.Sales)-1].Day, true
 }
 
+// SalesWindow is the first and last UTC day (days since the epoch) of
+// s's sales window; false before s has a clock or a sale to end it on.
+func (p *Partition) SalesWindow(s *SKU) (first, last int64, ok bool) {
+	end, ok := p.windowEnd(s)
+	return end - windowDays + 1, end, ok
+}
+
 // countSale counts q units sold at occurred_at t: on t's day, but never
 // later than the clock's day (a source clock running ahead cannot wipe the
 // window); a sale dated before the window is not counted.

@@ -3,10 +3,12 @@ package ledger_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/datadriven"
 
@@ -127,14 +129,33 @@ func (sc *scenario) String() string {
 					l.Code, l.OnHand, l.Reserved, l.Unavailable, l.Incoming, l.SafetyStock, l.Available())
 			}
 		}
+		if len(s.UnassignedBy) > 0 {
+			out.WriteString("  unassigned:")
+			for _, u := range s.UnassignedBy {
+				fmt.Fprintf(&out, " %s=%d", u.Channel, u.Qty)
+			}
+			out.WriteString("\n")
+		}
 		out.WriteString("  channels:")
 		for _, c := range s.Published {
 			fmt.Fprintf(&out, " %s=%d", c.Channel, c.ATS)
 		}
 		out.WriteString("\n")
+		sc.renderPart2(&out, s)
+	}
+	for _, r := range sc.fx.HoldResults {
+		loc := "-"
+		if r.Location != "" {
+			loc = r.Location
+		}
+		fmt.Fprintf(&out, "hold: %s/%s %s@%s %s requested=%d granted=%d available=%d version=%d from %s\n",
+			r.SKU, r.HoldID, r.Channel, loc, r.Status, r.Requested, r.Granted, r.Available, r.Version, r.CauseEventID)
 	}
 	for _, a := range sc.fx.Alerts {
 		fmt.Fprintf(&out, "alert: %s from %s", a.Kind, a.CauseEventID)
+		if a.Has&ledger.AlertHasTransferID != 0 {
+			fmt.Fprintf(&out, " transfer_id=%s", a.TransferID)
+		}
 		if a.Has&ledger.AlertHasLocation != 0 {
 			fmt.Fprintf(&out, " location=%s", a.Location)
 		}
@@ -144,7 +165,11 @@ func (sc *scenario) String() string {
 			v    ledger.Qty
 		}{{ledger.AlertHasShortfall, "shortfall", a.Shortfall}, {ledger.AlertHasUnits, "units", a.Units},
 			{ledger.AlertHasOnHand, "on_hand", a.OnHand}, {ledger.AlertHasTotal, "total", a.Total},
-			{ledger.AlertHasReorderPoint, "reorder_point", a.ReorderPoint}} {
+			{ledger.AlertHasReorderPoint, "reorder_point", a.ReorderPoint},
+			{ledger.AlertHasExpected, "expected", a.Expected}, {ledger.AlertHasReceived, "received", a.Received},
+			{ledger.AlertHasShort, "short", a.Short}, {ledger.AlertHasProjected, "projected", a.Projected},
+			{ledger.AlertHasSold28, "sold28", a.Sold28}, {ledger.AlertHasDaysOfCover, "days_of_cover", a.DaysOfCover},
+			{ledger.AlertHasLeadTimeDays, "lead_time_days", a.LeadTimeDays}} {
 			if a.Has&f.has != 0 {
 				fmt.Fprintf(&out, " %s=%d", f.name, f.v)
 			}
@@ -156,4 +181,35 @@ func (sc *scenario) String() string {
 	}
 	fmt.Fprintf(&out, "duplicates: %d\n", sc.dups)
 	return out.String()
+}
+
+// renderPart2 renders what a consumer of the updates knows of s's listings
+// (the last value published for each, removed ones included) and, for a
+// SKU with a lead time, its sales window.
+func (sc *scenario) renderPart2(out *bytes.Buffer, s *ledger.SKU) {
+	last := map[string]ledger.Qty{}
+	for _, u := range sc.fx.Updates {
+		if u.SKU == s.Name && u.ListingSKU != "" {
+			last[u.Channel+"/"+u.ListingSKU] = u.Available
+		}
+	}
+	if len(last) > 0 {
+		out.WriteString("  listings:")
+		for _, k := range slices.Sorted(maps.Keys(last)) {
+			fmt.Fprintf(out, " %s=%d", k, last[k])
+		}
+		out.WriteString("\n")
+	}
+	if s.LeadTimeDays == 0 {
+		return
+	}
+	for _, b := range sc.books {
+		if b.SKU(s.Name) != s {
+			continue
+		}
+		first, lastDay, _ := b.P.SalesWindow(s)
+		fmt.Fprintf(out, "  sales: sold28=%d window=%s..%s projected=%d lead_time_days=%d\n", b.P.Sold28(s),
+			time.Unix(first*86400, 0).UTC().Format(time.DateOnly), time.Unix(lastDay*86400, 0).UTC().Format(time.DateOnly),
+			s.Projected(), s.LeadTimeDays)
+	}
 }

@@ -29,6 +29,12 @@ type Config struct {
 	// PolicyChanges are event indexes at which a channel_policy change is
 	// emitted (in addition to the initial policies).
 	PolicyChanges []int
+	// Part2 mixes in part 2's events (gen2.go): holds and their releases,
+	// orders converting holds, listings, per-SKU overrides, transfers
+	// closed short, lead times, sales dated days apart, end_at.
+	Part2 bool
+	// ClockEvery emits a clock event every that many events (0: none).
+	ClockEvery int
 }
 
 // Generator emits one event at a time.
@@ -48,6 +54,8 @@ type skuState struct {
 	orders    []string
 	pos       []string
 	transfers []string
+	holds     []string // hold ids, open or not
+	listings  []string // "channel/listing_sku" bound to this SKU
 	history   [][]byte // recent lines, for retries
 	seq       int
 }
@@ -120,6 +128,9 @@ func (g *Generator) policy(c string, i, v int) []byte {
 	if (i+v)%3 == 2 {
 		maxq = `,"max_qty":25`
 	}
+	if g.cfg.Part2 && (i+v)%4 == 3 {
+		maxq += `,"end_at":2`
+	}
 	g.polIx++
 	return fmt.Appendf(nil, `{"event_id":"pol-%d","type":"channel_policy","occurred_at":%q,"channel":%q,"locations":%s,"buffer":%d,"share_pct":%d%s}`,
 		g.polIx, g.at(), c, list, buffer, share, maxq)
@@ -139,8 +150,14 @@ func (g *Generator) Next() []byte {
 			return g.policy(g.cfg.Channels[i], i, 1+g.r.IntN(3))
 		}
 	}
+	if g.cfg.ClockEvery > 0 && g.n%g.cfg.ClockEvery == g.cfg.ClockEvery-1 {
+		return g.clock()
+	}
 	s := g.pickSKU()
 	pct := g.r.IntN(100)
+	if g.cfg.Part2 && pct >= g.cfg.DupPct+g.cfg.RefusePct+g.cfg.InvalidPct && g.r.IntN(100) < 30 {
+		return g.remember(s, g.part2(s))
+	}
 	switch {
 	case pct < g.cfg.DupPct && len(s.history) > 0:
 		return s.history[g.r.IntN(len(s.history))]
@@ -225,7 +242,7 @@ func (g *Generator) valid(s *skuState) []byte {
 		if r.IntN(2) == 0 {
 			loc = fmt.Sprintf(`,"location":%q`, g.loc())
 		}
-		return fmt.Appendf(nil, `%s,"channel":%q,"order_id":%q,"qty":%d%s}`, g.head(s, "order"), g.channel(), o, 1+r.IntN(4), loc)
+		return fmt.Appendf(nil, `%s,"channel":%q,"order_id":%q,"qty":%d%s%s}`, g.head(s, "order"), g.channel(), o, 1+r.IntN(4), loc, g.convert(s))
 	case k < 47:
 		if o, ok := take(r, &s.orders); ok {
 			q := ""
@@ -241,7 +258,7 @@ func (g *Generator) valid(s *skuState) []byte {
 		}
 		fallthrough
 	case k < 80:
-		return fmt.Appendf(nil, `%s,"channel":"pos","location":%q,"qty":%d}`, g.head(s, "pos_sale"), g.loc(), 1+r.IntN(3))
+		return fmt.Appendf(nil, `%s,"channel":"pos","location":%q,"qty":%d}`, g.saleHead(s, "pos_sale"), g.loc(), 1+r.IntN(3))
 	case k < 84:
 		res := ""
 		if r.IntN(3) == 0 {
@@ -272,12 +289,18 @@ func (g *Generator) valid(s *skuState) []byte {
 		if r.IntN(2) == 0 {
 			rp = fmt.Sprintf(`,"reorder_point":%d`, r.IntN(30))
 		}
+		if g.cfg.Part2 && r.IntN(2) == 0 {
+			rp += fmt.Sprintf(`,"lead_time_days":%d`, 1+r.IntN(30))
+		}
 		return fmt.Appendf(nil, `%s,"safety_stock":{%q:%d}%s}`, g.head(s, "sku_policy"), g.loc(), r.IntN(5), rp)
 	}
 }
 
 // refused emits a well-formed event the ledger must refuse for its state.
 func (g *Generator) refused(s *skuState) []byte {
+	if g.cfg.Part2 && g.r.IntN(3) == 0 {
+		return g.refused2(s)
+	}
 	switch g.r.IntN(6) {
 	case 0:
 		return fmt.Appendf(nil, `%s,"order_id":"NOPE-%d"}`, g.head(s, "order_cancelled"), g.n)
@@ -299,6 +322,9 @@ func (g *Generator) refused(s *skuState) []byte {
 
 // invalid emits a malformed event.
 func (g *Generator) invalid(s *skuState) []byte {
+	if g.cfg.Part2 && g.r.IntN(3) == 0 {
+		return g.invalid2(s)
+	}
 	switch g.r.IntN(7) {
 	case 0:
 		return fmt.Appendf(nil, `%s,"location":%q,"qty":0}`, g.head(s, "receipt"), g.loc())
