@@ -34,6 +34,13 @@ const (
 	// a SKU's event in a partition other than its sku's, or keyed by
 	// something else than its sku. See Model.ApplyRecord.
 	ReasonWrongPartition = "wrong_partition"
+
+	// Part 2's reasons (ledger-semantics-2.md; DECISIONS.md, "Part 2").
+	// transfer_closed of an unknown or closed transfer is
+	// ReasonUnknownTransfer.
+	ReasonHoldExists        = "hold_exists"
+	ReasonUnknownHold       = "unknown_hold"
+	ReasonUnresolvedListing = "unresolved_listing"
 )
 
 // Event types.
@@ -52,6 +59,14 @@ const (
 	TypeTransferIn          = "transfer_in"
 	TypeSKUPolicy           = "sku_policy"
 	TypeChannelPolicy       = "channel_policy"
+
+	// part 2
+	TypeClock            = "clock"
+	TypeHold             = "hold"
+	TypeHoldReleased     = "hold_released"
+	TypeListing          = "listing"
+	TypeSKUChannelPolicy = "sku_channel_policy"
+	TypeTransferClosed   = "transfer_closed"
 )
 
 var knownTypes = map[string]bool{
@@ -59,6 +74,15 @@ var knownTypes = map[string]bool{
 	TypeOrder: true, TypeOrderCancelled: true, TypeShipment: true, TypePOSSale: true,
 	TypeReturn: true, TypeAdjustment: true, TypeStockCount: true, TypeTransferOut: true,
 	TypeTransferIn: true, TypeSKUPolicy: true, TypeChannelPolicy: true,
+	TypeClock: true, TypeHold: true, TypeHoldReleased: true, TypeListing: true,
+	TypeSKUChannelPolicy: true, TypeTransferClosed: true,
+}
+
+// listingTypes may name a listing_sku (part 2, "Listings"): the tools resolve
+// it to the sku before the topic, so one without a sku is unresolved_listing.
+var listingTypes = map[string]bool{
+	TypeOrder: true, TypeOrderCancelled: true, TypeHold: true,
+	TypeHoldReleased: true, TypePOSSale: true, TypeReturn: true,
 }
 
 const maxUnits = 1_000_000_000
@@ -80,6 +104,17 @@ type event struct {
 	locations     []string
 	buffer, share int64
 	maxQty        *int64
+
+	// part 2
+	occurredAt           time.Time // truncated to the microsecond
+	holdID, listingSKU   string
+	hasHoldID            bool
+	expiresAt            time.Time // truncated to the microsecond
+	allowPartial, active bool
+	units                int64
+	endAt, leadTime      *int64
+	override             override // sku_channel_policy's fields
+	hasOverrideFields    bool     // any field but channel given
 }
 
 // parser checks fields one after another; the first problem found wins and
@@ -213,8 +248,9 @@ func (p *parser) knownType() (typ, reason string) {
 }
 
 // hasSKU reports whether events of a (known) type carry a sku: every type
-// but channel_policy, which reaches every SKU.
-func hasSKU(typ string) bool { return typ != TypeChannelPolicy }
+// but channel_policy, which reaches every SKU, and clock, which reaches every
+// SKU of its partition (a sku on a clock is ignored).
+func hasSKU(typ string) bool { return typ != TypeChannelPolicy && typ != TypeClock }
 
 // parse decodes and statically checks one line. On failure it returns the
 // reason and the event_id if the line had a string one.
@@ -236,13 +272,31 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 	// common fields
 	ev.id, _ = p.str("event_id", true, byteLen(1, 128))
 	if hasSKU(typ) {
+		if p.lookup("sku") == nil && listingTypes[typ] && p.lookup("listing_sku") != nil {
+			p.fail(ReasonUnresolvedListing) // where a missing sku would be
+		}
 		ev.sku, _ = p.str("sku", true, code(128))
 	}
-	p.str("occurred_at", true, timeOK)
+	if at, ok := p.str("occurred_at", true, timeOK); ok && timeOK(at, true) {
+		ev.occurredAt = parseTime(at)
+	}
 	p.str("source", false, byteLen(0, 128))
 
 	// the type's fields, in the spec table's order
-	switch typ {
+	if !p.part1Fields(&ev) {
+		p.part2Fields(&ev)
+	}
+	// listing_sku is part 2's addition to these types, after their own fields
+	if listingTypes[typ] {
+		ev.listingSKU, _ = p.str("listing_sku", false, listingSKUOK)
+	}
+	return ev, p.reason, eventID
+}
+
+// part1Fields reads the fields of part 1's types (with the fields part 2 adds
+// to them, after theirs); false for part 2's types.
+func (p *parser) part1Fields(ev *event) bool {
+	switch ev.typ {
 	case TypePurchaseOrder:
 		ev.poID, _ = p.str("po_id", true, code(128))
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
@@ -258,6 +312,7 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 		ev.orderID, ev.hasOrderID = p.str("order_id", true, code(128))
 		ev.qty, ev.hasQty = p.qty("qty", true)
 		ev.location, ev.hasLocation = p.str("location", false, code(64))
+		ev.holdID, ev.hasHoldID = p.str("hold_id", false, holdIDOK)
 	case TypeOrderCancelled:
 		ev.orderID, ev.hasOrderID = p.str("order_id", true, code(128))
 		ev.qty, ev.hasQty = p.qty("qty", false)
@@ -272,17 +327,7 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 	case TypeReturn:
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
 		ev.qty, ev.hasQty = p.qty("qty", true)
-		ev.resellable = true
-		if raw := p.lookup("resellable"); raw != nil {
-			switch string(raw) {
-			case "true":
-				ev.resellable = true
-			case "false":
-				ev.resellable = false
-			default:
-				p.fail(ReasonInvalidField)
-			}
-		}
+		ev.resellable, _ = p.boolean("resellable", true)
 	case TypeAdjustment:
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
 		ev.onHandDelta, _ = p.num("on_hand_delta", true, -maxUnits, maxUnits, ReasonQuantityOutOfRange)
@@ -309,6 +354,7 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 		if v, ok := p.num("reorder_point", false, 0, maxUnits, ReasonQuantityOutOfRange); ok {
 			ev.reorder = &v
 		}
+		ev.leadTime = p.optNum("lead_time_days", 1, 365, ReasonInvalidField)
 	case TypeChannelPolicy:
 		ev.channel, _ = p.str("channel", true, channelOK)
 		ev.locations = p.locationList("locations")
@@ -317,8 +363,11 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 		if v, ok := p.num("max_qty", false, 0, maxUnits, ReasonQuantityOutOfRange); ok {
 			ev.maxQty = &v
 		}
+		ev.endAt = p.optNum("end_at", 0, maxUnits, ReasonQuantityOutOfRange)
+	default:
+		return false
 	}
-	return ev, p.reason, eventID
+	return true
 }
 
 // safetyStock reads a {location: units} object, checking entries in document
