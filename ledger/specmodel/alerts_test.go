@@ -482,7 +482,11 @@ func fmtUpdates(us []Update) string {
 		if u.Previous != nil {
 			prev = itoa(*u.Previous)
 		}
-		s += "{" + u.Channel + "/" + u.SKU + " " + itoa(u.Available) + " prev=" + prev + " v=" + itoa(u.Version) + " cause=" + u.CauseEventID + "} "
+		key := u.Channel + "/" + u.SKU
+		if u.ListingSKU != "" {
+			key += "/" + u.ListingSKU
+		}
+		s += "{" + key + " " + itoa(u.Available) + " prev=" + prev + " v=" + itoa(u.Version) + " cause=" + u.CauseEventID + "} "
 	}
 	return s
 }

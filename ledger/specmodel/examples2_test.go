@@ -80,7 +80,6 @@ func TestExample2_3HoldsExpireOnClock(t *testing.T) {
 	checkUpdates2(t, m)
 }
 
-
 func TestExample2_4HoldRefusedByClock(t *testing.T) {
 	m := run(t, example2_4)
 	checkSKU2(t, m, "TEE", want2{
