@@ -188,3 +188,47 @@ func TestHoldsRaiseNoStockAlerts(t *testing.T) {
 		t.Errorf("S = %+v", v)
 	}
 }
+
+func TestPlacementOfPart2Events(t *testing.T) {
+	m := New()
+	// TEE belongs to partition 7 of 8
+	for _, r := range []Record{
+		{Partition: 1, Partitions: 8, Key: []byte("TEE"), Value: []byte(`{"event_id":"h","type":"hold","sku":"TEE",` + ts + `,"hold_id":"H","channel":"web","qty":1,` + exp + `}`)},
+		{Partition: 1, Partitions: 8, Key: []byte("TEE"), Value: []byte(`{"event_id":"l","type":"listing","sku":"TEE",` + ts + `,"channel":"web","listing_sku":"L"}`)},
+		// no sku: cannot be placed, so unresolved where it sits
+		{Partition: 1, Partitions: 8, Key: []byte("TEE"), Value: []byte(`{"event_id":"o","type":"order",` + ts + `,"channel":"web","order_id":"O","qty":1,"listing_sku":"L"}`)},
+		// a clock with a sku and a key is still every partition's
+		{Partition: 1, Partitions: 8, Key: []byte("TEE"), Value: []byte(`{"event_id":"c","type":"clock","sku":"TEE","occurred_at":"2026-11-27T10:00:00Z"}`)},
+	} {
+		m.ApplyRecord(r)
+	}
+	checkDeadPlaced(t, m,
+		wantDead{"h", ReasonWrongPartition, 7, false},
+		wantDead{"l", ReasonWrongPartition, 7, false},
+		wantDead{"o", ReasonUnresolvedListing, -1, false},
+	)
+}
+
+func TestNeverPanics2(t *testing.T) {
+	lines := []string{
+		e("a", TypeHold, `"hold_id":"H","channel":"web","qty":1,"expires_at":"9999-12-31T23:59:59Z"`),
+		e("b", TypeHold, `"hold_id":"H","channel":"web","qty":1,"expires_at":"0000-01-01T00:00:00Z"`),
+		`{"event_id":"c","type":"clock","occurred_at":"0001-01-01T00:00:00Z"}`,
+		`{"event_id":"c","type":"clock","occurred_at":"9999-12-31T23:59:59.999999999Z"}`,
+		e("d", TypeSKUChannelPolicy, `"channel":"web","locations":null,"buffer":null`),
+		e("f", TypeListing, `"channel":"web","listing_sku":"L","units":null,"active":null`),
+		e("g", TypeTransferClosed, `"transfer_id":"T"`),
+		e("h", TypeHoldReleased, `"hold_id":"H"`),
+		e("i", TypePOSSale, `"channel":"pos","location":"dc","qty":1000000000`),
+		e("j", TypeSKUPolicy, `"safety_stock":{},"lead_time_days":365`),
+		e("k", TypeOrder, `"channel":"web","order_id":"O","qty":1000000000,"hold_id":"H"`),
+	}
+	m := New()
+	for _, l := range lines {
+		m.Apply([]byte(l))
+		m.SKU("S")
+	}
+	if len(m.DeadLetters()) != 4 { // a, b (expires_at), g (unknown transfer), h (unknown hold)
+		t.Errorf("dead letters %+v", m.DeadLetters())
+	}
+}

@@ -85,9 +85,10 @@ func PartitionFor(key []byte, partitions int32) int32 {
 // the event's event_id if it is a string (for the dead letter). ok is false
 // when the event cannot be placed: the line is not one JSON object, its type
 // is missing, not a string or unknown, its type carries no sku
-// (channel_policy and clock reach every partition), or its sku is absent, null or not
-// a JSON string. Apply then gives the reason part 1 gives, in part 1's order,
-// or applies the channel_policy.
+// (channel_policy and clock reach every partition), or its sku is absent,
+// null or not a JSON string. Apply then gives the reason part 1 gives, in
+// part 1's order (unresolved_listing for a listing_sku with no sku), or
+// applies the channel_policy or clock.
 //
 // The sku is the decoded string, whether or not it is a valid SKU code: a
 // misplaced event with an invalid sku is wrong_partition, since placement
