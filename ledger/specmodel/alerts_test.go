@@ -272,10 +272,15 @@ func fmtAlerts(as []Alert) string {
 	s := ""
 	for _, a := range as {
 		s += "{" + a.Kind + " sku=" + a.SKU + " loc=" + a.Location + " ch=" + a.Channel + " po=" + a.POID + " order=" + a.OrderID
+		if a.TransferID != "" {
+			s += " transfer=" + a.TransferID
+		}
 		for _, f := range []struct {
 			n string
 			p *int64
-		}{{"shortfall", a.Shortfall}, {"units", a.Units}, {"on_hand", a.OnHand}, {"total", a.Total}, {"reorder_point", a.ReorderPoint}} {
+		}{{"shortfall", a.Shortfall}, {"units", a.Units}, {"on_hand", a.OnHand}, {"total", a.Total}, {"reorder_point", a.ReorderPoint},
+			{"expected", a.Expected}, {"received", a.Received}, {"short", a.Short},
+			{"projected", a.Projected}, {"sold28", a.Sold28}, {"days_of_cover", a.DaysOfCover}, {"lead_time_days", a.LeadTimeDays}} {
 			if f.p != nil {
 				s += " " + f.n + "=" + itoa(*f.p)
 			}
@@ -477,7 +482,11 @@ func fmtUpdates(us []Update) string {
 		if u.Previous != nil {
 			prev = itoa(*u.Previous)
 		}
-		s += "{" + u.Channel + "/" + u.SKU + " " + itoa(u.Available) + " prev=" + prev + " v=" + itoa(u.Version) + " cause=" + u.CauseEventID + "} "
+		key := u.Channel + "/" + u.SKU
+		if u.ListingSKU != "" {
+			key += "/" + u.ListingSKU
+		}
+		s += "{" + key + " " + itoa(u.Available) + " prev=" + prev + " v=" + itoa(u.Version) + " cause=" + u.CauseEventID + "} "
 	}
 	return s
 }

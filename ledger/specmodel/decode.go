@@ -6,12 +6,10 @@ package specmodel
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -36,6 +34,13 @@ const (
 	// a SKU's event in a partition other than its sku's, or keyed by
 	// something else than its sku. See Model.ApplyRecord.
 	ReasonWrongPartition = "wrong_partition"
+
+	// Part 2's reasons (ledger-semantics-2.md; DECISIONS.md, "Part 2").
+	// transfer_closed of an unknown or closed transfer is
+	// ReasonUnknownTransfer.
+	ReasonHoldExists        = "hold_exists"
+	ReasonUnknownHold       = "unknown_hold"
+	ReasonUnresolvedListing = "unresolved_listing"
 )
 
 // Event types.
@@ -54,6 +59,14 @@ const (
 	TypeTransferIn          = "transfer_in"
 	TypeSKUPolicy           = "sku_policy"
 	TypeChannelPolicy       = "channel_policy"
+
+	// part 2
+	TypeClock            = "clock"
+	TypeHold             = "hold"
+	TypeHoldReleased     = "hold_released"
+	TypeListing          = "listing"
+	TypeSKUChannelPolicy = "sku_channel_policy"
+	TypeTransferClosed   = "transfer_closed"
 )
 
 var knownTypes = map[string]bool{
@@ -61,6 +74,15 @@ var knownTypes = map[string]bool{
 	TypeOrder: true, TypeOrderCancelled: true, TypeShipment: true, TypePOSSale: true,
 	TypeReturn: true, TypeAdjustment: true, TypeStockCount: true, TypeTransferOut: true,
 	TypeTransferIn: true, TypeSKUPolicy: true, TypeChannelPolicy: true,
+	TypeClock: true, TypeHold: true, TypeHoldReleased: true, TypeListing: true,
+	TypeSKUChannelPolicy: true, TypeTransferClosed: true,
+}
+
+// listingTypes may name a listing_sku (part 2, "Listings"): the tools resolve
+// it to the sku before the topic, so one without a sku is unresolved_listing.
+var listingTypes = map[string]bool{
+	TypeOrder: true, TypeOrderCancelled: true, TypeHold: true,
+	TypeHoldReleased: true, TypePOSSale: true, TypeReturn: true,
 }
 
 const maxUnits = 1_000_000_000
@@ -82,6 +104,17 @@ type event struct {
 	locations     []string
 	buffer, share int64
 	maxQty        *int64
+
+	// part 2
+	occurredAt           time.Time // truncated to the microsecond
+	holdID, listingSKU   string
+	hasHoldID            bool
+	expiresAt            time.Time // truncated to the microsecond
+	allowPartial, active bool
+	units                int64
+	endAt, leadTime      *int64
+	override             override // sku_channel_policy's fields
+	hasOverrideFields    bool     // any field but channel given
 }
 
 // parser checks fields one after another; the first problem found wins and
@@ -108,93 +141,6 @@ func (p *parser) lookup(name string) json.RawMessage {
 		return nil
 	}
 	return bytes.TrimSpace(raw)
-}
-
-// decodeString decodes a raw JSON string token byte for byte. valid reports
-// whether the result is valid UTF-8 (no invalid bytes, no lone surrogate
-// escapes). ok is false if raw is not a JSON string.
-func decodeString(raw []byte) (s string, valid, ok bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false, false
-	}
-	b := raw[1 : len(raw)-1]
-	valid = utf8.Valid(b)
-	var out []byte
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c != '\\' {
-			out = append(out, c)
-			i++
-			continue
-		}
-		if i+1 >= len(b) {
-			return "", false, false
-		}
-		e := b[i+1]
-		i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, good := hex4(b, i)
-			if !good {
-				return "", false, false
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				paired := false
-				if r < 0xDC00 && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
-					if r2, good2 := hex4(b, i+2); good2 {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							r = d
-							i += 6
-							paired = true
-						}
-					}
-				}
-				if !paired {
-					valid = false
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", false, false
-		}
-	}
-	return string(out), valid, true
-}
-
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c-'a') + 10
-		case c >= 'A' && c <= 'F':
-			r |= rune(c-'A') + 10
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // codeOK: 1..max bytes of valid UTF-8, no control characters, no leading or
@@ -247,110 +193,6 @@ func channelOK(s string, valid bool) bool {
 	return codeOK(s, valid, 64) && !strings.Contains(s, "/")
 }
 
-// parseInt reads a JSON number token. isInt is false if the number's value is
-// not a whole number; inRange is false if it is whole but outside int64.
-// The value decides, not the spelling: 5, 5.0 and 0.5e1 are all the integer 5.
-func parseInt(tok string) (v int64, isInt, inRange bool) {
-	num := json.Number(tok)
-	s := num.String()
-	neg := false
-	if strings.HasPrefix(s, "-") {
-		neg = true
-		s = s[1:]
-	}
-	mant, exp := s, ""
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		mant, exp = s[:i], s[i+1:]
-	}
-	intPart, frac := mant, ""
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		intPart, frac = mant[:i], mant[i+1:]
-	}
-	digits := strings.TrimLeft(intPart+frac, "0")
-	if digits == "" {
-		return 0, true, true
-	}
-	// value = digits * 10^e
-	e := -len(frac)
-	// exponent, saturated so huge exponents cannot blow up
-	if exp != "" {
-		eneg := false
-		switch exp[0] {
-		case '+':
-			exp = exp[1:]
-		case '-':
-			eneg = true
-			exp = exp[1:]
-		}
-		x := 0
-		for _, c := range exp {
-			if x < 1_000_000 {
-				x = x*10 + int(c-'0')
-			}
-		}
-		if eneg {
-			x = -x
-		}
-		e += x
-	}
-	trimmed := strings.TrimRight(digits, "0")
-	e += len(digits) - len(trimmed)
-	digits = trimmed
-	if e < 0 {
-		return 0, false, false
-	}
-	if len(digits)+e > 19 {
-		return 0, true, false
-	}
-	var u uint64
-	for _, c := range digits + strings.Repeat("0", e) {
-		d := uint64(c - '0')
-		if u > (1<<64-1-d)/10 {
-			return 0, true, false
-		}
-		u = u*10 + d
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, true, false
-		}
-		return -int64(u), true, true // -(1<<63) wraps to itself: correct
-	}
-	if u > 1<<63-1 {
-		return 0, true, false
-	}
-	return int64(u), true, true
-}
-
-// numberValue checks that raw is a JSON number holding a whole number in
-// [min, max]; outside the range is rangeReason.
-func numberValue(raw json.RawMessage, min, max int64, rangeReason string) (int64, string) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return 0, ReasonInvalidField
-	}
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, ReasonInvalidField
-	}
-	// decisions.md: a quantity is written as a plain JSON integer; a
-	// fraction or exponent (even 5.0), or a value beyond int64, is
-	// invalid_field.
-	if strings.ContainsAny(n.String(), ".eE") {
-		return 0, ReasonInvalidField
-	}
-	x, isInt, inRange := parseInt(n.String())
-	if !isInt || !inRange {
-		return 0, ReasonInvalidField
-	}
-	if x < min || x > max {
-		return 0, rangeReason
-	}
-	return x, ""
-}
-
 func (p *parser) num(name string, required bool, min, max int64, rangeReason string) (int64, bool) {
 	raw := p.lookup(name)
 	if raw == nil {
@@ -381,65 +223,6 @@ func timeOK(s string, _ bool) bool {
 	return err == nil
 }
 
-// decodeObject reads a line that must be Unicode text holding exactly one
-// JSON object and nothing after it; ok is false for anything else
-// (undecodable). Apply and the placement check both start here, so a line
-// that is not Unicode text is undecodable before anything else is looked at.
-func decodeObject(line []byte) (obj map[string]json.RawMessage, ok bool) {
-	if !unicodeText(line) {
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false // trailing data after the object
-	}
-	return obj, true
-}
-
-// unicodeText reports whether a JSON line is Unicode text (DECISIONS.md,
-// "Codes and limits"): valid UTF-8 everywhere, keys and fields nobody reads
-// included, and no string escaping half a surrogate pair alone. encoding/json
-// would read either as U+FFFD, so two different SKUs or event ids could
-// become one; the whole line is refused instead, wherever the bad text is.
-func unicodeText(line []byte) bool {
-	if !utf8.Valid(line) {
-		return false
-	}
-	for _, tok := range stringTokens(line) {
-		// a malformed token (!ok) is left to the JSON decoder to refuse
-		if _, valid, ok := decodeString(tok); ok && !valid {
-			return false
-		}
-	}
-	return true
-}
-
-// stringTokens returns every JSON string token of line, quotes included, keys
-// and values alike. In JSON a '"' outside a string always opens one, and
-// inside one only an unescaped '"' closes it, so this simple scan finds them
-// all in any line the JSON decoder accepts; what it finds in other lines does
-// not matter, as those are undecodable anyway.
-func stringTokens(line []byte) [][]byte {
-	var toks [][]byte
-	start := -1 // index of the opening quote, -1 outside a string
-	for i := 0; i < len(line); i++ {
-		switch {
-		case start < 0 && line[i] == '"':
-			start = i
-		case start >= 0 && line[i] == '\\':
-			i++ // the escaped byte cannot close the string
-		case start >= 0 && line[i] == '"':
-			toks = append(toks, line[start:i+1])
-			start = -1
-		}
-	}
-	return toks
-}
-
 // stringEventID returns the event's event_id if it is a JSON string, valid
 // code or not, so that a dead letter can name it; "" otherwise.
 func stringEventID(obj map[string]json.RawMessage) string {
@@ -465,8 +248,9 @@ func (p *parser) knownType() (typ, reason string) {
 }
 
 // hasSKU reports whether events of a (known) type carry a sku: every type
-// but channel_policy, which reaches every SKU.
-func hasSKU(typ string) bool { return typ != TypeChannelPolicy }
+// but channel_policy, which reaches every SKU, and clock, which reaches every
+// SKU of its partition (a sku on a clock is ignored).
+func hasSKU(typ string) bool { return typ != TypeChannelPolicy && typ != TypeClock }
 
 // parse decodes and statically checks one line. On failure it returns the
 // reason and the event_id if the line had a string one.
@@ -488,13 +272,31 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 	// common fields
 	ev.id, _ = p.str("event_id", true, byteLen(1, 128))
 	if hasSKU(typ) {
+		if p.lookup("sku") == nil && listingTypes[typ] && p.lookup("listing_sku") != nil {
+			p.fail(ReasonUnresolvedListing) // where a missing sku would be
+		}
 		ev.sku, _ = p.str("sku", true, code(128))
 	}
-	p.str("occurred_at", true, timeOK)
+	if at, ok := p.str("occurred_at", true, timeOK); ok && timeOK(at, true) {
+		ev.occurredAt = parseTime(at)
+	}
 	p.str("source", false, byteLen(0, 128))
 
 	// the type's fields, in the spec table's order
-	switch typ {
+	if !p.part1Fields(&ev) {
+		p.part2Fields(&ev)
+	}
+	// listing_sku is part 2's addition to these types, after their own fields
+	if listingTypes[typ] {
+		ev.listingSKU, _ = p.str("listing_sku", false, listingSKUOK)
+	}
+	return ev, p.reason, eventID
+}
+
+// part1Fields reads the fields of part 1's types (with the fields part 2 adds
+// to them, after theirs); false for part 2's types.
+func (p *parser) part1Fields(ev *event) bool {
+	switch ev.typ {
 	case TypePurchaseOrder:
 		ev.poID, _ = p.str("po_id", true, code(128))
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
@@ -510,6 +312,7 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 		ev.orderID, ev.hasOrderID = p.str("order_id", true, code(128))
 		ev.qty, ev.hasQty = p.qty("qty", true)
 		ev.location, ev.hasLocation = p.str("location", false, code(64))
+		ev.holdID, ev.hasHoldID = p.str("hold_id", false, holdIDOK)
 	case TypeOrderCancelled:
 		ev.orderID, ev.hasOrderID = p.str("order_id", true, code(128))
 		ev.qty, ev.hasQty = p.qty("qty", false)
@@ -524,17 +327,7 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 	case TypeReturn:
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
 		ev.qty, ev.hasQty = p.qty("qty", true)
-		ev.resellable = true
-		if raw := p.lookup("resellable"); raw != nil {
-			switch string(raw) {
-			case "true":
-				ev.resellable = true
-			case "false":
-				ev.resellable = false
-			default:
-				p.fail(ReasonInvalidField)
-			}
-		}
+		ev.resellable, _ = p.boolean("resellable", true)
 	case TypeAdjustment:
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
 		ev.onHandDelta, _ = p.num("on_hand_delta", true, -maxUnits, maxUnits, ReasonQuantityOutOfRange)
@@ -561,6 +354,7 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 		if v, ok := p.num("reorder_point", false, 0, maxUnits, ReasonQuantityOutOfRange); ok {
 			ev.reorder = &v
 		}
+		ev.leadTime = p.optNum("lead_time_days", 1, 365, ReasonInvalidField)
 	case TypeChannelPolicy:
 		ev.channel, _ = p.str("channel", true, channelOK)
 		ev.locations = p.locationList("locations")
@@ -569,8 +363,11 @@ func parse(line []byte) (ev event, reason string, eventID string) {
 		if v, ok := p.num("max_qty", false, 0, maxUnits, ReasonQuantityOutOfRange); ok {
 			ev.maxQty = &v
 		}
+		ev.endAt = p.optNum("end_at", 0, maxUnits, ReasonQuantityOutOfRange)
+	default:
+		return false
 	}
-	return ev, p.reason, eventID
+	return true
 }
 
 // safetyStock reads a {location: units} object, checking entries in document

@@ -1,24 +1,30 @@
 // Package specmodel is an independent reference model of the stock ledger,
-// written from /work/shared/spec/ledger-semantics.md, worked-examples.md and
-// ledger/DECISIONS.md only, plus the "Placement" rule of part 2
-// (ledger-semantics-2.md; placement.go). It is meant for tests: simple and
-// slow on purpose.
+// written from /work/shared/spec/ledger-semantics.md, ledger-semantics-2.md,
+// worked-examples.md, worked-examples-2.md and ledger/DECISIONS.md only. It is
+// meant for tests: simple and slow on purpose (plain maps, everything
+// recomputed from scratch).
 //
-// It folds one global sequence of events in the spec's JSON Lines form.
-// Channel policy events reach every SKU known so far, at their position in
-// the sequence. Applied event ids are remembered forever (no idempotency
-// window), and quantity_overflow / too_many_locations are not modelled.
+// Apply folds one sequence of events in the spec's JSON Lines form, as if
+// they all sat in one partition (one partition clock). ApplyRecord folds
+// records of the events topic, checking their placement and keeping one clock
+// per partition. Channel policy events reach every SKU known so far, at their
+// position in the sequence, whatever its partition. Applied event ids and
+// closed orders and holds are remembered forever (no idempotency window), and
+// quantity_overflow / too_many_locations are not modelled.
 package specmodel
 
 import (
 	"sort"
+	"time"
 )
 
-// Update is a channel stock update.
+// Update is a channel stock update, or (ListingSKU set) a listing's update,
+// keyed channel/sku/listing_sku.
 type Update struct {
 	Channel, SKU string
+	ListingSKU   string // "" for a channel update
 	Available    int64
-	Previous     *int64 // nil the first time
+	Previous     *int64 // nil the first time (or the first time again after a removal)
 	Version      int64
 	CauseEventID string
 }
@@ -31,14 +37,21 @@ const (
 	AlertReceiptUnmatched = "receipt_unmatched"
 	AlertPOShort          = "po_short"
 	AlertNegativeOnHand   = "negative_on_hand"
+	AlertReorderDue       = "reorder_due"
+	AlertTransferShort    = "transfer_short"
 )
 
 // Alert is an alert; fields a kind does not use stay zero / nil.
 type Alert struct {
 	Kind, SKU, Location, Channel, POID, OrderID   string
 	Shortfall, Units, OnHand, Total, ReorderPoint *int64
-	Version                                       int64
-	CauseEventID                                  string
+
+	TransferID                                   string // transfer_short
+	Expected, Received, Short                    *int64 // transfer_short
+	Projected, Sold28, DaysOfCover, LeadTimeDays *int64 // reorder_due
+
+	Version      int64
+	CauseEventID string
 }
 
 // DeadLetter is an event that could not be applied.
@@ -55,6 +68,31 @@ type DeadLetter struct {
 	KeyNotSKU bool
 }
 
+// Hold statuses.
+const (
+	HoldGranted   = "granted"
+	HoldPartial   = "partial"
+	HoldRefused   = "refused"
+	HoldExpired   = "expired" // refused because the clock had passed, or expired while open
+	HoldReleased  = "released"
+	HoldConverted = "converted"
+)
+
+// HoldResult is a hold result (part 2, "Holds"), keyed sku/hold_id.
+type HoldResult struct {
+	HoldID, SKU, Channel, Location string
+	HasLocation                    bool
+	Status                         string
+	Requested                      int64
+	Granted                        int64 // units the hold reserves now: 0 once closed
+	Available                      int64 // the hold channel's ats after the event
+	// ExpiresAt is normalised: UTC, RFC 3339 with as many fraction digits as
+	// needed (time.RFC3339Nano), truncated to the microsecond as occurred_at is.
+	ExpiresAt    string
+	Version      int64
+	CauseEventID string
+}
+
 // LocationView is the state of one (SKU, location).
 type LocationView struct {
 	OnHand, Reserved, Unavailable, Incoming, SafetyStock, Available int64
@@ -62,87 +100,47 @@ type LocationView struct {
 
 // SKUView is the state of one SKU.
 type SKUView struct {
-	Version    int64
-	Unassigned int64
-	Locations  map[string]LocationView // only locations the SKU has
-	Channels   map[string]int64        // ats per channel with a policy
-}
-
-type channelPolicy struct {
-	locations []string // empty: every location the SKU has
-	buffer    int64
-	share     int64
-	maxQty    *int64
-}
-
-type locState struct {
-	onHand, reserved, unavailable, incoming int64
-}
-
-type poLine struct {
-	location string
-	expected int64 // units still expected
-	open     bool
-}
-
-type orderState struct {
-	location string // "" for an order that names no location (unassigned)
-	open     int64  // units still reserved
-}
-
-type transferState struct {
-	to       string
-	expected int64 // units still in transit
-}
-
-type skuState struct {
-	version    int64
-	locs       map[string]*locState // the locations the SKU has
-	safety     map[string]int64
-	reorder    *int64
-	unassigned int64
-	pos        map[string]*poLine
-	orders     map[string]*orderState
-	transfers  map[string]*transferState
-	applied    map[string]bool
-	published  map[string]int64 // channel -> last published ats
-}
-
-func newSKU() *skuState {
-	return &skuState{
-		locs:      map[string]*locState{},
-		safety:    map[string]int64{},
-		pos:       map[string]*poLine{},
-		orders:    map[string]*orderState{},
-		transfers: map[string]*transferState{},
-		applied:   map[string]bool{},
-		published: map[string]int64{},
-	}
+	Version      int64
+	Unassigned   int64                   // the sum over channels
+	UnassignedBy map[string]int64        // channels with nonzero unassigned
+	Locations    map[string]LocationView // only locations the SKU has
+	Channels     map[string]int64        // ats per channel of the SKU (a policy or an override)
+	Listings     map[string]int64        // "channel/listing_sku" -> available, active listings only
+	Sold28       int64                   // units sold in the 28-day window
+	Projected    int64                   // as reorder_due computes it: as if no hold were open
+	OpenHolds    int
 }
 
 // Model is the reference ledger.
 type Model struct {
 	policies  map[string]*channelPolicy
-	policyIDs map[string]bool // applied channel_policy event ids
+	policyIDs map[string]bool     // applied channel_policy event ids
+	clocks    map[int32]time.Time // partition -> its clock; absent: no clock yet
 	skus      map[string]*skuState
 	updates   []Update
 	alerts    []Alert
 	dead      []DeadLetter
+	holds     []HoldResult
 	dups      int
 }
+
+// applyPartition is the one partition Apply folds into.
+const applyPartition int32 = -1
 
 // New returns an empty ledger.
 func New() *Model {
 	return &Model{
 		policies:  map[string]*channelPolicy{},
 		policyIDs: map[string]bool{},
+		clocks:    map[int32]time.Time{},
 		skus:      map[string]*skuState{},
 	}
 }
 
-// Updates returns every channel stock update in order, one per change (never
-// coalesced). Within one event, updates come in channel order; a
-// channel_policy's come in SKU order.
+// Updates returns every channel and listing update in order, one per change
+// (never coalesced). Within one event, channel updates come in channel order,
+// then listing updates in (channel, listing_sku) order; a channel_policy's
+// come SKU by SKU in SKU order, a clock's SKU by SKU in expiry order.
 func (m *Model) Updates() []Update { return append([]Update(nil), m.updates...) }
 
 // Alerts returns every alert in order.
@@ -150,6 +148,9 @@ func (m *Model) Alerts() []Alert { return append([]Alert(nil), m.alerts...) }
 
 // DeadLetters returns every dead letter in order.
 func (m *Model) DeadLetters() []DeadLetter { return append([]DeadLetter(nil), m.dead...) }
+
+// HoldResults returns every hold result in order.
+func (m *Model) HoldResults() []HoldResult { return append([]HoldResult(nil), m.holds...) }
 
 // Duplicates returns how many events were skipped as already applied.
 func (m *Model) Duplicates() int { return m.dups }
@@ -166,10 +167,20 @@ func (m *Model) SKU(sku string) (SKUView, bool) {
 		return SKUView{}, false
 	}
 	v := SKUView{
-		Version:    st.version,
-		Unassigned: st.unassigned,
-		Locations:  map[string]LocationView{},
-		Channels:   map[string]int64{},
+		Version:      st.version,
+		Unassigned:   st.unassignedTotal(),
+		UnassignedBy: map[string]int64{},
+		Locations:    map[string]LocationView{},
+		Channels:     map[string]int64{},
+		Listings:     map[string]int64{},
+		Sold28:       m.sold28(st),
+		Projected:    st.projected(),
+		OpenHolds:    st.openHolds(),
+	}
+	for ch, n := range st.unassigned {
+		if n != 0 {
+			v.UnassignedBy[ch] = n
+		}
 	}
 	for name, l := range st.locs {
 		v.Locations[name] = LocationView{
@@ -181,19 +192,23 @@ func (m *Model) SKU(sku string) (SKUView, bool) {
 			Available:   st.available(name),
 		}
 	}
-	for ch, pol := range m.policies {
-		v.Channels[ch] = st.ats(pol)
+	for _, ch := range m.skuChannels(st) {
+		v.Channels[ch] = m.ats(st, ch)
+	}
+	for k := range st.listings {
+		v.Listings[k.channel+"/"+k.listingSKU] = m.listingValue(st, k)
 	}
 	return v, true
 }
 
-// Final returns "channel/sku" -> ats for every channel with a policy and every
-// known SKU, computed from the state.
+// Final returns "channel/sku" -> ats for every known SKU and every channel
+// of it (those with a policy, and those its overrides name), computed from
+// the state.
 func (m *Model) Final() map[string]int64 {
 	out := map[string]int64{}
-	for ch, pol := range m.policies {
-		for sku, st := range m.skus {
-			out[ch+"/"+sku] = st.ats(pol)
+	for sku, st := range m.skus {
+		for _, ch := range m.skuChannels(st) {
+			out[ch+"/"+sku] = m.ats(st, ch)
 		}
 	}
 	return out
@@ -208,353 +223,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// ---- availability (spec "Availability") ----
-
-func (st *skuState) available(loc string) int64 {
-	l := st.locs[loc]
-	if l == nil {
-		return 0
-	}
-	return l.onHand - l.reserved - l.unavailable - st.safety[loc]
-}
-
-func (st *skuState) sellable(loc string) int64 {
-	l := st.locs[loc]
-	if l == nil {
-		return 0
-	}
-	return l.onHand - l.reserved - l.unavailable
-}
-
-// eligible: the policy's list, or every location the SKU has if the list is
-// empty or there is no policy. Listed locations the SKU does not have hold no
-// stock, so they are left out.
-func (st *skuState) eligible(pol *channelPolicy) []string {
-	if pol == nil || len(pol.locations) == 0 {
-		return sortedKeys(st.locs)
-	}
-	var out []string
-	for _, l := range pol.locations {
-		if st.locs[l] != nil {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func (st *skuState) pool(pol *channelPolicy) int64 {
-	var sum int64
-	for _, l := range st.eligible(pol) {
-		sum += max(0, st.available(l))
-	}
-	return sum - st.unassigned
-}
-
-func (st *skuState) ats(pol *channelPolicy) int64 {
-	x := st.pool(pol) - pol.buffer
-	if x <= 0 {
-		return 0
-	}
-	// floor(x * share / 100) without overflowing for large x
-	v := (x/100)*pol.share + (x%100)*pol.share/100
-	if pol.maxQty != nil && *pol.maxQty < v {
-		v = *pol.maxQty
-	}
-	return v
-}
-
-// total: sum over all l of max(0, available(l)) - unassigned (low_stock).
-func (st *skuState) total() int64 {
-	var sum int64
-	for l := range st.locs {
-		sum += max(0, st.available(l))
-	}
-	return sum - st.unassigned
-}
-
-func (st *skuState) loc(name string) *locState {
-	l := st.locs[name]
-	if l == nil {
-		l = &locState{}
-		st.locs[name] = l
-	}
-	return l
-}
-
 func ptr(v int64) *int64 { return &v }
-
-// ---- folding ----
-
-// Apply folds one JSON line (one event). Invalid events become dead letters.
-//
-// Apply knows nothing of records: it assumes the event sits in its sku's
-// partition under its sku's key (part 2's placement rule holds), as it does
-// for every caller that reads the events without their Kafka placement.
-// ApplyRecord checks the placement first.
-func (m *Model) Apply(line []byte) {
-	ev, reason, eventID := parse(line)
-	if reason != "" {
-		m.deadLetter(eventID, reason, line)
-		return
-	}
-	if ev.typ == TypeChannelPolicy {
-		m.applyChannelPolicy(ev)
-		return
-	}
-	m.applySKUEvent(ev, line)
-}
-
-func (m *Model) deadLetter(eventID, reason string, line []byte) {
-	m.dead = append(m.dead, DeadLetter{EventID: eventID, Reason: reason, Line: append([]byte(nil), line...), BelongsTo: -1})
-}
-
-func (m *Model) applyChannelPolicy(ev event) {
-	if m.policyIDs[ev.id] {
-		m.dups++
-		return
-	}
-	m.policyIDs[ev.id] = true
-	pol := &channelPolicy{locations: ev.locations, buffer: ev.buffer, share: ev.share, maxQty: ev.maxQty}
-	m.policies[ev.channel] = pol
-	for _, sku := range sortedKeys(m.skus) {
-		st := m.skus[sku]
-		st.version++
-		m.publish(sku, st, ev.channel, ev.id)
-	}
-}
-
-// publish emits an update for one channel/sku if its ats is new or changed.
-func (m *Model) publish(sku string, st *skuState, channel, cause string) {
-	ats := st.ats(m.policies[channel])
-	prev, known := st.published[channel]
-	if known && prev == ats {
-		return
-	}
-	u := Update{Channel: channel, SKU: sku, Available: ats, Version: st.version, CauseEventID: cause}
-	if known {
-		u.Previous = ptr(prev)
-	}
-	st.published[channel] = ats
-	m.updates = append(m.updates, u)
-}
-
-func (m *Model) applySKUEvent(ev event, line []byte) {
-	st := m.skus[ev.sku]
-	if st != nil && st.applied[ev.id] {
-		m.dups++
-		return
-	}
-	isNew := st == nil
-	if isNew {
-		st = newSKU()
-	}
-
-	// state checks: nothing has changed yet
-	if reason := stateCheck(st, ev); reason != "" {
-		m.deadLetter(ev.id, reason, line)
-		return
-	}
-
-	before := st.total()
-	var receiptAlerts, oversold, negative []Alert
-	lowered := "" // the location whose on_hand the event lowered, if any
-
-	switch ev.typ {
-	case TypePurchaseOrder:
-		st.loc(ev.location).incoming += ev.qty
-		st.pos[ev.poID] = &poLine{location: ev.location, expected: ev.qty, open: true}
-
-	case TypeReceipt:
-		st.loc(ev.location).onHand += ev.qty
-		if ev.hasPOID {
-			po := st.pos[ev.poID]
-			switch {
-			case po == nil:
-				receiptAlerts = append(receiptAlerts, Alert{Kind: AlertReceiptUnmatched, Location: ev.location, POID: ev.poID, Units: ptr(ev.qty)})
-			default:
-				take := int64(0)
-				if po.open {
-					take = min(ev.qty, po.expected)
-					po.expected -= take
-					st.loc(po.location).incoming -= take
-				}
-				if over := ev.qty - take; over > 0 {
-					receiptAlerts = append(receiptAlerts, Alert{Kind: AlertReceiptOver, Location: ev.location, POID: ev.poID, Units: ptr(over)})
-				}
-			}
-		}
-
-	case TypePurchaseOrderClosed:
-		po := st.pos[ev.poID]
-		if po.expected > 0 {
-			st.loc(po.location).incoming -= po.expected
-			receiptAlerts = append(receiptAlerts, Alert{Kind: AlertPOShort, Location: po.location, POID: ev.poID, Units: ptr(po.expected)})
-		}
-		po.expected = 0
-		po.open = false
-
-	case TypeOrder:
-		o := &orderState{open: ev.qty}
-		if ev.hasLocation {
-			o.location = ev.location
-			st.loc(ev.location).reserved += ev.qty
-			if s := st.sellable(ev.location); s < 0 {
-				oversold = append(oversold, Alert{Kind: AlertOversold, Location: ev.location, Channel: ev.channel, OrderID: ev.orderID, Shortfall: ptr(-s)})
-			}
-		} else {
-			st.unassigned += ev.qty
-			var sum int64
-			for _, l := range st.eligible(m.policies[ev.channel]) {
-				sum += max(0, st.sellable(l))
-			}
-			if s := sum - st.unassigned; s < 0 {
-				oversold = append(oversold, Alert{Kind: AlertOversold, Channel: ev.channel, OrderID: ev.orderID, Shortfall: ptr(-s)})
-			}
-		}
-		st.orders[ev.orderID] = o
-
-	case TypeOrderCancelled:
-		o := st.orders[ev.orderID]
-		release := o.open
-		if ev.hasQty {
-			release = min(ev.qty, o.open)
-		}
-		st.release(o, release)
-
-	case TypeShipment:
-		st.loc(ev.location).onHand -= ev.qty
-		lowered = ev.location
-		if ev.hasOrderID {
-			if o := st.orders[ev.orderID]; o != nil {
-				st.release(o, min(ev.qty, o.open))
-			}
-		}
-
-	case TypePOSSale:
-		st.loc(ev.location).onHand -= ev.qty
-		lowered = ev.location
-		if s := st.sellable(ev.location); s < 0 {
-			oversold = append(oversold, Alert{Kind: AlertOversold, Location: ev.location, Channel: ev.channel, Shortfall: ptr(-s)})
-		}
-
-	case TypeReturn:
-		l := st.loc(ev.location)
-		l.onHand += ev.qty
-		if !ev.resellable {
-			l.unavailable += ev.qty
-		}
-
-	case TypeAdjustment:
-		l := st.loc(ev.location)
-		l.onHand += ev.onHandDelta
-		l.unavailable += ev.unavailableDelta
-		if ev.onHandDelta < 0 {
-			lowered = ev.location
-		}
-
-	case TypeStockCount:
-		l := st.loc(ev.location)
-		if ev.counted < l.onHand {
-			lowered = ev.location
-		}
-		l.onHand = ev.counted
-
-	case TypeTransferOut:
-		st.loc(ev.location).onHand -= ev.qty
-		lowered = ev.location
-		st.loc(ev.toLocation).incoming += ev.qty
-		st.transfers[ev.transferID] = &transferState{to: ev.toLocation, expected: ev.qty}
-
-	case TypeTransferIn:
-		t := st.transfers[ev.transferID]
-		l := st.loc(t.to)
-		l.onHand += ev.qty
-		take := min(ev.qty, t.expected)
-		l.incoming -= take
-		t.expected -= take
-
-	case TypeSKUPolicy:
-		st.safety = ev.safety
-		st.reorder = ev.reorder
-	}
-
-	if lowered != "" {
-		if oh := st.locs[lowered].onHand; oh < 0 {
-			negative = append(negative, Alert{Kind: AlertNegativeOnHand, Location: lowered, OnHand: ptr(oh)})
-		}
-	}
-
-	st.version++
-	st.applied[ev.id] = true
-	if isNew {
-		m.skus[ev.sku] = st
-	}
-
-	alerts := append(append(receiptAlerts, oversold...), negative...)
-	if after := st.total(); st.reorder != nil && before > *st.reorder && after <= *st.reorder {
-		alerts = append(alerts, Alert{Kind: AlertLowStock, Total: ptr(after), ReorderPoint: ptr(*st.reorder)})
-	}
-	for _, a := range alerts {
-		a.SKU = ev.sku
-		a.Version = st.version
-		a.CauseEventID = ev.id
-		m.alerts = append(m.alerts, a)
-	}
-
-	for _, ch := range sortedKeys(m.policies) {
-		m.publish(ev.sku, st, ch, ev.id)
-	}
-}
-
-// release frees n units of an order's reservation.
-func (st *skuState) release(o *orderState, n int64) {
-	if n <= 0 {
-		return
-	}
-	o.open -= n
-	if o.location == "" {
-		st.unassigned -= n
-	} else {
-		st.loc(o.location).reserved -= n
-	}
-}
-
-// stateCheck returns the dead-letter reason of an event that cannot be applied
-// to the SKU's current state, or "".
-func stateCheck(st *skuState, ev event) string {
-	switch ev.typ {
-	case TypePurchaseOrder:
-		if st.pos[ev.poID] != nil {
-			return ReasonPOExists
-		}
-	case TypePurchaseOrderClosed:
-		if l := st.pos[ev.poID]; l == nil || !l.open {
-			return ReasonUnknownPO
-		}
-	case TypeOrder:
-		if st.orders[ev.orderID] != nil {
-			return ReasonOrderExists
-		}
-	case TypeOrderCancelled:
-		if st.orders[ev.orderID] == nil {
-			return ReasonUnknownOrder
-		}
-	case TypeTransferOut:
-		if st.transfers[ev.transferID] != nil {
-			return ReasonTransferExists
-		}
-	case TypeTransferIn:
-		if st.transfers[ev.transferID] == nil {
-			return ReasonUnknownTransfer
-		}
-	case TypeAdjustment:
-		var unavailable int64
-		if l := st.locs[ev.location]; l != nil {
-			unavailable = l.unavailable
-		}
-		if unavailable+ev.unavailableDelta < 0 {
-			return ReasonNegativeUnavailable
-		}
-	}
-	return ""
-}

@@ -85,9 +85,10 @@ func PartitionFor(key []byte, partitions int32) int32 {
 // the event's event_id if it is a string (for the dead letter). ok is false
 // when the event cannot be placed: the line is not one JSON object, its type
 // is missing, not a string or unknown, its type carries no sku
-// (channel_policy reaches every partition), or its sku is absent, null or not
-// a JSON string. Apply then gives the reason part 1 gives, in part 1's order,
-// or applies the channel_policy.
+// (channel_policy and clock reach every partition), or its sku is absent,
+// null or not a JSON string. Apply then gives the reason part 1 gives, in
+// part 1's order (unresolved_listing for a listing_sku with no sku), or
+// applies the channel_policy or clock.
 //
 // The sku is the decoded string, whether or not it is a valid SKU code: a
 // misplaced event with an invalid sku is wrong_partition, since placement
@@ -130,6 +131,12 @@ func placementSKU(line []byte) (sku, eventID string, ok bool) {
 // each channel_policy once (passing every partition's copy would count the
 // copies after the first as duplicates).
 //
+// clock records belong to every partition too, with any key, and each is
+// that partition's: it moves the clock of r.Partition and expires holds of
+// the SKUs whose events sit there (a SKU belongs to the partition of the
+// record that created it). Unlike channel_policy, callers pass every
+// partition's clock records, and clock events are never de-duplicated.
+//
 // It panics if the record's partition is not one of Partitions.
 func (m *Model) ApplyRecord(r Record) {
 	if r.Partitions < 1 || r.Partition < 0 || r.Partition >= r.Partitions {
@@ -151,5 +158,5 @@ func (m *Model) ApplyRecord(r Record) {
 			return
 		}
 	}
-	m.Apply(r.Value)
+	m.apply(r.Partition, r.Value)
 }
