@@ -57,6 +57,13 @@ func (t EventType) String() string {
 	return "unknown"
 }
 
+// Counts of the enumerations, to size tables indexed by them.
+const (
+	NumEventTypes = int(numEventTypes)
+	NumReasons    = int(numReasons)
+	NumAlertKinds = int(numAlertKinds)
+)
+
 // Broadcast reports whether events of type t belong to every partition
 // (channel_policy, clock) rather than to one SKU's.
 func (t EventType) Broadcast() bool { return t == TypeChannelPolicy || t == TypeClock }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/schemas"
 )
@@ -70,10 +71,10 @@ type partBatch struct {
 
 // foldStats counts a partition's outcomes in a batch, for the metrics.
 type foldStats struct {
-	applied       [16]int
+	applied       [ledger.NumEventTypes]int
 	duplicates    int
-	deads         [32]int
-	alerts        [8]int
+	deads         [ledger.NumReasons]int
+	alerts        [ledger.NumAlertKinds]int
 	policyChanged bool
 }
 

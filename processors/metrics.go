@@ -13,12 +13,12 @@ import (
 // cardinality: type, reason, kind, partition; never SKU or channel.
 type metrics struct {
 	applied      *prometheus.CounterVec
-	appliedBy    [16]prometheus.Counter
+	appliedBy    [ledger.NumEventTypes]prometheus.Counter
 	duplicates   prometheus.Counter
 	deadLetters  *prometheus.CounterVec
-	deadBy       [32]prometheus.Counter
+	deadBy       [ledger.NumReasons]prometheus.Counter
 	alerts       *prometheus.CounterVec
-	alertsBy     [8]prometheus.Counter
+	alertsBy     [ledger.NumAlertKinds]prometheus.Counter
 	updates      prometheus.Counter
 	latency      prometheus.Histogram
 	lag          *prometheus.GaugeVec
