@@ -77,7 +77,7 @@ func compileEvent(w *avroType, rd *readerEvent) *eventProgram {
 // is an absent field, as in the JSON form.
 func compileValue(t *avroType, s slot, name string) op {
 	o := op{code: opBad, slot: s, name: name, t: t, intern: internSlots[s]}
-	timeOK := s != sOccurredAt || t.logical == "" || t.logical == "timestamp-micros"
+	timeOK := !s.isTime() || t.logical == "" || t.logical == "timestamp-micros"
 	switch k := t.kind; {
 	case k == kindNull:
 		o.code = opNull
@@ -119,7 +119,7 @@ func (p *eventProgram) applyDefaults(ev *ledger.Event) {
 		case valLong:
 			setLong(ev, d.slot, d.defLong)
 		case valBool:
-			ev.Resellable = d.defBool
+			setBool(ev, d.slot, d.defBool)
 		}
 		ev.Has |= d.slot.field()
 	}
@@ -147,6 +147,10 @@ func setString(ev *ledger.Event, s slot, v string) {
 		ev.TransferID = v
 	case sReason:
 		ev.Reason = v
+	case sHoldID:
+		ev.HoldID = v
+	case sListingSKU:
+		ev.ListingSKU = v
 	}
 }
 
@@ -170,10 +174,31 @@ func setLong(ev *ledger.Event, s slot, v int64) {
 		ev.SharePct = v
 	case sMaxQty:
 		ev.MaxQty = ledger.Qty(v)
+	case sExpiresAt:
+		ev.ExpiresAt = v
+	case sUnits:
+		ev.Units = ledger.Qty(v)
+	case sEndAt:
+		ev.EndAt = ledger.Qty(v)
+	case sLeadTimeDays:
+		ev.LeadTimeDays = v
 	}
 }
 
-// getString and getLong read a slot back (encoders and the JSON form).
+func setBool(ev *ledger.Event, s slot, v bool) {
+	switch s {
+	case sResellable:
+		ev.Resellable = v
+	case sAllowPartial:
+		ev.AllowPartial = v
+	case sActive:
+		ev.Active = v
+	case sExclude:
+		ev.Exclude = v
+	}
+}
+
+// getString, getLong and getBool read a slot back (encoders and the JSON form).
 func getString(ev *ledger.Event, s slot) string {
 	switch s {
 	case sEventID:
@@ -196,6 +221,10 @@ func getString(ev *ledger.Event, s slot) string {
 		return ev.TransferID
 	case sReason:
 		return ev.Reason
+	case sHoldID:
+		return ev.HoldID
+	case sListingSKU:
+		return ev.ListingSKU
 	}
 	return ""
 }
@@ -220,6 +249,28 @@ func getLong(ev *ledger.Event, s slot) int64 {
 		return ev.SharePct
 	case sMaxQty:
 		return int64(ev.MaxQty)
+	case sExpiresAt:
+		return ev.ExpiresAt
+	case sUnits:
+		return int64(ev.Units)
+	case sEndAt:
+		return int64(ev.EndAt)
+	case sLeadTimeDays:
+		return ev.LeadTimeDays
 	}
 	return 0
+}
+
+func getBool(ev *ledger.Event, s slot) bool {
+	switch s {
+	case sResellable:
+		return ev.Resellable
+	case sAllowPartial:
+		return ev.AllowPartial
+	case sActive:
+		return ev.Active
+	case sExclude:
+		return ev.Exclude
+	}
+	return false
 }

@@ -176,8 +176,8 @@ func appendConfluentHeader(dst []byte, id uint32) []byte {
 // the schema registry gave the current schemas. Its methods are safe for
 // concurrent use.
 type Framing struct {
-	events                    []schemaID // by ledger.EventType
-	update, alert, deadLetter schemaID
+	events                                []schemaID // by ledger.EventType
+	update, alert, deadLetter, holdResult schemaID
 }
 
 // schemaID is a schema registry id, when ok.
@@ -229,7 +229,7 @@ func (f *Framing) EncodeEvent(dst []byte, ev *ledger.Event) ([]byte, error) {
 // registers; an empty name is skipped (produce registers only the events'
 // subjects).
 type RegistryTopics struct {
-	Events, Updates, Alerts, DeadLetters string
+	Events, Updates, Alerts, DeadLetters, HoldResults string
 }
 
 // EventSubject is the subject of event type t's schema on the events

@@ -24,7 +24,7 @@ import (
 // the way a third party would, with goavro and the schema the registry
 // returns for the id in the header.
 
-var testTopics = RegistryTopics{Events: "t.events", Updates: "t.updates", Alerts: "t.alerts", DeadLetters: "t.dead-letters"}
+var testTopics = RegistryTopics{Events: "t.events", Updates: "t.updates", Alerts: "t.alerts", DeadLetters: "t.dead-letters", HoldResults: "t.hold-results"}
 
 // fakeRegistry starts srfake and counts the schema-by-id requests it serves.
 func fakeRegistry(t *testing.T, opts ...srfake.Option) (*srfake.Registry, *atomic.Int64) {
@@ -104,6 +104,7 @@ func TestConfluentRegisterSubjects(t *testing.T) {
 		"t.updates-value":      UpdateSchema(),
 		"t.alerts-value":       AlertSchema(),
 		"t.dead-letters-value": DeadLetterSchema(),
+		"t.hold-results-value": HoldResultSchema(),
 	}
 	for _, typ := range ledger.EventTypes() {
 		want[EventSubject("t.events", typ)] = EventSchema(typ)
@@ -186,7 +187,7 @@ func mustFP(t *testing.T, text string) uint64 {
 	return fp
 }
 
-// TestConfluentOutputs: updates, alerts and dead letters framed with the
+// TestConfluentOutputs: updates, alerts, dead letters and hold results framed with the
 // registered ids decode in goavro with the registry's schema to the same
 // values as their single-object form, and through the tail decoders.
 func TestConfluentOutputs(t *testing.T) {
@@ -229,6 +230,13 @@ func TestConfluentOutputs(t *testing.T) {
 		check("dead letter", b, AppendDeadLetter(nil, &d), "t.dead-letters-value")
 		if _, err := reg.AppendMessageJSON(nil, b); err != nil {
 			t.Fatalf("AppendMessageJSON: %v", err)
+		}
+		h := randomHoldResult(rng)
+		b = f.AppendHoldResult(nil, &h)
+		check("hold result", b, AppendHoldResult(nil, &h), "t.hold-results-value")
+		var h2 ledger.HoldResult
+		if err := reg.DecodeHoldResult(b, &h2); err != nil || h2 != h {
+			t.Fatalf("DecodeHoldResult: %v %+v", err, h2)
 		}
 	}
 	var nilF *Framing

@@ -15,7 +15,7 @@ import (
 // The current schemas: the reader side of every decode and the writer side
 // of every encode.
 //
-//go:embed events/*.avsc channel_stock_update.avsc alert.avsc dead_letter.avsc
+//go:embed events/*.avsc channel_stock_update.avsc alert.avsc dead_letter.avsc hold_result.avsc
 var files embed.FS
 
 // slot is the bit index of a ledger.Field: which Event field a schema field
@@ -47,10 +47,23 @@ const (
 	sBuffer
 	sSharePct
 	sMaxQty
+	sHoldID
+	sExpiresAt
+	sAllowPartial
+	sListingSKU
+	sUnits
+	sActive
+	sExclude
+	sEndAt
+	sLeadTimeDays
 	numSlots
 )
 
 func (s slot) field() ledger.Field { return 1 << s }
+
+// isTime reports whether s holds microseconds since the epoch: Avro
+// timestamp-micros, RFC 3339 in the JSON form.
+func (s slot) isTime() bool { return s == sOccurredAt || s == sExpiresAt }
 
 // valueKind is the Go shape of a slot's value in ledger.Event.
 type valueKind uint8
@@ -58,7 +71,7 @@ type valueKind uint8
 const (
 	valString  valueKind = iota
 	valLong              // int64 or ledger.Qty
-	valBool              // Resellable
+	valBool              // Resellable, AllowPartial, Active, Exclude
 	valLocQtys           // SafetyStock: Avro map<long>
 	valStrings           // Locations: Avro array<string>
 	valNone              // Type: implied by the record name
@@ -71,11 +84,15 @@ var slotKinds = [numSlots]valueKind{
 	sResellable: valBool, sOnHandDelta: valLong, sUnavailableDelta: valLong, sReason: valString,
 	sCounted: valLong, sSafetyStock: valLocQtys, sReorderPoint: valLong, sLocations: valStrings,
 	sBuffer: valLong, sSharePct: valLong, sMaxQty: valLong,
+	sHoldID: valString, sExpiresAt: valLong, sAllowPartial: valBool, sListingSKU: valString,
+	sUnits: valLong, sActive: valBool, sExclude: valBool, sEndAt: valLong, sLeadTimeDays: valLong,
 }
 
 // internSlots are the low-cardinality codes a Decoder interns: a handful of
 // locations, channels, sources and adjustment reasons recur across millions
 // of events. (safety_stock keys and locations entries are interned too.)
+// Ids (event, order, hold) and SKUs, listing SKUs included, are not: they
+// are many, and interning them would only churn the table.
 var internSlots = [numSlots]bool{
 	sSource: true, sLocation: true, sToLocation: true, sChannel: true, sReason: true,
 	sSafetyStock: true, sLocations: true,
@@ -124,9 +141,9 @@ type outputSchema struct {
 }
 
 type currentSchemas struct {
-	events                    []*readerEvent // by ledger.EventType; nil for TypeUnknown
-	byName                    map[string]*readerEvent
-	update, alert, deadLetter outputSchema
+	events                                []*readerEvent // by ledger.EventType; nil for TypeUnknown
+	byName                                map[string]*readerEvent
+	update, alert, deadLetter, holdResult outputSchema
 }
 
 // current is loaded once from the embedded files; it is never modified.
@@ -147,6 +164,7 @@ func loadCurrent() *currentSchemas {
 	c.update = mustOutput("channel_stock_update.avsc", UpdateRecordName)
 	c.alert = mustOutput("alert.avsc", AlertRecordName)
 	c.deadLetter = mustOutput("dead_letter.avsc", DeadLetterRecordName)
+	c.holdResult = mustOutput("hold_result.avsc", HoldResultRecordName)
 	return c
 }
 
@@ -227,7 +245,7 @@ func readerFieldOf(f avroField) (readerField, error) {
 	if t.kind != want ||
 		(t.kind == kindMap && t.values.kind != kindLong) ||
 		(t.kind == kindArray && t.items.kind != kindString) ||
-		(s == sOccurredAt && t.logical != "timestamp-micros") {
+		(s.isTime() && t.logical != "timestamp-micros") {
 		return rf, fmt.Errorf("field %q: type %s does not fit the ledger field", f.name, f.typ.describe())
 	}
 	if f.hasDefault && !rf.optional {
@@ -267,6 +285,9 @@ func AlertSchema() string { return current.alert.text }
 
 // DeadLetterSchema returns the current dead-letter schema text.
 func DeadLetterSchema() string { return current.deadLetter.text }
+
+// HoldResultSchema returns the current hold result schema text.
+func HoldResultSchema() string { return current.holdResult.text }
 
 // Fingerprint returns the CRC-64-AVRO (Rabin) fingerprint of a schema's
 // Parsing Canonical Form, as the Avro specification (and its Java

@@ -123,9 +123,9 @@ func (d *Decoder) single(b []byte) *entry {
 // decoding the rest, reading past the writer fields before it. It never
 // asks a schema registry: ok is false when it cannot tell cheaply (a
 // fingerprint or Confluent schema id the registry does not hold yet, a
-// type without a sku (channel_policy), a writer sku that is not a plain
-// string, or bytes that do not read). When ok, Decode of b gives this sku
-// or fails (a dead letter).
+// type without a sku (channel_policy, clock), a null sku, a writer sku
+// that is neither a string nor a union holding one, or bytes that do not
+// read). When ok, Decode of b gives this sku or fails (a dead letter).
 func (d *Decoder) PeekSKU(b []byte) ([]byte, bool) {
 	var e *entry
 	hdr := soeHeaderLen
@@ -142,15 +142,23 @@ func (d *Decoder) PeekSKU(b []byte) ([]byte, bool) {
 	r := reader{b: b, i: hdr}
 	for i := range p.ops {
 		o := &p.ops[i]
-		if o.code != opSkip && o.slot == sSKU {
-			if o.code != opString {
+		if o.code == opSkip || o.slot != sSKU {
+			if !r.skip(o.t) {
 				return nil, false
 			}
-			return r.bytes()
+			continue
 		}
-		if !r.skip(o.t) {
-			return nil, false
+		if o.code == opUnion { // ["null", "string"]: the types that take a listing_sku
+			j, ok := r.index(len(o.branches))
+			if !ok {
+				return nil, false
+			}
+			o = &o.branches[j]
 		}
+		if o.code != opString {
+			return nil, false // null: an unresolved listing, a dead letter
+		}
+		return r.bytes()
 	}
 	return nil, false
 }
@@ -264,7 +272,7 @@ func (r *reader) field(o *op, ev *ledger.Event, in *interner) bool {
 		if !ok {
 			return false
 		}
-		ev.Resellable = v
+		setBool(ev, o.slot, v)
 	case opUnion:
 		i, ok := r.index(len(o.branches))
 		return ok && r.field(&o.branches[i], ev, in)

@@ -57,11 +57,12 @@ func TestSchemasHaveDocsAndShape(t *testing.T) {
 		for _, p := range strings.Split(typ.String(), "_") {
 			camel += strings.ToUpper(p[:1]) + p[1:]
 		}
-		check("events/"+typ.String()+".avsc", `"`+camel+`"`, typ != ledger.TypeChannelPolicy)
+		check("events/"+typ.String()+".avsc", `"`+camel+`"`, !typ.Broadcast())
 	}
 	check("channel_stock_update.avsc", "ChannelStockUpdate", false)
 	check("alert.avsc", "Alert", false)
 	check("dead_letter.avsc", "DeadLetter", false)
+	check("hold_result.avsc", "HoldResult", false)
 }
 
 // TestDecodeMatchesGoavro: random events of every type, encoded by goavro,
@@ -395,7 +396,8 @@ func checkPeek(t testing.TB, dec *Decoder, b []byte, r ledger.Reason, ev *ledger
 }
 
 // TestPeekSKU: PeekSKU finds the sku of every event of the current
-// schemas but channel_policy's, and agrees with the decode.
+// schemas that has one (a string, or a union's string branch), none in
+// channel_policy, clock or a null sku, and agrees with the decode.
 func TestPeekSKU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 11))
 	reg := NewRegistry()
@@ -415,9 +417,9 @@ func TestPeekSKU(t *testing.T) {
 			}
 			sku, ok := dec.PeekSKU(b)
 			switch {
-			case typ == ledger.TypeChannelPolicy:
+			case src.Has&ledger.FieldSKU == 0: // channel_policy, clock, a null sku
 				if ok {
-					t.Fatalf("PeekSKU found %q in a channel_policy", sku)
+					t.Fatalf("PeekSKU found %q in a %s without one", sku, typ)
 				}
 				continue
 			case !ok:
@@ -451,7 +453,7 @@ func TestPeekSKU(t *testing.T) {
 			t.Fatal(err)
 		}
 		sku, ok := dec.PeekSKU(b)
-		if want := typ != ledger.TypeChannelPolicy; ok != want || ok && string(sku) != src.SKU {
+		if want := src.Has&ledger.FieldSKU != 0; ok != want || ok && string(sku) != src.SKU {
 			t.Fatalf("%s, Confluent-framed: PeekSKU %q %v, want %q %v", typ, sku, ok, src.SKU, want)
 		}
 		r, _, err := dec.Decode(b, &ev)

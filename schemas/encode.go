@@ -26,7 +26,8 @@ type DeadLetter struct {
 // SingleFromNative.
 
 // AppendUpdate appends u, single-object encoded with the current
-// channel_stock_update schema, to dst.
+// channel_stock_update schema, to dst. An empty u.ListingSKU is written as
+// null (an update of the SKU itself).
 func AppendUpdate(dst []byte, u *ledger.Update) []byte {
 	return appendUpdateBody(append(dst, current.update.header[:]...), u)
 }
@@ -34,6 +35,7 @@ func AppendUpdate(dst []byte, u *ledger.Update) []byte {
 func appendUpdateBody(dst []byte, u *ledger.Update) []byte {
 	dst = appendText(dst, u.Channel)
 	dst = appendText(dst, u.SKU)
+	dst = appendOptString(dst, u.ListingSKU, u.ListingSKU != "")
 	dst = appendLong(dst, int64(u.Available))
 	dst = appendOptLong(dst, int64(u.Previous), u.HasPrevious)
 	dst = appendLong(dst, int64(u.Version))
@@ -50,15 +52,13 @@ func AppendAlert(dst []byte, a *ledger.Alert) []byte {
 func appendAlertBody(dst []byte, a *ledger.Alert) []byte {
 	dst = appendString(dst, a.Kind.String())
 	dst = appendText(dst, a.SKU)
-	dst = appendOptString(dst, a.Location, a.Has&ledger.AlertHasLocation != 0)
-	dst = appendOptString(dst, a.Channel, a.Has&ledger.AlertHasChannel != 0)
-	dst = appendOptString(dst, a.POID, a.Has&ledger.AlertHasPOID != 0)
-	dst = appendOptString(dst, a.OrderID, a.Has&ledger.AlertHasOrderID != 0)
-	dst = appendOptLong(dst, int64(a.Shortfall), a.Has&ledger.AlertHasShortfall != 0)
-	dst = appendOptLong(dst, int64(a.Units), a.Has&ledger.AlertHasUnits != 0)
-	dst = appendOptLong(dst, int64(a.OnHand), a.Has&ledger.AlertHasOnHand != 0)
-	dst = appendOptLong(dst, int64(a.Total), a.Has&ledger.AlertHasTotal != 0)
-	dst = appendOptLong(dst, int64(a.ReorderPoint), a.Has&ledger.AlertHasReorderPoint != 0)
+	for _, f := range alertOptionals(a) {
+		if f.isText {
+			dst = appendOptString(dst, f.s, a.Has&f.bit != 0)
+		} else {
+			dst = appendOptLong(dst, int64(f.q), a.Has&f.bit != 0)
+		}
+	}
 	dst = appendLong(dst, int64(a.Version))
 	dst = appendText(dst, a.CauseEventID)
 	return appendLong(dst, a.OccurredAt)
@@ -176,7 +176,7 @@ func appendEventField(dst []byte, ev *ledger.Event, f *readerField) []byte {
 		}
 		return appendLong(dst, v)
 	case valBool:
-		v := ev.Resellable
+		v := getBool(ev, f.slot)
 		if !present {
 			v = f.defBool
 		}

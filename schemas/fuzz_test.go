@@ -50,7 +50,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, typ}
 		writers[sf.codec.Rabin] = writer{sf, typ}
 	}
-	for _, p := range []string{"channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc"} {
+	for _, p := range []string{"channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc", "hold_result.avsc"} {
 		sf := loadSchemaFile(f, filepath.Clean(p))
 		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, ledger.TypeUnknown}
 		writers[sf.codec.Rabin] = writer{sf, ledger.TypeUnknown}
@@ -148,8 +148,10 @@ func FuzzParseEventJSON(f *testing.F) {
 			t.Fatalf("accepted %q, which is not UTF-8", line)
 		}
 		ledger.Validate(&ev)
-		if ev.OccurredAt < -62135596800000000 || ev.OccurredAt > 253402300799999999 {
-			return // past year 9999 after a time zone shift: RFC 3339 cannot show it
+		for _, us := range []int64{ev.OccurredAt, ev.ExpiresAt} {
+			if us < jsonTimeMin || us > jsonTimeMax {
+				return // past year 9999 after a time zone shift: RFC 3339 cannot show it
+			}
 		}
 		out := AppendEventJSON(nil, &ev)
 		if r, d := ParseEventJSON(out, &again); r != ledger.ReasonNone {

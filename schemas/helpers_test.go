@@ -175,8 +175,20 @@ func randomEvent(rng *rand.Rand, typ ledger.EventType, sf *schemaFile) ledger.Ev
 			ev.TransferID = randomString(rng)
 		case "reason":
 			ev.Reason = randomCode(rng)
+		case "hold_id":
+			ev.HoldID = randomString(rng)
+		case "listing_sku":
+			ev.ListingSKU = randomString(rng)
 		case "occurred_at":
 			ev.OccurredAt = randomLong(rng)
+		case "expires_at":
+			ev.ExpiresAt = randomLong(rng)
+		case "units":
+			ev.Units = ledger.Qty(randomLong(rng))
+		case "end_at":
+			ev.EndAt = ledger.Qty(randomLong(rng))
+		case "lead_time_days":
+			ev.LeadTimeDays = randomLong(rng)
 		case "qty":
 			ev.Qty = ledger.Qty(randomLong(rng))
 		case "counted":
@@ -193,8 +205,8 @@ func randomEvent(rng *rand.Rand, typ ledger.EventType, sf *schemaFile) ledger.Ev
 			ev.SharePct = randomLong(rng)
 		case "max_qty":
 			ev.MaxQty = ledger.Qty(randomLong(rng))
-		case "resellable":
-			ev.Resellable = rng.IntN(2) == 0
+		case "resellable", "allow_partial", "active", "exclude":
+			*boolField(&ev, fieldByName(f.name)) = rng.IntN(2) == 0
 		case "safety_stock":
 			seen := map[string]bool{}
 			for range rng.IntN(6) {
@@ -281,8 +293,20 @@ func eventNative(ev *ledger.Event, sf *schemaFile) map[string]any {
 			v = ev.TransferID
 		case "reason":
 			v = ev.Reason
+		case "hold_id":
+			v = ev.HoldID
+		case "listing_sku":
+			v = ev.ListingSKU
 		case "occurred_at":
 			v = ev.OccurredAt
+		case "expires_at":
+			v = ev.ExpiresAt
+		case "units":
+			v = int64(ev.Units)
+		case "end_at":
+			v = int64(ev.EndAt)
+		case "lead_time_days":
+			v = ev.LeadTimeDays
 		case "qty":
 			v = int64(ev.Qty)
 		case "counted":
@@ -299,8 +323,8 @@ func eventNative(ev *ledger.Event, sf *schemaFile) map[string]any {
 			v = ev.SharePct
 		case "max_qty":
 			v = int64(ev.MaxQty)
-		case "resellable":
-			v = ev.Resellable
+		case "resellable", "allow_partial", "active", "exclude":
+			v = *boolField(ev, fieldByName(f.name))
 		case "safety_stock":
 			ss := map[string]any{}
 			for _, e := range ev.SafetyStock {
@@ -319,8 +343,13 @@ func eventNative(ev *ledger.Event, sf *schemaFile) map[string]any {
 			v = nil
 		case f.optional:
 			kind := "string"
-			if _, ok := v.(int64); ok {
+			switch v.(type) {
+			case int64:
 				kind = "long"
+			case bool:
+				kind = "boolean"
+			case []any:
+				kind = "array"
 			}
 			v = goavro.Union(kind, v)
 		case !present:
@@ -361,9 +390,9 @@ func nativeEvent(typ ledger.EventType, native any) ledger.Event {
 		case int64:
 			*longField(&ev, f) = x
 		case time.Time:
-			ev.OccurredAt = x.UnixMicro()
+			*longField(&ev, f) = x.UnixMicro()
 		case bool:
-			ev.Resellable = x
+			*boolField(&ev, f) = x
 		case map[string]any:
 			for k, q := range x {
 				ev.SafetyStock = append(ev.SafetyStock, ledger.LocQty{Location: k, Qty: ledger.Qty(q.(int64))})
@@ -401,8 +430,26 @@ func stringField(ev *ledger.Event, f ledger.Field) *string {
 		return &ev.TransferID
 	case ledger.FieldReason:
 		return &ev.Reason
+	case ledger.FieldHoldID:
+		return &ev.HoldID
+	case ledger.FieldListingSKU:
+		return &ev.ListingSKU
 	}
 	panic("not a string field: " + f.String())
+}
+
+func boolField(ev *ledger.Event, f ledger.Field) *bool {
+	switch f {
+	case ledger.FieldResellable:
+		return &ev.Resellable
+	case ledger.FieldAllowPartial:
+		return &ev.AllowPartial
+	case ledger.FieldActive:
+		return &ev.Active
+	case ledger.FieldExclude:
+		return &ev.Exclude
+	}
+	panic("not a boolean field: " + f.String())
 }
 
 func longField(ev *ledger.Event, f ledger.Field) *int64 {
@@ -425,6 +472,14 @@ func longField(ev *ledger.Event, f ledger.Field) *int64 {
 		return (*int64)(&ev.MaxQty)
 	case ledger.FieldOccurredAt:
 		return &ev.OccurredAt
+	case ledger.FieldExpiresAt:
+		return &ev.ExpiresAt
+	case ledger.FieldUnits:
+		return (*int64)(&ev.Units)
+	case ledger.FieldEndAt:
+		return (*int64)(&ev.EndAt)
+	case ledger.FieldLeadTimeDays:
+		return &ev.LeadTimeDays
 	}
 	panic("not a long field: " + f.String())
 }

@@ -175,16 +175,30 @@ func TestParseEventJSONAccepts(t *testing.T) {
 	}
 }
 
-// randomJSONEvent is a random event whose occurred_at RFC 3339 can show.
+// randomJSONEvent is a random event whose times (occurred_at, expires_at)
+// RFC 3339 can show.
 func randomJSONEvent(rng *rand.Rand, typ ledger.EventType) ledger.Event {
 	ev := randomEvent(rng, typ, eventFile(nil, typ))
-	lo, hi := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
-	ev.OccurredAt = lo + rng.Int64N(hi-lo+1)
-	if rng.IntN(4) == 0 {
-		ev.OccurredAt -= ev.OccurredAt % 1_000_000 // whole seconds
+	ev.OccurredAt = randomJSONTime(rng)
+	if ev.Has&ledger.FieldExpiresAt != 0 {
+		ev.ExpiresAt = randomJSONTime(rng)
 	}
 	return ev
 }
+
+func randomJSONTime(rng *rand.Rand) int64 {
+	us := jsonTimeMin + rng.Int64N(jsonTimeMax-jsonTimeMin+1)
+	if rng.IntN(4) == 0 {
+		us -= us % 1_000_000 // whole seconds
+	}
+	return us
+}
+
+// The times RFC 3339 can show: years 0001 to 9999, in microseconds.
+var (
+	jsonTimeMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	jsonTimeMax = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
 
 // TestEventJSONRoundTrip: random events of every type render as JSON that
 // encoding/json reads to the same values, and that ParseEventJSON reads
@@ -253,7 +267,10 @@ func TestOutputJSON(t *testing.T) {
 		}
 		for bit, key := range map[ledger.AlertField]string{ledger.AlertHasLocation: "location", ledger.AlertHasChannel: "channel",
 			ledger.AlertHasPOID: "po_id", ledger.AlertHasOrderID: "order_id", ledger.AlertHasShortfall: "shortfall",
-			ledger.AlertHasUnits: "units", ledger.AlertHasOnHand: "on_hand", ledger.AlertHasTotal: "total", ledger.AlertHasReorderPoint: "reorder_point"} {
+			ledger.AlertHasUnits: "units", ledger.AlertHasOnHand: "on_hand", ledger.AlertHasTotal: "total", ledger.AlertHasReorderPoint: "reorder_point",
+			ledger.AlertHasTransferID: "transfer_id", ledger.AlertHasExpected: "expected", ledger.AlertHasReceived: "received",
+			ledger.AlertHasShort: "short", ledger.AlertHasProjected: "projected", ledger.AlertHasSold28: "sold28",
+			ledger.AlertHasDaysOfCover: "days_of_cover", ledger.AlertHasLeadTimeDays: "lead_time_days"} {
 			if _, ok := m[key]; ok != (a.Has&bit != 0) {
 				t.Fatalf("alert %s: %s present %v", line, key, ok)
 			}
@@ -267,6 +284,34 @@ func TestOutputJSON(t *testing.T) {
 		Has: ledger.AlertHasLocation | ledger.AlertHasChannel | ledger.AlertHasShortfall, Version: 3, CauseEventID: "o1", OccurredAt: 1_795_860_000_500_000}))
 	if want := `{"kind":"oversold","sku":"TEE","location":"dc","channel":"web","shortfall":2,"version":3,"cause_event_id":"o1","occurred_at":"2026-11-28T10:00:00.5Z"}`; line != want {
 		t.Errorf("\n got %s\nwant %s", line, want)
+	}
+	testPart2OutputLines(t)
+}
+
+// testPart2OutputLines: the JSON Lines form of part 2's outputs (worked
+// examples 2: a listing's update, transfer_short, reorder_due, a hold
+// result), fields in the Avro schemas' order.
+func testPart2OutputLines(t *testing.T) {
+	const at = 1_795_773_600_000_000 // 2026-11-27T10:00:00Z
+	for _, tc := range []struct{ got, want string }{
+		{string(AppendUpdateJSON(nil, &ledger.Update{Channel: "web", SKU: "TEE", ListingSKU: "TEE-6PK", Available: 2, Version: 2, CauseEventID: "l1", OccurredAt: at})),
+			`{"type":"channel_stock_update","channel":"web","sku":"TEE","listing_sku":"TEE-6PK","available":2,"previous":null,"version":2,"cause_event_id":"l1","occurred_at":"2026-11-27T10:00:00Z"}`},
+		{string(AppendAlertJSON(nil, &ledger.Alert{Kind: ledger.AlertTransferShort, SKU: "BAG", Location: "store", TransferID: "T-1", Expected: 8, Received: 5, Short: 3,
+			Has: ledger.AlertHasLocation | ledger.AlertHasTransferID | ledger.AlertHasExpected | ledger.AlertHasReceived | ledger.AlertHasShort, Version: 4, CauseEventID: "tc", OccurredAt: at})),
+			`{"kind":"transfer_short","sku":"BAG","location":"store","transfer_id":"T-1","expected":8,"received":5,"short":3,"version":4,"cause_event_id":"tc","occurred_at":"2026-11-27T10:00:00Z"}`},
+		{string(AppendAlertJSON(nil, &ledger.Alert{Kind: ledger.AlertReorderDue, SKU: "FAST", Projected: 7, Sold28: 33, DaysOfCover: 5, LeadTimeDays: 7,
+			Has: ledger.AlertHasProjected | ledger.AlertHasSold28 | ledger.AlertHasDaysOfCover | ledger.AlertHasLeadTimeDays, Version: 4, CauseEventID: "f4", OccurredAt: at})),
+			`{"kind":"reorder_due","sku":"FAST","projected":7,"sold28":33,"days_of_cover":5,"lead_time_days":7,"version":4,"cause_event_id":"f4","occurred_at":"2026-11-27T10:00:00Z"}`},
+		{string(AppendHoldResultJSON(nil, &ledger.HoldResult{HoldID: "H-1", SKU: "TEE", Channel: "web", Status: ledger.HoldGranted, Requested: 3, Granted: 3, Available: 7,
+			ExpiresAt: at + 900_000_000, Version: 2, CauseEventID: "h1", OccurredAt: at})),
+			`{"type":"hold_result","hold_id":"H-1","sku":"TEE","channel":"web","location":null,"status":"granted","requested":3,"granted":3,"available":7,"expires_at":"2026-11-27T10:15:00Z","version":2,"cause_event_id":"h1","occurred_at":"2026-11-27T10:00:00Z"}`},
+		{string(AppendHoldResultJSON(nil, &ledger.HoldResult{HoldID: "H-2", SKU: "TEE", Channel: "amazon", Location: "dc", Status: ledger.HoldExpired, Requested: 3, Available: 8,
+			ExpiresAt: at + 600_000_000, Version: 5, CauseEventID: "clock/0/1795774800000", OccurredAt: at + 1_200_000_000})),
+			`{"type":"hold_result","hold_id":"H-2","sku":"TEE","channel":"amazon","location":"dc","status":"expired","requested":3,"granted":0,"available":8,"expires_at":"2026-11-27T10:10:00Z","version":5,"cause_event_id":"clock/0/1795774800000","occurred_at":"2026-11-27T10:20:00Z"}`},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("\n got %s\nwant %s", tc.got, tc.want)
+		}
 	}
 }
 

@@ -47,12 +47,12 @@ func appendJSONValue(dst []byte, ev *ledger.Event, s slot) []byte {
 	case valString:
 		return appendJSONString(dst, getString(ev, s))
 	case valLong:
-		if s == sOccurredAt {
-			return appendJSONTime(dst, ev.OccurredAt)
+		if s.isTime() {
+			return appendJSONTime(dst, getLong(ev, s))
 		}
 		return strconv.AppendInt(dst, getLong(ev, s), 10)
 	case valBool:
-		return strconv.AppendBool(dst, ev.Resellable)
+		return strconv.AppendBool(dst, getBool(ev, s))
 	case valLocQtys:
 		dst = append(dst, '{')
 		for i, e := range ev.SafetyStock {
@@ -78,11 +78,16 @@ func appendJSONValue(dst []byte, ev *ledger.Event, s slot) []byte {
 
 // AppendUpdateJSON appends u in the JSON Lines form:
 // {"type":"channel_stock_update",...}, previous null the first time.
+// listing_sku appears only on a listing's update, so the lines of updates
+// of a SKU itself stay as they were before listings.
 func AppendUpdateJSON(dst []byte, u *ledger.Update) []byte {
 	w := jsonObject{dst: append(dst, '{')}
 	w.str("type", "channel_stock_update")
 	w.str("channel", u.Channel)
 	w.str("sku", u.SKU)
+	if u.ListingSKU != "" {
+		w.str("listing_sku", u.ListingSKU)
+	}
 	w.int("available", int64(u.Available))
 	w.key("previous")
 	if u.HasPrevious {
@@ -102,32 +107,12 @@ func AppendAlertJSON(dst []byte, a *ledger.Alert) []byte {
 	w := jsonObject{dst: append(dst, '{')}
 	w.str("kind", a.Kind.String())
 	w.str("sku", a.SKU)
-	for _, f := range [...]struct {
-		bit ledger.AlertField
-		key string
-		s   string
-	}{
-		{ledger.AlertHasLocation, "location", a.Location},
-		{ledger.AlertHasChannel, "channel", a.Channel},
-		{ledger.AlertHasPOID, "po_id", a.POID},
-		{ledger.AlertHasOrderID, "order_id", a.OrderID},
-	} {
-		if a.Has&f.bit != 0 {
+	for _, f := range alertOptionals(a) {
+		switch {
+		case a.Has&f.bit == 0:
+		case f.isText:
 			w.str(f.key, f.s)
-		}
-	}
-	for _, f := range [...]struct {
-		bit ledger.AlertField
-		key string
-		q   ledger.Qty
-	}{
-		{ledger.AlertHasShortfall, "shortfall", a.Shortfall},
-		{ledger.AlertHasUnits, "units", a.Units},
-		{ledger.AlertHasOnHand, "on_hand", a.OnHand},
-		{ledger.AlertHasTotal, "total", a.Total},
-		{ledger.AlertHasReorderPoint, "reorder_point", a.ReorderPoint},
-	} {
-		if a.Has&f.bit != 0 {
+		default:
 			w.int(f.key, int64(f.q))
 		}
 	}
@@ -135,6 +120,45 @@ func AppendAlertJSON(dst []byte, a *ledger.Alert) []byte {
 	w.str("cause_event_id", a.CauseEventID)
 	w.time("occurred_at", a.OccurredAt)
 	return append(w.dst, '}')
+}
+
+// alertOptional is one optional field of an alert: text or a quantity.
+type alertOptional struct {
+	bit    ledger.AlertField
+	key    string
+	isText bool
+	s      string
+	q      ledger.Qty
+}
+
+// alertOptionals lists a's optional fields in the alert schema's order,
+// so the JSON form keeps the Avro form's field order.
+func alertOptionals(a *ledger.Alert) [17]alertOptional {
+	text := func(bit ledger.AlertField, key, s string) alertOptional {
+		return alertOptional{bit: bit, key: key, isText: true, s: s}
+	}
+	qty := func(bit ledger.AlertField, key string, q ledger.Qty) alertOptional {
+		return alertOptional{bit: bit, key: key, q: q}
+	}
+	return [...]alertOptional{
+		text(ledger.AlertHasLocation, "location", a.Location),
+		text(ledger.AlertHasChannel, "channel", a.Channel),
+		text(ledger.AlertHasPOID, "po_id", a.POID),
+		text(ledger.AlertHasOrderID, "order_id", a.OrderID),
+		qty(ledger.AlertHasShortfall, "shortfall", a.Shortfall),
+		qty(ledger.AlertHasUnits, "units", a.Units),
+		qty(ledger.AlertHasOnHand, "on_hand", a.OnHand),
+		qty(ledger.AlertHasTotal, "total", a.Total),
+		qty(ledger.AlertHasReorderPoint, "reorder_point", a.ReorderPoint),
+		text(ledger.AlertHasTransferID, "transfer_id", a.TransferID),
+		qty(ledger.AlertHasExpected, "expected", a.Expected),
+		qty(ledger.AlertHasReceived, "received", a.Received),
+		qty(ledger.AlertHasShort, "short", a.Short),
+		qty(ledger.AlertHasProjected, "projected", a.Projected),
+		qty(ledger.AlertHasSold28, "sold28", a.Sold28),
+		qty(ledger.AlertHasDaysOfCover, "days_of_cover", a.DaysOfCover),
+		qty(ledger.AlertHasLeadTimeDays, "lead_time_days", a.LeadTimeDays),
+	}
 }
 
 // AppendDeadLetterJSON appends d in the JSON Lines form:

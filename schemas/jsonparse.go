@@ -24,11 +24,13 @@ import (
 //   - no "type" (or null): ReasonMissingField; an unknown one:
 //     ReasonUnknownType; one that is not a string: ReasonInvalidField;
 //   - a field of the wrong JSON type, a number that is not a 64-bit integer
-//     (1.5, 1e3), an occurred_at that is not RFC 3339: ReasonInvalidField,
+//     (1.5, 1e3), an occurred_at or expires_at that is not RFC 3339, a
+//     boolean that is not true or false: ReasonInvalidField,
 //     unless a field checked earlier has a problem, which wins;
 //   - null is an absent field; fields the type does not have are ignored.
 //
-// occurred_at becomes UTC microseconds (finer digits are dropped). Like
+// occurred_at and expires_at become UTC microseconds (finer digits are
+// dropped). Like
 // DecodeEvent it leaves range and code checks to ledger.Validate. When the
 // type is missing or unknown, ev still gets event_id and sku if they are
 // strings, for the dead letter.
@@ -218,8 +220,8 @@ func parseJSONField(ev *ledger.Event, f *readerField, raw json.RawMessage) strin
 		}
 		setString(ev, f.slot, s)
 	case valLong:
-		if f.slot == sOccurredAt {
-			return parseTime(ev, raw)
+		if f.slot.isTime() {
+			return parseTime(ev, f, raw)
 		}
 		v, problem := jsonInt(f.name, raw)
 		if problem != "" {
@@ -229,7 +231,7 @@ func parseJSONField(ev *ledger.Event, f *readerField, raw json.RawMessage) strin
 	case valBool:
 		switch string(raw) {
 		case "true", "false":
-			ev.Resellable = string(raw) == "true"
+			setBool(ev, f.slot, string(raw) == "true")
 		default:
 			return f.name + " must be true or false, not " + string(raw)
 		}
@@ -241,16 +243,18 @@ func parseJSONField(ev *ledger.Event, f *readerField, raw json.RawMessage) strin
 	return ""
 }
 
-func parseTime(ev *ledger.Event, raw json.RawMessage) string {
+// parseTime reads a time field (occurred_at, expires_at) as UTC
+// microseconds, dropping finer digits.
+func parseTime(ev *ledger.Event, f *readerField, raw json.RawMessage) string {
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		return "occurred_at must be an RFC 3339 string, not " + string(raw)
+		return f.name + " must be an RFC 3339 string, not " + string(raw)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return "occurred_at " + strconv.Quote(s) + " is not an RFC 3339 time"
+		return f.name + " " + strconv.Quote(s) + " is not an RFC 3339 time"
 	}
-	ev.OccurredAt = t.UnixMicro()
+	setLong(ev, f.slot, t.UnixMicro())
 	return ""
 }
 

@@ -1,6 +1,10 @@
 package schemas
 
-import "github.com/stockledger/stockledger/ledger"
+import (
+	"math"
+
+	"github.com/stockledger/stockledger/ledger"
+)
 
 // firstProblem returns the problem that decisions.md's check order meets
 // first in ev, given that field bad was present but malformed (a wrong JSON
@@ -46,9 +50,14 @@ func firstProblem(ev *ledger.Event, bad ledger.Field, reason ledger.Reason, deta
 
 // placeholder makes field f of ev valid: absent when optional, else present
 // with a value every check accepts.
+//
+// sku is the exception: where the schema lets it be null (an unresolved
+// listing), its absence is itself a problem (missing sku, or
+// unresolved_listing), which must not be blamed on a field checked before
+// it; so it gets a valid value like a required field.
 func placeholder(ev *ledger.Event, f readerField) {
 	bit := f.slot.field()
-	if f.optional || f.hasDef {
+	if (f.optional || f.hasDef) && f.slot != sSKU {
 		ev.Has &^= bit
 		return
 	}
@@ -62,6 +71,12 @@ func placeholder(ev *ledger.Event, f readerField) {
 			setLong(ev, f.slot, 1)
 		case sCounted, sBuffer:
 			setLong(ev, f.slot, 0)
+		case sExpiresAt:
+			// After occurred_at (a field before it, already final) and
+			// well within the 7 days a hold may last.
+			if ev.OccurredAt < math.MaxInt64 {
+				ev.ExpiresAt = ev.OccurredAt + 1
+			}
 		}
 	case valLocQtys:
 		ev.SafetyStock = nil

@@ -24,6 +24,7 @@ func (r *Registry) DecodeUpdate(b []byte, u *ledger.Update) error {
 	*u = ledger.Update{}
 	u.Channel, _ = nativeString(m["channel"])
 	u.SKU, _ = nativeString(m["sku"])
+	u.ListingSKU, _ = nativeString(m["listing_sku"])
 	n, _ := nativeLong(m["available"])
 	u.Available = ledger.Qty(n)
 	n, u.HasPrevious = nativeLong(m["previous"])
@@ -58,6 +59,7 @@ func (r *Registry) DecodeAlert(b []byte, a *ledger.Alert) error {
 		{"channel", &a.Channel, ledger.AlertHasChannel},
 		{"po_id", &a.POID, ledger.AlertHasPOID},
 		{"order_id", &a.OrderID, ledger.AlertHasOrderID},
+		{"transfer_id", &a.TransferID, ledger.AlertHasTransferID},
 	} {
 		if s, ok := nativeString(m[f.key]); ok {
 			*f.dst, a.Has = s, a.Has|f.bit
@@ -73,6 +75,13 @@ func (r *Registry) DecodeAlert(b []byte, a *ledger.Alert) error {
 		{"on_hand", &a.OnHand, ledger.AlertHasOnHand},
 		{"total", &a.Total, ledger.AlertHasTotal},
 		{"reorder_point", &a.ReorderPoint, ledger.AlertHasReorderPoint},
+		{"expected", &a.Expected, ledger.AlertHasExpected},
+		{"received", &a.Received, ledger.AlertHasReceived},
+		{"short", &a.Short, ledger.AlertHasShort},
+		{"projected", &a.Projected, ledger.AlertHasProjected},
+		{"sold28", &a.Sold28, ledger.AlertHasSold28},
+		{"days_of_cover", &a.DaysOfCover, ledger.AlertHasDaysOfCover},
+		{"lead_time_days", &a.LeadTimeDays, ledger.AlertHasLeadTimeDays},
 	} {
 		if n, ok := nativeLong(m[f.key]); ok {
 			*f.dst, a.Has = ledger.Qty(n), a.Has|f.bit
@@ -182,7 +191,8 @@ func nativeLong(v any) (int64, bool) {
 }
 
 // AppendMessageJSON appends any message the registry can decode (an event,
-// update, alert or dead letter) in the JSON Lines form, for tools.
+// update, alert, dead letter or hold result) in the JSON Lines form, for
+// tools.
 func (r *Registry) AppendMessageJSON(dst, b []byte) ([]byte, error) {
 	name, err := r.RecordName(b)
 	if err != nil {
@@ -207,6 +217,12 @@ func (r *Registry) AppendMessageJSON(dst, b []byte) ([]byte, error) {
 			return dst, err
 		}
 		return r.AppendDeadLetterJSON(dst, &d), nil
+	case HoldResultRecordName:
+		var h ledger.HoldResult
+		if err := r.DecodeHoldResult(b, &h); err != nil {
+			return dst, err
+		}
+		return AppendHoldResultJSON(dst, &h), nil
 	}
 	var ev ledger.Event
 	reason, detail, err := r.DecodeEvent(b, &ev)

@@ -22,6 +22,9 @@ func randomUpdate(rng *rand.Rand) ledger.Update {
 	if rng.IntN(2) == 0 {
 		u.Previous, u.HasPrevious = ledger.Qty(randomLong(rng)), true
 	}
+	if rng.IntN(2) == 0 {
+		u.ListingSKU = randomString(rng) + "L" // "" is null: none
+	}
 	return u
 }
 
@@ -30,8 +33,12 @@ func updateNative(u *ledger.Update) map[string]any {
 	if u.HasPrevious {
 		prev = goavro.Union("long", int64(u.Previous))
 	}
+	var listing any
+	if u.ListingSKU != "" {
+		listing = goavro.Union("string", u.ListingSKU)
+	}
 	return map[string]any{
-		"channel": u.Channel, "sku": u.SKU, "available": int64(u.Available), "previous": prev,
+		"channel": u.Channel, "sku": u.SKU, "listing_sku": listing, "available": int64(u.Available), "previous": prev,
 		"version": int64(u.Version), "cause_event_id": u.CauseEventID, "occurred_at": u.OccurredAt,
 	}
 }
@@ -40,7 +47,7 @@ func randomAlert(rng *rand.Rand) ledger.Alert {
 	kinds := ledger.AlertKinds()
 	a := ledger.Alert{
 		Kind: kinds[rng.IntN(len(kinds))], SKU: randomString(rng), Version: uint64(randomLong(rng)),
-		CauseEventID: randomString(rng), OccurredAt: randomLong(rng), Has: ledger.AlertField(rng.UintN(1 << 9)),
+		CauseEventID: randomString(rng), OccurredAt: randomLong(rng), Has: ledger.AlertField(rng.UintN(1 << 17)),
 	}
 	// Values only where Has says so, as the ledger makes them.
 	if a.Has&ledger.AlertHasLocation != 0 {
@@ -55,11 +62,17 @@ func randomAlert(rng *rand.Rand) ledger.Alert {
 	if a.Has&ledger.AlertHasOrderID != 0 {
 		a.OrderID = randomString(rng)
 	}
+	if a.Has&ledger.AlertHasTransferID != 0 {
+		a.TransferID = randomString(rng)
+	}
 	for _, q := range []struct {
 		bit ledger.AlertField
 		dst *ledger.Qty
 	}{{ledger.AlertHasShortfall, &a.Shortfall}, {ledger.AlertHasUnits, &a.Units}, {ledger.AlertHasOnHand, &a.OnHand},
-		{ledger.AlertHasTotal, &a.Total}, {ledger.AlertHasReorderPoint, &a.ReorderPoint}} {
+		{ledger.AlertHasTotal, &a.Total}, {ledger.AlertHasReorderPoint, &a.ReorderPoint},
+		{ledger.AlertHasExpected, &a.Expected}, {ledger.AlertHasReceived, &a.Received}, {ledger.AlertHasShort, &a.Short},
+		{ledger.AlertHasProjected, &a.Projected}, {ledger.AlertHasSold28, &a.Sold28},
+		{ledger.AlertHasDaysOfCover, &a.DaysOfCover}, {ledger.AlertHasLeadTimeDays, &a.LeadTimeDays}} {
 		if a.Has&q.bit != 0 {
 			*q.dst = ledger.Qty(randomLong(rng))
 		}
@@ -85,7 +98,39 @@ func alertNative(a *ledger.Alert) map[string]any {
 	opt("on_hand", ledger.AlertHasOnHand, "long", int64(a.OnHand))
 	opt("total", ledger.AlertHasTotal, "long", int64(a.Total))
 	opt("reorder_point", ledger.AlertHasReorderPoint, "long", int64(a.ReorderPoint))
+	opt("transfer_id", ledger.AlertHasTransferID, "string", a.TransferID)
+	opt("expected", ledger.AlertHasExpected, "long", int64(a.Expected))
+	opt("received", ledger.AlertHasReceived, "long", int64(a.Received))
+	opt("short", ledger.AlertHasShort, "long", int64(a.Short))
+	opt("projected", ledger.AlertHasProjected, "long", int64(a.Projected))
+	opt("sold28", ledger.AlertHasSold28, "long", int64(a.Sold28))
+	opt("days_of_cover", ledger.AlertHasDaysOfCover, "long", int64(a.DaysOfCover))
+	opt("lead_time_days", ledger.AlertHasLeadTimeDays, "long", int64(a.LeadTimeDays))
 	return m
+}
+
+func randomHoldResult(rng *rand.Rand) ledger.HoldResult {
+	h := ledger.HoldResult{
+		HoldID: randomString(rng), SKU: randomString(rng), Channel: randomCode(rng),
+		Status:    ledger.HoldStatus(rng.IntN(int(ledger.HoldConverted) + 1)),
+		Requested: ledger.Qty(randomLong(rng)), Granted: ledger.Qty(randomLong(rng)), Available: ledger.Qty(randomLong(rng)),
+		ExpiresAt: randomLong(rng), Version: uint64(randomLong(rng)), CauseEventID: randomString(rng), OccurredAt: randomLong(rng),
+	}
+	if rng.IntN(2) == 0 {
+		h.Location = randomCode(rng) + "l" // "" is null: none
+	}
+	return h
+}
+
+func holdResultNative(h *ledger.HoldResult) map[string]any {
+	var loc any
+	if h.Location != "" {
+		loc = goavro.Union("string", h.Location)
+	}
+	return map[string]any{"hold_id": h.HoldID, "sku": h.SKU, "channel": h.Channel, "location": loc,
+		"status": h.Status.String(), "requested": int64(h.Requested), "granted": int64(h.Granted),
+		"available": int64(h.Available), "expires_at": h.ExpiresAt, "version": int64(h.Version),
+		"cause_event_id": h.CauseEventID, "occurred_at": h.OccurredAt}
 }
 
 func randomDeadLetter(rng *rand.Rand) DeadLetter {
@@ -112,8 +157,8 @@ func deadLetterNative(d *DeadLetter) map[string]any {
 		"event_id": opt(d.EventID), "sku": opt(d.SKU), "type": opt(d.Type)}
 }
 
-// TestOutputEncodersMatchGoavro: the hand-written encoders write exactly
-// goavro's bytes (with the specification's fingerprint in the header), and
+// TestOutputEncodersMatchGoavro: the hand-written encoders (updates,
+// alerts, dead letters, hold results) write exactly goavro's bytes (with the specification's fingerprint in the header), and
 // the tail decoders read them back.
 func TestOutputEncodersMatchGoavro(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 5))
@@ -121,6 +166,7 @@ func TestOutputEncodersMatchGoavro(t *testing.T) {
 	updates := loadSchemaFile(t, "channel_stock_update.avsc")
 	alerts := loadSchemaFile(t, "alert.avsc")
 	deadLetters := loadSchemaFile(t, "dead_letter.avsc")
+	holdResults := loadSchemaFile(t, "hold_result.avsc")
 	var ev ledger.Event
 	for range 2000 {
 		u := randomUpdate(rng)
@@ -162,6 +208,16 @@ func TestOutputEncodersMatchGoavro(t *testing.T) {
 		}
 		if err != nil || !reflect.DeepEqual(d2, d) {
 			t.Fatalf("DecodeDeadLetter: %v\n got %+v\nwant %+v", err, d2, d)
+		}
+
+		h := randomHoldResult(rng)
+		got = AppendHoldResult(nil, &h)
+		if want, err = holdResults.single(holdResultNative(&h)); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("AppendHoldResult %+v (%v)\n got %x\nwant %x", h, err, got, want)
+		}
+		var h2 ledger.HoldResult
+		if err := reg.DecodeHoldResult(got, &h2); err != nil || h2 != h {
+			t.Fatalf("DecodeHoldResult: %v\n got %+v\nwant %+v", err, h2, h)
 		}
 	}
 }
@@ -212,7 +268,7 @@ func FuzzOutputEncoders(f *testing.F) {
 	f.Add([]byte("TEE-RED-M"), []byte("dc-east"), []byte("\xf0\x9f\x98"), []byte{})
 	f.Add([]byte("web"), []byte("SKU-\u00e9\U0001F600"), []byte("o-1"), []byte("plain bytes"))
 	reg := NewRegistry()
-	fr := &Framing{update: schemaID{101, true}, alert: schemaID{102, true}, deadLetter: schemaID{103, true}}
+	fr := &Framing{update: schemaID{101, true}, alert: schemaID{102, true}, deadLetter: schemaID{103, true}, holdResult: schemaID{104, true}}
 	f.Fuzz(func(t *testing.T, b1, b2, b3, original []byte) {
 		s1, s2, s3 := string(b1), string(b2), string(b3)
 		u := ledger.Update{Channel: s1, SKU: s2, Available: 3, Version: 7, CauseEventID: s3, OccurredAt: 1}
@@ -231,6 +287,21 @@ func FuzzOutputEncoders(f *testing.F) {
 		df := []textField{{"detail", "detail", d.Detail, true}, {"topic", "topic", d.Topic, true},
 			{"event_id", "event_id", s3, s3 != ""}, {"sku", "sku", s1, s1 != ""}, {"type", "event_type", s2, s2 != ""}}
 		checkOutput(t, reg, "dead_letter.avsc", df, original, AppendDeadLetter(nil, &d), fr.AppendDeadLetter(nil, &d), reg.AppendDeadLetterJSON(nil, &d))
+
+		lu := ledger.Update{Channel: s1, SKU: s2, ListingSKU: s3 + s1, Available: 1, Version: 8, CauseEventID: s2, OccurredAt: 1}
+		luf := []textField{{"channel", "channel", s1, true}, {"sku", "sku", s2, true}, {"listing_sku", "listing_sku", lu.ListingSKU, lu.ListingSKU != ""}}
+		checkOutput(t, reg, "channel_stock_update.avsc", luf, nil, AppendUpdate(nil, &lu), fr.AppendUpdate(nil, &lu), AppendUpdateJSON(nil, &lu))
+
+		ta := ledger.Alert{Kind: ledger.AlertTransferShort, SKU: s2, TransferID: s1 + s3, Expected: 8, Short: 3, Version: 2, OccurredAt: 1,
+			Has: ledger.AlertHasTransferID | ledger.AlertHasExpected | ledger.AlertHasShort}
+		taf := []textField{{"sku", "sku", s2, true}, {"transfer_id", "transfer_id", ta.TransferID, true}}
+		checkOutput(t, reg, "alert.avsc", taf, nil, AppendAlert(nil, &ta), fr.AppendAlert(nil, &ta), AppendAlertJSON(nil, &ta))
+
+		h := ledger.HoldResult{HoldID: s1, SKU: s2, Channel: s3, Location: s2 + s3, Status: ledger.HoldPartial, Requested: 2, Granted: 1,
+			ExpiresAt: 2, Version: 3, CauseEventID: s3 + s1, OccurredAt: 1}
+		hf := []textField{{"hold_id", "hold_id", s1, true}, {"sku", "sku", s2, true}, {"channel", "channel", s3, true},
+			{"location", "location", h.Location, h.Location != ""}, {"cause_event_id", "cause_event_id", h.CauseEventID, true}}
+		checkOutput(t, reg, "hold_result.avsc", hf, nil, AppendHoldResult(nil, &h), fr.AppendHoldResult(nil, &h), AppendHoldResultJSON(nil, &h))
 	})
 }
 

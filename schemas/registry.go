@@ -53,6 +53,7 @@ func NewRegistry() *Registry {
 	r.mustRegister(current.update.text)
 	r.mustRegister(current.alert.text)
 	r.mustRegister(current.deadLetter.text)
+	r.mustRegister(current.holdResult.text)
 	return r
 }
 
@@ -154,6 +155,7 @@ const (
 	UpdateRecordName     = "stockledger.ChannelStockUpdate"
 	AlertRecordName      = "stockledger.Alert"
 	DeadLetterRecordName = "stockledger.DeadLetter"
+	HoldResultRecordName = "stockledger.HoldResult"
 )
 
 // IsEventRecord reports whether name is the full name of an event record.

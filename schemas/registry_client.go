@@ -103,6 +103,7 @@ func (c *RegistryClient) Register(ctx context.Context, reg *Registry, t Registry
 		{t.Updates, current.update.text, &f.update},
 		{t.Alerts, current.alert.text, &f.alert},
 		{t.DeadLetters, current.deadLetter.text, &f.deadLetter},
+		{t.HoldResults, current.holdResult.text, &f.holdResult},
 	} {
 		if o.topic != "" {
 			items = append(items, item{ValueSubject(o.topic), o.text, o.dst})
