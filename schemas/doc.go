@@ -7,9 +7,20 @@
 // body. Any Avro library can decode a message by looking its fingerprint
 // up. Each event type has its own record schema (events/<type>.avsc,
 // namespace stockledger.events); the type is the record's name, not a
-// field. The outputs are stockledger.ChannelStockUpdate, stockledger.Alert
-// and stockledger.DeadLetter. All .avsc files are embedded; they are the
-// current ("reader") versions.
+// field. The outputs are stockledger.ChannelStockUpdate, stockledger.Alert,
+// stockledger.DeadLetter and stockledger.HoldResult. All .avsc files are
+// embedded; they are the current ("reader") versions.
+//
+// Evolution. A field added to a schema is optional (["null", T], default
+// null) so that what older writers wrote still decodes; an output's codes
+// (an alert's kind, a dead letter's reason, a hold result's status) are
+// strings, not enums, so a code added later reaches readers of older
+// versions instead of failing their decode. Where an event may name a
+// channel's listing_sku in place of its sku (order, order_cancelled,
+// pos_sale, return, hold, hold_released), sku is ["null", "string"]: the
+// writing tools resolve listings before the topic, and an event that
+// reached it unresolved must still be expressible, to become a dead letter
+// (unresolved_listing) rather than a write error.
 //
 // Schema registry mode frames the same body in the Confluent wire format
 // instead: the byte 0x00, the writer schema's id in a Confluent-compatible
@@ -34,8 +45,8 @@
 // strings, and not even those for the low-cardinality codes it interns.
 //
 // Outputs are encoded by hand-written appenders ([AppendUpdate],
-// [AppendAlert], [AppendDeadLetter]) whose bytes the tests hold identical
-// to goavro's. The JSON Lines form ([ParseEventJSON], [AppendEventJSON],
+// [AppendAlert], [AppendDeadLetter], [AppendHoldResult]) whose bytes the
+// tests hold identical to goavro's. The JSON Lines form ([ParseEventJSON], [AppendEventJSON],
 // ...) is for people and tools; its rules are in ledger/DECISIONS.md.
 //
 // Decoding reports bad input as a ledger.Reason (undecodable,

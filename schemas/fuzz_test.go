@@ -15,28 +15,7 @@ import (
 // the Registry and Decoder paths agree with each other.
 func FuzzDecodeEvent(f *testing.F) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, typ := range ledger.EventTypes() {
-		sf := eventFile(f, typ)
-		for range 3 {
-			ev := randomEvent(rng, typ, sf)
-			b, err := sf.single(eventNative(&ev, sf))
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-		ev := randomEvent(rng, typ, sf)
-		goavroHeaded, err := sf.codec.SingleFromNative(nil, eventNative(&ev, sf))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(goavroHeaded)
-	}
-	f.Add([]byte{})
-	f.Add([]byte{0xC3, 0x01})
-	f.Add(AppendUpdate(nil, &ledger.Update{Channel: "web", SKU: "TEE"}))
-	f.Add([]byte{0, 0, 0})
-	f.Add([]byte{0, 0, 0, 0x7f, 0x7f, 2})
+	addDecodeSeeds(f, rng)
 
 	// Who goavro says wrote a fingerprint: an event type's schema (under the
 	// specification's and goavro's fingerprints), or an output's.
@@ -129,6 +108,39 @@ func FuzzDecodeEvent(f *testing.F) {
 	})
 }
 
+// addDecodeSeeds seeds FuzzDecodeEvent: random events of every type (under
+// the specification's and goavro's fingerprints), a null sku, framing edge
+// cases and an output.
+func addDecodeSeeds(f *testing.F, rng *rand.Rand) {
+	for _, typ := range ledger.EventTypes() {
+		sf := eventFile(f, typ)
+		for range 3 {
+			ev := randomEvent(rng, typ, sf)
+			b, err := sf.single(eventNative(&ev, sf))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+		ev := randomEvent(rng, typ, sf)
+		goavroHeaded, err := sf.codec.SingleFromNative(nil, eventNative(&ev, sf))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(goavroHeaded)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0xC3, 0x01})
+	f.Add(AppendUpdate(nil, &ledger.Update{Channel: "web", SKU: "TEE"}))
+	f.Add([]byte{0, 0, 0})
+	f.Add([]byte{0, 0, 0, 0x7f, 0x7f, 2})
+	unresolved := ledger.Event{Type: ledger.TypeHoldReleased, ID: "r", HoldID: "H-1", ListingSKU: "TEE-6PK",
+		Has: ledger.FieldType | ledger.FieldEventID | ledger.FieldOccurredAt | ledger.FieldHoldID | ledger.FieldListingSKU}
+	if b, err := EncodeEvent(nil, &unresolved); err == nil {
+		f.Add(b) // a null sku
+	}
+}
+
 // FuzzParseEventJSON: the JSON parser never panics, accepts only UTF-8,
 // and what it accepts renders to a line it reads back the same.
 func FuzzParseEventJSON(f *testing.F) {
@@ -138,6 +150,8 @@ func FuzzParseEventJSON(f *testing.F) {
 		f.Add(AppendEventJSON(nil, &ev))
 	}
 	f.Add([]byte(`{"type":"receipt","qty":1e3}`))
+	f.Add([]byte(`{"event_id":"o2","type":"order","occurred_at":"2026-11-27T10:00:00Z","channel":"web","order_id":"W-8","qty":1,"listing_sku":"TEE-6PK"}`))
+	f.Add([]byte(`{"event_id":"h","type":"hold","sku":"T","occurred_at":"2026-11-27T10:00:00Z","hold_id":"H","channel":"w","qty":1,"expires_at":"9999-12-31T23:59:59.999999-01:00","allow_partial":false}`))
 	f.Add([]byte("{\"type\":\"receipt\",\"event_id\":\"e\",\"sku\":\"PROD-\xff\",\"occurred_at\":\"2026-11-22T10:00:00Z\",\"location\":\"dc\",\"qty\":5}"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var ev, again ledger.Event

@@ -153,61 +153,16 @@ func randomEvent(rng *rand.Rand, typ ledger.EventType, sf *schemaFile) ledger.Ev
 		if f.optional && rng.IntN(2) == 0 {
 			continue
 		}
-		ev.Has |= fieldByName(f.name)
-		switch f.name {
-		case "event_id":
-			ev.ID = randomString(rng)
-		case "sku":
-			ev.SKU = randomString(rng)
-		case "source":
-			ev.Source = randomCode(rng)
-		case "location":
-			ev.Location = randomCode(rng)
-		case "to_location":
-			ev.ToLocation = randomCode(rng)
-		case "channel":
-			ev.Channel = randomCode(rng)
-		case "po_id":
-			ev.POID = randomString(rng)
-		case "order_id":
-			ev.OrderID = randomString(rng)
-		case "transfer_id":
-			ev.TransferID = randomString(rng)
-		case "reason":
-			ev.Reason = randomCode(rng)
-		case "hold_id":
-			ev.HoldID = randomString(rng)
-		case "listing_sku":
-			ev.ListingSKU = randomString(rng)
-		case "occurred_at":
-			ev.OccurredAt = randomLong(rng)
-		case "expires_at":
-			ev.ExpiresAt = randomLong(rng)
-		case "units":
-			ev.Units = ledger.Qty(randomLong(rng))
-		case "end_at":
-			ev.EndAt = ledger.Qty(randomLong(rng))
-		case "lead_time_days":
-			ev.LeadTimeDays = randomLong(rng)
-		case "qty":
-			ev.Qty = ledger.Qty(randomLong(rng))
-		case "counted":
-			ev.Counted = ledger.Qty(randomLong(rng))
-		case "on_hand_delta":
-			ev.OnHandDelta = ledger.Qty(randomLong(rng))
-		case "unavailable_delta":
-			ev.UnavailableDelta = ledger.Qty(randomLong(rng))
-		case "reorder_point":
-			ev.ReorderPoint = ledger.Qty(randomLong(rng))
-		case "buffer":
-			ev.Buffer = ledger.Qty(randomLong(rng))
-		case "share_pct":
-			ev.SharePct = randomLong(rng)
-		case "max_qty":
-			ev.MaxQty = ledger.Qty(randomLong(rng))
-		case "resellable", "allow_partial", "active", "exclude":
-			*boolField(&ev, fieldByName(f.name)) = rng.IntN(2) == 0
-		case "safety_stock":
+		field := fieldByName(f.name)
+		ev.Has |= field
+		switch kind := fieldKinds[f.name]; {
+		case kind == "code":
+			*stringField(&ev, field) = randomCode(rng)
+		case kind == "text":
+			*stringField(&ev, field) = randomString(rng)
+		case kind == "boolean":
+			*boolField(&ev, field) = rng.IntN(2) == 0
+		case f.name == "safety_stock":
 			seen := map[string]bool{}
 			for range rng.IntN(6) {
 				k := randomCode(rng)
@@ -216,15 +171,24 @@ func randomEvent(rng *rand.Rand, typ ledger.EventType, sf *schemaFile) ledger.Ev
 					ev.SafetyStock = append(ev.SafetyStock, ledger.LocQty{Location: k, Qty: ledger.Qty(randomLong(rng))})
 				}
 			}
-		case "locations":
+		case f.name == "locations":
 			for range rng.IntN(6) {
 				ev.Locations = append(ev.Locations, randomCode(rng))
 			}
 		default:
-			panic("randomEvent: unhandled field " + f.name)
+			*longField(&ev, field) = randomLong(rng) // panics on a field it does not know
 		}
 	}
 	return ev
+}
+
+// fieldKinds sorts the event fields that are not longs: codes (a few
+// recurring values: the interner's case), other text, booleans.
+var fieldKinds = map[string]string{
+	"source": "code", "location": "code", "to_location": "code", "channel": "code", "reason": "code",
+	"event_id": "text", "sku": "text", "po_id": "text", "order_id": "text", "transfer_id": "text",
+	"hold_id": "text", "listing_sku": "text",
+	"resellable": "boolean", "allow_partial": "boolean", "active": "boolean", "exclude": "boolean",
 }
 
 func randomLong(rng *rand.Rand) int64 {
@@ -270,74 +234,8 @@ func randomString(rng *rand.Rand) string {
 func eventNative(ev *ledger.Event, sf *schemaFile) map[string]any {
 	m := map[string]any{}
 	for _, f := range sf.fields {
-		var v any
 		present := ev.Has&fieldByName(f.name) != 0
-		switch f.name {
-		case "event_id":
-			v = ev.ID
-		case "sku":
-			v = ev.SKU
-		case "source":
-			v = ev.Source
-		case "location":
-			v = ev.Location
-		case "to_location":
-			v = ev.ToLocation
-		case "channel":
-			v = ev.Channel
-		case "po_id":
-			v = ev.POID
-		case "order_id":
-			v = ev.OrderID
-		case "transfer_id":
-			v = ev.TransferID
-		case "reason":
-			v = ev.Reason
-		case "hold_id":
-			v = ev.HoldID
-		case "listing_sku":
-			v = ev.ListingSKU
-		case "occurred_at":
-			v = ev.OccurredAt
-		case "expires_at":
-			v = ev.ExpiresAt
-		case "units":
-			v = int64(ev.Units)
-		case "end_at":
-			v = int64(ev.EndAt)
-		case "lead_time_days":
-			v = ev.LeadTimeDays
-		case "qty":
-			v = int64(ev.Qty)
-		case "counted":
-			v = int64(ev.Counted)
-		case "on_hand_delta":
-			v = int64(ev.OnHandDelta)
-		case "unavailable_delta":
-			v = int64(ev.UnavailableDelta)
-		case "reorder_point":
-			v = int64(ev.ReorderPoint)
-		case "buffer":
-			v = int64(ev.Buffer)
-		case "share_pct":
-			v = ev.SharePct
-		case "max_qty":
-			v = int64(ev.MaxQty)
-		case "resellable", "allow_partial", "active", "exclude":
-			v = *boolField(ev, fieldByName(f.name))
-		case "safety_stock":
-			ss := map[string]any{}
-			for _, e := range ev.SafetyStock {
-				ss[e.Location] = int64(e.Qty)
-			}
-			v = ss
-		case "locations":
-			ls := []any{}
-			for _, l := range ev.Locations {
-				ls = append(ls, l)
-			}
-			v = ls
-		}
+		v := nativeValue(ev, f.name)
 		switch {
 		case f.optional && !present:
 			v = nil
@@ -358,6 +256,30 @@ func eventNative(ev *ledger.Event, sf *schemaFile) map[string]any {
 		m[f.name] = v
 	}
 	return m
+}
+
+// nativeValue is field name of ev as goavro takes it.
+func nativeValue(ev *ledger.Event, name string) any {
+	f := fieldByName(name)
+	switch kind := fieldKinds[name]; {
+	case kind == "code" || kind == "text":
+		return *stringField(ev, f)
+	case kind == "boolean":
+		return *boolField(ev, f)
+	case name == "safety_stock":
+		ss := map[string]any{}
+		for _, e := range ev.SafetyStock {
+			ss[e.Location] = int64(e.Qty)
+		}
+		return ss
+	case name == "locations":
+		ls := []any{}
+		for _, l := range ev.Locations {
+			ls = append(ls, l)
+		}
+		return ls
+	}
+	return *longField(ev, f)
 }
 
 // nativeEvent converts goavro's decoding of an event record of type typ to
