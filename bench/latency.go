@@ -68,6 +68,13 @@ func causeEventID(b []byte) ([]byte, bool) {
 	if _, ok := str(); !ok { // sku
 		return nil, false
 	}
+	if idx, n := binary.Varint(d); n <= 0 || idx < 0 || idx > 1 { // listing_sku: union index, then the string
+		return nil, false
+	} else if d = d[n:]; idx == 1 {
+		if _, ok := str(); !ok {
+			return nil, false
+		}
+	}
 	if !skipLong() { // available
 		return nil, false
 	}

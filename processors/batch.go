@@ -119,14 +119,15 @@ type outputs struct {
 	framing *schemas.Framing
 }
 
-// encode appends pt's outputs of the batch just folded to pb: alerts, dead
-// letters, and one update per channel/sku (coalesce).
+// encode appends pt's outputs of the batch just folded to pb: alerts, hold
+// results, dead letters, and one update per channel/sku and per
+// channel/sku/listing_sku (coalesce).
 func (o outputs) encode(pt *partition, pb *partBatch) {
 	if pb.held {
 		return
 	}
 	ups := pt.coalesce()
-	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups)
+	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups) + len(pt.fx.HoldResults)
 	recs := make([]kgo.Record, n) // one allocation for the batch's records
 	pb.out, pb.outTS = make([]*kgo.Record, 0, n), make([]time.Time, 0, n)
 	a := &pt.outs
@@ -141,12 +142,21 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 		key := a.keep(append(a.free(), al.SKU...))
 		add(o.topics.Alerts, key, a.keep(o.framing.AppendAlert(a.free(), al)), time.Time{})
 	}
+	for i := range pt.fx.HoldResults {
+		h := &pt.fx.HoldResults[i]
+		key := a.keep(append(append(append(a.free(), h.SKU...), '/'), h.HoldID...))
+		add(o.topics.HoldResults, key, a.keep(o.framing.AppendHoldResult(a.free(), h)), time.Time{})
+	}
 	for i := range pt.deads {
 		add(o.topics.DeadLetters, pt.deadKeys[i], a.keep(o.framing.AppendDeadLetter(a.free(), &pt.deads[i])), time.Time{})
 	}
 	for i := range ups {
 		u := &ups[i].u
-		key := a.keep(append(append(append(a.free(), u.Channel...), '/'), u.SKU...))
+		key := append(append(append(a.free(), u.Channel...), '/'), u.SKU...)
+		if u.ListingSKU != "" {
+			key = append(append(key, '/'), u.ListingSKU...)
+		}
+		key = a.keep(key)
 		add(o.topics.Updates, key, a.keep(o.framing.AppendUpdate(a.free(), u)), ups[i].causeTS)
 	}
 	pb.ups = len(ups)

@@ -22,6 +22,7 @@ type Topics struct {
 	Updates     string // channel stock updates, keyed channel/sku, compacted
 	Alerts      string // alerts, keyed by SKU
 	DeadLetters string // events that could not be applied, keyed as the event was
+	HoldResults string // each hold's decision and what closed it, keyed sku/hold_id
 	// Changelog holds each partition's ledger state (compacted, one
 	// partition per events partition), so a new owner restores a partition
 	// without folding its whole history.
@@ -35,13 +36,15 @@ const DefaultTopicPrefix = "stockledger"
 func DefaultTopics() Topics { return TopicsWithPrefix(DefaultTopicPrefix) }
 
 // TopicsWithPrefix returns the topic names under prefix: prefix.events,
-// prefix.updates, prefix.alerts and prefix.dead-letters.
+// prefix.updates, prefix.alerts, prefix.dead-letters, prefix.hold-results
+// and prefix.changelog.
 func TopicsWithPrefix(prefix string) Topics {
 	return Topics{
 		Events:      prefix + ".events",
 		Updates:     prefix + ".updates",
 		Alerts:      prefix + ".alerts",
 		DeadLetters: prefix + ".dead-letters",
+		HoldResults: prefix + ".hold-results",
 		Changelog:   prefix + ".changelog",
 	}
 }
@@ -74,6 +77,10 @@ type Config struct {
 	MaxCachedSKUs int
 	// LagInterval is how often partition lag is refreshed. Default 1s.
 	LagInterval time.Duration
+	// ClockInterval is how often the owner of a partition writes a clock
+	// event into it (the clock that expires holds). Default 1s; 0: never
+	// (expiry then waits for clock events written by others).
+	ClockInterval time.Duration
 	// StoreRetryInterval is how often a stalled processor probes the store
 	// after a read or write failed (disk full, I/O error). Default 1s.
 	StoreRetryInterval time.Duration
@@ -126,6 +133,7 @@ func DefaultConfig() Config {
 		CommitInterval:     100 * time.Millisecond,
 		MaxCachedSKUs:      250_000,
 		LagInterval:        time.Second,
+		ClockInterval:      time.Second,
 		StoreRetryInterval: time.Second,
 		Changelog:          true,
 		InstanceID:         hostname(),
@@ -159,7 +167,7 @@ func (c *Config) Validate() error {
 			bad("Brokers", "%q is not host:port", b)
 		}
 	}
-	for name, t := range map[string]string{"Events": c.Topics.Events, "Updates": c.Topics.Updates, "Alerts": c.Topics.Alerts, "DeadLetters": c.Topics.DeadLetters, "Changelog": c.Topics.Changelog} {
+	for name, t := range map[string]string{"Events": c.Topics.Events, "Updates": c.Topics.Updates, "Alerts": c.Topics.Alerts, "DeadLetters": c.Topics.DeadLetters, "HoldResults": c.Topics.HoldResults, "Changelog": c.Topics.Changelog} {
 		if t == "" {
 			bad("Topics."+name, "must not be empty")
 		}
@@ -190,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StoreRetryInterval <= 0 {
 		bad("StoreRetryInterval", "%v must be positive", c.StoreRetryInterval)
+	}
+	if c.ClockInterval < 0 {
+		bad("ClockInterval", "%v must not be negative", c.ClockInterval)
 	}
 	if c.LagInterval <= 0 {
 		bad("LagInterval", "%v must be positive", c.LagInterval)

@@ -252,9 +252,9 @@ type coalesced struct {
 	causeTS time.Time
 }
 
-type updateKey struct{ channel, sku string }
+type updateKey struct{ channel, sku, listing string }
 
-// coalesce folds the batch's updates to one per channel/sku: the last
+// coalesce folds the batch's updates to one per channel/sku (and listing): the last
 // value, with the previous value published before the batch.
 //
 // A key that changed is published even when it ends the batch where it
@@ -273,7 +273,7 @@ func (pt *partition) coalesce() []coalesced {
 	out := pt.ups[:0]
 	for i := range pt.fx.Updates {
 		u := &pt.fx.Updates[i]
-		k := updateKey{u.Channel, u.SKU}
+		k := updateKey{u.Channel, u.SKU, u.ListingSKU}
 		if j, ok := pt.idx[k]; ok {
 			c := &out[j]
 			prev, has := c.u.Previous, c.u.HasPrevious

@@ -221,6 +221,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go p.lagLoop(lagCtx)
+	if p.cfg.ClockInterval > 0 {
+		go p.clockLoop(lagCtx)
+	}
 	if p.sess == nil {
 		go p.mirrorLoop(lagCtx)
 	}

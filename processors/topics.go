@@ -28,6 +28,9 @@ func topicConfigs(t Topics) map[string]map[string]*string {
 		// Dead letters hold events that are nowhere else applied: kept forever,
 		// and allowed to be larger than an event (they carry it whole).
 		t.DeadLetters: {"cleanup.policy": s("delete"), "retention.ms": s("-1"), "max.message.bytes": s(maxMessageBytes)},
+		// A hold's last result is what a checkout asks for; compacted, so a
+		// retry long after still finds its answer until the key is closed.
+		t.HoldResults: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
 		// Latest state per SKU per partition; states of very hot SKUs can be large.
 		t.Changelog: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
 	}

@@ -93,6 +93,7 @@ func (c *runConfig) settings() *settings {
 	ss.addField("max-cached-skus", "MaxCachedSKUs", intVal(&p.MaxCachedSKUs), "SKU states kept in memory across partitions, at most")
 	ss.addField("changelog", "Changelog", boolVal(&p.Changelog), "publish committed states to PREFIX.changelog and restore moved partitions from it")
 	ss.addField("lag-interval", "LagInterval", durVal(&p.LagInterval), "how often partition lag is refreshed")
+	ss.addField("clock-interval", "ClockInterval", durVal(&p.ClockInterval), "how often the owner of a partition writes a clock event into it (clock events expire holds, live and in every replay alike); 0: never")
 	ss.addField("store-retry-interval", "StoreRetryInterval", durVal(&p.StoreRetryInterval), "how often a stalled processor probes a failing store")
 	ss.addField("id-retention", "Ledger.IDRetention", durVal(&p.Ledger.IDRetention), "how long (in event time) applied event ids are remembered for deduplication; at least 24h")
 	ss.addField("max-ids-per-sku", "Ledger.MaxIDsPerSKU", intVal(&p.Ledger.MaxIDsPerSKU), "event ids remembered per SKU, at most")
