@@ -843,6 +843,14 @@ func alertKeyJSON(t *testing.T, m map[string]json.RawMessage) string {
 		OnHand       *int64 `json:"on_hand"`
 		Total        *int64 `json:"total"`
 		ReorderPoint *int64 `json:"reorder_point"`
+		TransferID   string `json:"transfer_id"`
+		Expected     *int64 `json:"expected"`
+		Received     *int64 `json:"received"`
+		Short        *int64 `json:"short"`
+		Projected    *int64 `json:"projected"`
+		Sold28       *int64 `json:"sold28"`
+		DaysOfCover  *int64 `json:"days_of_cover"`
+		LeadTimeDays *int64 `json:"lead_time_days"`
 		Version      uint64 `json:"version"`
 		CauseEventID string `json:"cause_event_id"`
 		OccurredAt   string `json:"occurred_at"`
@@ -862,6 +870,7 @@ func alertKeyJSON(t *testing.T, m map[string]json.RawMessage) string {
 	}
 	return strings.Join([]string{a.Kind, a.SKU, a.Location, a.Channel, a.POID, a.OrderID,
 		q(a.Shortfall), q(a.Units), q(a.OnHand), q(a.Total), q(a.ReorderPoint),
+		a.TransferID, q(a.Expected), q(a.Received), q(a.Short), q(a.Projected), q(a.Sold28), q(a.DaysOfCover), q(a.LeadTimeDays),
 		strconv.FormatUint(a.Version, 10), a.CauseEventID}, "|")
 }
 
