@@ -178,6 +178,7 @@ func appendConfluentHeader(dst []byte, id uint32) []byte {
 type Framing struct {
 	events                                []schemaID // by ledger.EventType
 	update, alert, deadLetter, holdResult schemaID
+	listingBinding                        schemaID
 }
 
 // schemaID is a schema registry id, when ok.
@@ -229,7 +230,7 @@ func (f *Framing) EncodeEvent(dst []byte, ev *ledger.Event) ([]byte, error) {
 // registers; an empty name is skipped (produce registers only the events'
 // subjects).
 type RegistryTopics struct {
-	Events, Updates, Alerts, DeadLetters, HoldResults string
+	Events, Updates, Alerts, DeadLetters, HoldResults, Listings string
 }
 
 // EventSubject is the subject of event type t's schema on the events

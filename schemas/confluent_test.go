@@ -24,7 +24,7 @@ import (
 // the way a third party would, with goavro and the schema the registry
 // returns for the id in the header.
 
-var testTopics = RegistryTopics{Events: "t.events", Updates: "t.updates", Alerts: "t.alerts", DeadLetters: "t.dead-letters", HoldResults: "t.hold-results"}
+var testTopics = RegistryTopics{Events: "t.events", Updates: "t.updates", Alerts: "t.alerts", DeadLetters: "t.dead-letters", HoldResults: "t.hold-results", Listings: "t.listings"}
 
 // fakeRegistry starts srfake and counts the schema-by-id requests it serves.
 func fakeRegistry(t *testing.T, opts ...srfake.Option) (*srfake.Registry, *atomic.Int64) {
@@ -105,6 +105,7 @@ func TestConfluentRegisterSubjects(t *testing.T) {
 		"t.alerts-value":       AlertSchema(),
 		"t.dead-letters-value": DeadLetterSchema(),
 		"t.hold-results-value": HoldResultSchema(),
+		"t.listings-value":     ListingBindingSchema(),
 	}
 	for _, typ := range ledger.EventTypes() {
 		want[EventSubject("t.events", typ)] = EventSchema(typ)
@@ -237,6 +238,13 @@ func TestConfluentOutputs(t *testing.T) {
 		var h2 ledger.HoldResult
 		if err := reg.DecodeHoldResult(b, &h2); err != nil || h2 != h {
 			t.Fatalf("DecodeHoldResult: %v %+v", err, h2)
+		}
+		lb := randomListingBinding(rng)
+		b = f.AppendListingBinding(nil, &lb)
+		check("listing binding", b, AppendListingBinding(nil, &lb), "t.listings-value")
+		var lb2 ListingBinding
+		if err := reg.DecodeListingBinding(b, &lb2); err != nil || lb2 != lb {
+			t.Fatalf("DecodeListingBinding: %v %+v", err, lb2)
 		}
 	}
 	var nilF *Framing

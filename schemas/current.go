@@ -15,7 +15,7 @@ import (
 // The current schemas: the reader side of every decode and the writer side
 // of every encode.
 //
-//go:embed events/*.avsc channel_stock_update.avsc alert.avsc dead_letter.avsc hold_result.avsc
+//go:embed events/*.avsc channel_stock_update.avsc alert.avsc dead_letter.avsc hold_result.avsc listing_binding.avsc
 var files embed.FS
 
 // slot is the bit index of a ledger.Field: which Event field a schema field
@@ -144,6 +144,7 @@ type currentSchemas struct {
 	events                                []*readerEvent // by ledger.EventType; nil for TypeUnknown
 	byName                                map[string]*readerEvent
 	update, alert, deadLetter, holdResult outputSchema
+	listingBinding                        outputSchema
 }
 
 // current is loaded once from the embedded files; it is never modified.
@@ -165,6 +166,7 @@ func loadCurrent() *currentSchemas {
 	c.alert = mustOutput("alert.avsc", AlertRecordName)
 	c.deadLetter = mustOutput("dead_letter.avsc", DeadLetterRecordName)
 	c.holdResult = mustOutput("hold_result.avsc", HoldResultRecordName)
+	c.listingBinding = mustOutput("listing_binding.avsc", ListingBindingRecordName)
 	return c
 }
 
@@ -288,6 +290,9 @@ func DeadLetterSchema() string { return current.deadLetter.text }
 
 // HoldResultSchema returns the current hold result schema text.
 func HoldResultSchema() string { return current.holdResult.text }
+
+// ListingBindingSchema returns the current listing binding schema text.
+func ListingBindingSchema() string { return current.listingBinding.text }
 
 // Fingerprint returns the CRC-64-AVRO (Rabin) fingerprint of a schema's
 // Parsing Canonical Form, as the Avro specification (and its Java

@@ -63,6 +63,7 @@ func TestSchemasHaveDocsAndShape(t *testing.T) {
 	check("alert.avsc", "Alert", false)
 	check("dead_letter.avsc", "DeadLetter", false)
 	check("hold_result.avsc", "HoldResult", false)
+	check("listing_binding.avsc", "ListingBinding", false)
 }
 
 // TestDecodeMatchesGoavro: random events of every type, encoded by goavro,

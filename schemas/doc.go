@@ -8,7 +8,8 @@
 // up. Each event type has its own record schema (events/<type>.avsc,
 // namespace stockledger.events); the type is the record's name, not a
 // field. The outputs are stockledger.ChannelStockUpdate, stockledger.Alert,
-// stockledger.DeadLetter and stockledger.HoldResult. All .avsc files are
+// stockledger.DeadLetter, stockledger.HoldResult and
+// stockledger.ListingBinding (the listings topic). All .avsc files are
 // embedded; they are the current ("reader") versions.
 //
 // Evolution. A field added to a schema is optional (["null", T], default
@@ -45,7 +46,8 @@
 // strings, and not even those for the low-cardinality codes it interns.
 //
 // Outputs are encoded by hand-written appenders ([AppendUpdate],
-// [AppendAlert], [AppendDeadLetter], [AppendHoldResult]) whose bytes the
+// [AppendAlert], [AppendDeadLetter], [AppendHoldResult],
+// [AppendListingBinding]) whose bytes the
 // tests hold identical to goavro's. The JSON Lines form ([ParseEventJSON], [AppendEventJSON],
 // ...) is for people and tools; its rules are in ledger/DECISIONS.md.
 //

@@ -45,6 +45,7 @@ func TestFingerprintsMatchFastavro(t *testing.T) {
 		{"alert.avsc", AppendAlert(nil, &ledger.Alert{})},
 		{"dead_letter.avsc", AppendDeadLetter(nil, &DeadLetter{})},
 		{"hold_result.avsc", AppendHoldResult(nil, &ledger.HoldResult{})},
+		{"listing_binding.avsc", AppendListingBinding(nil, &ListingBinding{})},
 	} {
 		if want := loadSchemaFile(t, tc.path).header; !bytes.HasPrefix(tc.b, want) {
 			t.Errorf("%s: header %x, want %x", tc.path, tc.b[:10], want)

@@ -29,7 +29,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, typ}
 		writers[sf.codec.Rabin] = writer{sf, typ}
 	}
-	for _, p := range []string{"channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc", "hold_result.avsc"} {
+	for _, p := range []string{"channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc", "hold_result.avsc", "listing_binding.avsc"} {
 		sf := loadSchemaFile(f, filepath.Clean(p))
 		writers[binary.LittleEndian.Uint64(sf.header[2:])] = writer{sf, ledger.TypeUnknown}
 		writers[sf.codec.Rabin] = writer{sf, ledger.TypeUnknown}

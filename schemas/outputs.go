@@ -191,7 +191,7 @@ func nativeLong(v any) (int64, bool) {
 }
 
 // AppendMessageJSON appends any message the registry can decode (an event,
-// update, alert, dead letter or hold result) in the JSON Lines form, for
+// update, alert, dead letter, hold result or listing binding) in the JSON Lines form, for
 // tools.
 func (r *Registry) AppendMessageJSON(dst, b []byte) ([]byte, error) {
 	name, err := r.RecordName(b)
@@ -223,6 +223,12 @@ func (r *Registry) AppendMessageJSON(dst, b []byte) ([]byte, error) {
 			return dst, err
 		}
 		return AppendHoldResultJSON(dst, &h), nil
+	case ListingBindingRecordName:
+		var lb ListingBinding
+		if err := r.DecodeListingBinding(b, &lb); err != nil {
+			return dst, err
+		}
+		return AppendListingBindingJSON(dst, &lb), nil
 	}
 	var ev ledger.Event
 	reason, detail, err := r.DecodeEvent(b, &ev)

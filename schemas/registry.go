@@ -54,6 +54,7 @@ func NewRegistry() *Registry {
 	r.mustRegister(current.alert.text)
 	r.mustRegister(current.deadLetter.text)
 	r.mustRegister(current.holdResult.text)
+	r.mustRegister(current.listingBinding.text)
 	return r
 }
 
@@ -156,6 +157,8 @@ const (
 	AlertRecordName      = "stockledger.Alert"
 	DeadLetterRecordName = "stockledger.DeadLetter"
 	HoldResultRecordName = "stockledger.HoldResult"
+	// ListingBindingRecordName is the listings topic's record.
+	ListingBindingRecordName = "stockledger.ListingBinding"
 )
 
 // IsEventRecord reports whether name is the full name of an event record.

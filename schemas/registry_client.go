@@ -104,6 +104,7 @@ func (c *RegistryClient) Register(ctx context.Context, reg *Registry, t Registry
 		{t.Alerts, current.alert.text, &f.alert},
 		{t.DeadLetters, current.deadLetter.text, &f.deadLetter},
 		{t.HoldResults, current.holdResult.text, &f.holdResult},
+		{t.Listings, current.listingBinding.text, &f.listingBinding},
 	} {
 		if o.topic != "" {
 			items = append(items, item{ValueSubject(o.topic), o.text, o.dst})
