@@ -120,14 +120,15 @@ type outputs struct {
 }
 
 // encode appends pt's outputs of the batch just folded to pb: alerts, hold
-// results, dead letters, and one update per channel/sku and per
-// channel/sku/listing_sku (coalesce).
+// results, dead letters, the listing bindings (the last per key), and one
+// update per channel/sku and per channel/sku/listing_sku (coalesce).
 func (o outputs) encode(pt *partition, pb *partBatch) {
 	if pb.held {
 		return
 	}
 	ups := pt.coalesce()
-	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups) + len(pt.fx.HoldResults)
+	lbs := lastPerKey(pt.listings)
+	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups) + len(pt.fx.HoldResults) + len(lbs)
 	recs := make([]kgo.Record, n) // one allocation for the batch's records
 	pb.out, pb.outTS = make([]*kgo.Record, 0, n), make([]time.Time, 0, n)
 	a := &pt.outs
@@ -150,6 +151,10 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 	for i := range pt.deads {
 		add(o.topics.DeadLetters, pt.deadKeys[i], a.keep(o.framing.AppendDeadLetter(a.free(), &pt.deads[i])), time.Time{})
 	}
+	for i := range lbs {
+		lb := &lbs[i]
+		add(o.topics.Listings, a.keep(lb.Key(a.free())), a.keep(o.framing.AppendListingBinding(a.free(), lb)), time.Time{})
+	}
 	for i := range ups {
 		u := &ups[i].u
 		key := append(append(append(a.free(), u.Channel...), '/'), u.SKU...)
@@ -160,6 +165,31 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 		add(o.topics.Updates, key, a.keep(o.framing.AppendUpdate(a.free(), u)), ups[i].causeTS)
 	}
 	pb.ups = len(ups)
+}
+
+// lastPerKey returns the bindings of lbs that are the last of their key
+// (channel/listing_sku/sku), in order: a batch publishes each key once,
+// with its last value, as it does updates. A batch folded again after a
+// crash then cannot put an earlier binding of a key after a later one.
+func lastPerKey(lbs []schemas.ListingBinding) []schemas.ListingBinding {
+	if len(lbs) < 2 {
+		return lbs
+	}
+	type key struct{ channel, listing, sku string }
+	last := make(map[key]int, len(lbs))
+	for i := range lbs {
+		last[key{lbs[i].Channel, lbs[i].ListingSKU, lbs[i].SKU}] = i
+	}
+	if len(last) == len(lbs) {
+		return lbs
+	}
+	out := make([]schemas.ListingBinding, 0, len(last))
+	for i := range lbs {
+		if last[key{lbs[i].Channel, lbs[i].ListingSKU, lbs[i].SKU}] == i {
+			out = append(out, lbs[i])
+		}
+	}
+	return out
 }
 
 // arena hands out byte slices one after another in chunks and never

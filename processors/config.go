@@ -23,6 +23,10 @@ type Topics struct {
 	Alerts      string // alerts, keyed by SKU
 	DeadLetters string // events that could not be applied, keyed as the event was
 	HoldResults string // each hold's decision and what closed it, keyed sku/hold_id
+	// Listings holds the listing events the ledger applied, keyed
+	// channel/listing_sku/sku (compacted): what the tools that write
+	// events resolve a channel's listing_sku against (ListingResolver).
+	Listings string
 	// Changelog holds each partition's ledger state (compacted, one
 	// partition per events partition), so a new owner restores a partition
 	// without folding its whole history.
@@ -36,8 +40,8 @@ const DefaultTopicPrefix = "stockledger"
 func DefaultTopics() Topics { return TopicsWithPrefix(DefaultTopicPrefix) }
 
 // TopicsWithPrefix returns the topic names under prefix: prefix.events,
-// prefix.updates, prefix.alerts, prefix.dead-letters, prefix.hold-results
-// and prefix.changelog.
+// prefix.updates, prefix.alerts, prefix.dead-letters, prefix.hold-results,
+// prefix.listings and prefix.changelog.
 func TopicsWithPrefix(prefix string) Topics {
 	return Topics{
 		Events:      prefix + ".events",
@@ -45,6 +49,7 @@ func TopicsWithPrefix(prefix string) Topics {
 		Alerts:      prefix + ".alerts",
 		DeadLetters: prefix + ".dead-letters",
 		HoldResults: prefix + ".hold-results",
+		Listings:    prefix + ".listings",
 		Changelog:   prefix + ".changelog",
 	}
 }
@@ -167,7 +172,7 @@ func (c *Config) Validate() error {
 			bad("Brokers", "%q is not host:port", b)
 		}
 	}
-	for name, t := range map[string]string{"Events": c.Topics.Events, "Updates": c.Topics.Updates, "Alerts": c.Topics.Alerts, "DeadLetters": c.Topics.DeadLetters, "HoldResults": c.Topics.HoldResults, "Changelog": c.Topics.Changelog} {
+	for name, t := range map[string]string{"Events": c.Topics.Events, "Updates": c.Topics.Updates, "Alerts": c.Topics.Alerts, "DeadLetters": c.Topics.DeadLetters, "HoldResults": c.Topics.HoldResults, "Listings": c.Topics.Listings, "Changelog": c.Topics.Changelog} {
 		if t == "" {
 			bad("Topics."+name, "must not be empty")
 		}

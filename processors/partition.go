@@ -38,6 +38,9 @@ type partition struct {
 	causeTS  []time.Time // per fx.Updates entry: the cause record's timestamp
 	deads    []schemas.DeadLetter
 	deadKeys [][]byte
+	// listings: the listing events applied, in order, as the bindings
+	// the listings topic carries (their outputs, like the others).
+	listings []schemas.ListingBinding
 	idx      map[updateKey]int
 	ups      []coalesced
 	// states holds the persisted forms of the states (writeLog), outs
@@ -87,16 +90,18 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) 
 	if !pt.holding {
 		pt.fx.Reset()
 		pt.causeTS, pt.deads, pt.deadKeys = pt.causeTS[:0], pt.deads[:0], pt.deadKeys[:0]
+		pt.listings = pt.listings[:0]
 	}
 	pb := partBatch{id: pt.id, records: len(records)}
 	err := pt.fold.Each(records, func(r *kgo.Record, value []byte, placed bool) error {
-		nu, na, nd := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.deads)
+		nu, na, nh := len(pt.fx.Updates), len(pt.fx.Alerts), len(pt.fx.HoldResults)
+		nd, nl := len(pt.deads), len(pt.listings)
 		if err := pt.foldOne(r, value, placed, &pb.stats); err != nil {
 			return err
 		}
 		if r.Offset < pt.published {
-			pt.fx.Updates, pt.fx.Alerts = pt.fx.Updates[:nu], pt.fx.Alerts[:na]
-			pt.deads, pt.deadKeys = pt.deads[:nd], pt.deadKeys[:nd]
+			pt.fx.Updates, pt.fx.Alerts, pt.fx.HoldResults = pt.fx.Updates[:nu], pt.fx.Alerts[:na], pt.fx.HoldResults[:nh]
+			pt.deads, pt.deadKeys, pt.listings = pt.deads[:nd], pt.deadKeys[:nd], pt.listings[:nl]
 			return nil
 		}
 		for range len(pt.fx.Updates) - nu {
@@ -145,8 +150,11 @@ func (pt *partition) foldOne(r *kgo.Record, value []byte, placed bool, st *foldS
 	switch res.Outcome {
 	case ledger.Applied:
 		st.applied[ev.Type]++
-		if ev.Type == ledger.TypeChannelPolicy {
+		switch ev.Type {
+		case ledger.TypeChannelPolicy:
 			st.policyChanged = true
+		case ledger.TypeListing:
+			pt.appliedListing(ev)
 		}
 	case ledger.Duplicate:
 		st.duplicates++
@@ -154,6 +162,18 @@ func (pt *partition) foldOne(r *kgo.Record, value []byte, placed bool, st *foldS
 		pt.deadLetter(r, ev, res.Reason, res.Detail)
 	}
 	return nil
+}
+
+// appliedListing records an applied listing event as the binding the
+// listings topic carries, with the SKU's version after it (the SKU is hot:
+// it was just applied to).
+func (pt *partition) appliedListing(ev *ledger.Event) {
+	b := schemas.ListingBinding{Channel: ev.Channel, ListingSKU: ev.ListingSKU, SKU: ev.SKU,
+		Units: ev.ListingUnits(), Active: ev.IsActive(), CauseEventID: ev.ID, OccurredAt: ev.OccurredAt}
+	if s := pt.fold.SKU(ev.SKU); s != nil {
+		b.Version = s.Version
+	}
+	pt.listings = append(pt.listings, b)
 }
 
 // deadLetter records r as a dead letter.

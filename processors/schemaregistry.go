@@ -130,7 +130,7 @@ func (c *SchemaRegistryConfig) Connect(ctx context.Context, reg *schemas.Registr
 	}
 	reg.UseSchemaLookup(cl, c.Timeout)
 	f, err := cl.Register(ctx, reg, schemas.RegistryTopics{
-		Events: t.Events, Updates: t.Updates, Alerts: t.Alerts, DeadLetters: t.DeadLetters, HoldResults: t.HoldResults,
+		Events: t.Events, Updates: t.Updates, Alerts: t.Alerts, DeadLetters: t.DeadLetters, HoldResults: t.HoldResults, Listings: t.Listings,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w (at %s)", err, c.URL)

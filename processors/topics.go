@@ -31,6 +31,10 @@ func topicConfigs(t Topics) map[string]map[string]*string {
 		// A hold's last result is what a checkout asks for; compacted, so a
 		// retry long after still finds its answer until the key is closed.
 		t.HoldResults: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
+		// The listings the ledger applied, latest per channel/listing_sku/sku:
+		// compacted, and removals are records (active false), not
+		// tombstones, so a removal stays visible and versioned.
+		t.Listings: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
 		// Latest state per SKU per partition; states of very hot SKUs can be large.
 		t.Changelog: {"cleanup.policy": s("compact"), "max.message.bytes": s(maxMessageBytes)},
 	}
