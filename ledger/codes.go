@@ -68,6 +68,11 @@ const (
 // (channel_policy, clock) rather than to one SKU's.
 func (t EventType) Broadcast() bool { return t == TypeChannelPolicy || t == TypeClock }
 
+// AcceptsListing reports whether events of type t may name a channel's
+// listing_sku in place of their sku, for the tools that resolve it before
+// the topic.
+func (t EventType) AcceptsListing() bool { return acceptsListing(t) }
+
 // ParseEventType returns the type named s, or TypeUnknown and false.
 func ParseEventType(s string) (EventType, bool) {
 	for i := TypePurchaseOrder; i < numEventTypes; i++ {
