@@ -78,7 +78,7 @@ func (c *runConfig) settings() *settings {
 	p := &c.Processor
 	ss.addField("brokers", "Brokers", listVal(&p.Brokers), "Kafka brokers, comma-separated; empty: start an embedded broker (kfake) at --embedded-addr")
 	ss.add("embedded-addr", strVal(&c.EmbeddedAddr), "listen address of the embedded broker (only without --brokers)")
-	ss.addField("topic-prefix", "Topics.Events", strVal(&c.TopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters, PREFIX.changelog")
+	ss.addField("topic-prefix", "Topics.Events", strVal(&c.TopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters, PREFIX.hold-results, PREFIX.listings, PREFIX.changelog")
 	ss.addField("group", "Group", strVal(&p.Group), "consumer group; every instance of one deployment shares it")
 	ss.addField("partitions", "Partitions", int32Val(&p.Partitions), "partitions of the topics when creating them (an existing topic keeps its count)")
 	ss.addField("replication-factor", "ReplicationFactor", int16Val(&p.ReplicationFactor), "replication factor of created topics; -1: the broker's default")
