@@ -208,3 +208,98 @@ func TestListingsExample10CLI(t *testing.T) {
 		t.Errorf("listings topic: the removal of AMZ-TEE is %s", got)
 	}
 }
+
+// TestListingsExample11CLI: worked example 11 through produce and run. A
+// listing_sku active on TEE cannot be bound to MUG, whether TEE's binding
+// is in the same file or already on the listings topic; once TEE removes
+// it (earlier in a file), MUG binds it and an order of one set resolves to
+// 2 units of MUG; TEE removing it again is refused (it is MUG's), TEE
+// removing a listing nobody has is sent. The `tail listings` output holds
+// every applied listing event.
+func TestListingsExample11CLI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl := listingRun(ctx, t)
+	l2 := `{"event_id":"l2","type":"listing",` + listingAt + `,"sku":"MUG","channel":"web","listing_sku":"GIFT-SET","units":2}`
+	conflict := [2]string{"listing_conflict", `listing "GIFT-SET" on channel "web" is active on SKU "TEE": remove it there first`}
+	refusedLines(ctx, t, cl, []string{
+		`{"event_id":"p-web","type":"channel_policy",` + listingAt + `,"channel":"web","locations":[],"buffer":0,"share_pct":100}`,
+		`{"event_id":"r1","type":"receipt",` + listingAt + `,"sku":"TEE","location":"dc","qty":14}`,
+		`{"event_id":"r2","type":"receipt",` + listingAt + `,"sku":"MUG","location":"dc","qty":9}`,
+		`{"event_id":"l1","type":"listing",` + listingAt + `,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET"}`,
+		l2,
+	}, map[int][2]string{5: conflict})
+	waitRecords(ctx, t, cl, cl.topics.Updates, []string{"web/TEE/GIFT-SET ", `"available":14`})
+	// Now TEE's binding is on the listings topic: l2 alone is refused too.
+	out, errOut, code := produceLines(ctx, t, cl, []string{l2})
+	if want := "line 1: " + conflict[0] + ": " + conflict[1]; code != 2 || !strings.Contains(errOut, want) {
+		t.Fatalf("l2 after TEE's binding was applied: exit %d, stderr %q, want %q (stdout %s)", code, errOut, want, out)
+	}
+
+	refusedLines(ctx, t, cl, []string{
+		`{"event_id":"l3","type":"listing",` + listingAt + `,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET","active":false}`,
+		`{"event_id":"l4","type":"listing",` + listingAt + `,"sku":"MUG","channel":"web","listing_sku":"GIFT-SET","units":2}`,
+		`{"event_id":"o1","type":"order",` + listingAt + `,"listing_sku":"GIFT-SET","channel":"web","order_id":"W-9","qty":1}`,
+		`{"event_id":"l5","type":"listing",` + listingAt + `,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET","active":false}`,
+		`{"event_id":"l6","type":"listing",` + listingAt + `,"sku":"TEE","channel":"web","listing_sku":"TEE-GIFT","active":false}`,
+	}, map[int][2]string{4: {"listing_conflict", `listing "GIFT-SET" on channel "web" is active on SKU "MUG", not on "TEE": remove it there`}})
+
+	ups := waitRecords(ctx, t, cl, cl.topics.Updates, []string{"web/MUG/GIFT-SET ", `"available":3`}, []string{"web/TEE/GIFT-SET ", `"available":0`})
+	for key, want := range map[string]string{
+		"web/TEE":          `"available":14,`,
+		"web/MUG":          `"available":7,"previous":9,"version":3,"cause_event_id":"o1"`,
+		"web/TEE/GIFT-SET": `"listing_sku":"GIFT-SET","available":0,"previous":14,"version":3,"cause_event_id":"l3"`,
+		"web/MUG/GIFT-SET": `"listing_sku":"GIFT-SET","available":3,`,
+	} {
+		if got := lastUpdate(ups, key); !strings.Contains(got, want) {
+			t.Errorf("last update of %s: %s\nwant ...%s...", key, got, want)
+		}
+	}
+	if !slices.ContainsFunc(ups, func(u string) bool {
+		return strings.HasPrefix(u, "web/MUG/GIFT-SET ") && strings.Contains(u, `"available":4,`)
+	}) &&
+		!slices.ContainsFunc(ups, func(u string) bool {
+			return strings.HasPrefix(u, "web/MUG/GIFT-SET ") && strings.Contains(u, `"available":3,"previous":null`)
+		}) {
+		t.Errorf("web/MUG/GIFT-SET never showed floor(9 / 2) = 4 (nor started at 3 in one batch with o1):\n%s", strings.Join(ups, "\n"))
+	}
+	events := topicJSON(ctx, t, cl, cl.topics.Events)
+	if !slices.ContainsFunc(events, func(e string) bool {
+		return strings.HasPrefix(e, "MUG ") && strings.Contains(e, `"event_id":"o1"`) && strings.Contains(e, `"qty":2`) && strings.Contains(e, `"listing_sku":"GIFT-SET"`)
+	}) {
+		t.Errorf("the events topic has no o1 resolved to 2 units of MUG:\n%s", strings.Join(events, "\n"))
+	}
+
+	// The listings topic through the CLI: every applied listing event once
+	// per key and batch, the last of each key as example 11 ends.
+	args := append([]string{"tail", "listings", "--from-beginning", "--exit-at-end", "--brokers", cl.brokers, "--topic-prefix", cl.prefix}, cl.args...)
+	out, errOut, code = cli(ctx, t, nil, args...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("tail listings: exit %d\nstderr: %s", code, errOut)
+	}
+	last := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var sku, listing string
+		for _, f := range []struct {
+			name string
+			dst  *string
+		}{{`"sku":"`, &sku}, {`"listing_sku":"`, &listing}} {
+			if i := strings.Index(l, f.name); i >= 0 {
+				*f.dst, _, _ = strings.Cut(l[i+len(f.name):], `"`)
+			}
+		}
+		last[listing+"/"+sku] = l
+	}
+	for key, want := range map[string]string{
+		"GIFT-SET/TEE": `"units":1,"active":false,"version":3,"cause_event_id":"l3"`,
+		"GIFT-SET/MUG": `"units":2,"active":true,"version":2,"cause_event_id":"l4"`,
+		"TEE-GIFT/TEE": `"units":1,"active":false,"version":4,"cause_event_id":"l6"`,
+	} {
+		if !strings.Contains(last[key], `"type":"listing_binding","channel":"web"`) || !strings.Contains(last[key], want) {
+			t.Errorf("tail listings: the last binding of web/%s is %q, want ...%s...", key, last[key], want)
+		}
+	}
+	if len(last) != 3 {
+		t.Errorf("tail listings: %d keys, want 3:\n%s", len(last), out)
+	}
+}
