@@ -145,11 +145,3 @@ func (p *Partition) atsOf(s *SKU, c *ChannelPolicy) Qty {
 	}
 	return v
 }
-
-// ATS is the channel's available-to-sell of s under policy c, for a SKU
-// no other channel holds units for without a location (a backtest's
-// comparison of two policies); Partition.ATS is the ledger's.
-func ATS(s *SKU, c *ChannelPolicy) Qty {
-	var p Partition
-	return p.atsOf(s, c)
-}
