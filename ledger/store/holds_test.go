@@ -8,8 +8,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/stockledger/stockledger/ledger"
-	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/ledger/specmodel/keys"
+	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/schemas"
 )
 
