@@ -64,6 +64,7 @@ func startChild(ctx context.Context, env *Env, a childArgs, data, name string) (
 		"--brokers", strings.Join(env.Brokers, ","), "--topic-prefix", a.prefix, "--group", a.group,
 		"--data", data, "--http", fmt.Sprintf("127.0.0.1:%d", port),
 		"--partitions", strconv.Itoa(int(env.Partitions)), "--session-timeout", a.sessionTimeout.String(),
+		"--clock-interval", "0", // the streams carry their own clocks (ProcessorConfig.apply)
 		"--log-level", "warn")
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {

@@ -44,6 +44,9 @@ func (c ProcessorConfig) apply(cfg *processors.Config) {
 		cfg.MaxBatchRecords = c.MaxBatchRecords
 	}
 	cfg.Changelog = c.Changelog
+	// The streams carry their own clock events, in the generator's time:
+	// the processor's wall clock would expire every generated hold.
+	cfg.ClockInterval = 0
 	if c.ProducerLinger >= 0 {
 		cfg.ClientOpts = append(cfg.ClientOpts, kgo.ProducerLinger(c.ProducerLinger))
 	}

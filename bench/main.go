@@ -77,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	warmup := fs.Float64("warmup-seconds", cfg.Steady.WarmupSeconds, "steady and flash: seconds each load is offered, unmeasured, before it is measured")
 	peak := fs.Float64("peak-fraction", cfg.Steady.PeakFraction, "steady and flash: the near-peak load, as a fraction of the measured throughput (0: none)")
 	zipf := fs.Float64("zipf", cfg.Steady.Stream.Zipf, "SKU skew of every stream (0: uniform)")
+	part2 := fs.Bool("part2", false, "every stream mixes in part 2's events (holds, listings, overrides, clocks)")
 	flashLoads := fs.String("flash-loads", joinInts(cfg.Flash.Steady.Loads), "flash: fixed offered loads for latency, events/s, comma-separated")
 	workloadFlags(fs, cfg)
 	if err := fs.Parse(args); err != nil {
@@ -100,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	}
 	cfg.Flash.Steady.LoadSeconds, cfg.Flash.Steady.PeakFraction = *loadSeconds, *peak
 	cfg.Steady.WarmupSeconds, cfg.Flash.Steady.WarmupSeconds = *warmup, *warmup
-	cfg.setStreams(*seed, *zipf, *skus)
+	cfg.setStreams(*seed, *zipf, *skus, *part2)
 	return cfg, o, cfg.Validate()
 }
 
@@ -125,11 +126,12 @@ func workloadFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.Scale.SKULocations, "sku-locations", cfg.Scale.SKULocations, "scale: SKU-locations stocked")
 }
 
-// setStreams applies -seed, -zipf and -skus to every workload's stream.
-func (cfg *Config) setStreams(seed uint64, zipf float64, skus int) {
+// setStreams applies -seed, -zipf, -skus and -part2 to every workload's stream.
+func (cfg *Config) setStreams(seed uint64, zipf float64, skus int, part2 bool) {
 	for _, s := range []*StreamConfig{&cfg.Steady.Stream, &cfg.Flash.Steady.Stream, &cfg.Replay.Stream, &cfg.Restart.Stream} {
 		s.Seed += seed
 		s.Zipf = zipf
+		s.Part2 = part2
 		if skus > 0 {
 			s.SKUs = skus
 		}

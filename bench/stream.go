@@ -30,7 +30,15 @@ type StreamConfig struct {
 	DupPct     int `json:"dup_pct"`
 	RefusePct  int `json:"refuse_pct"`
 	InvalidPct int `json:"invalid_pct"`
+	// Part2 mixes in part 2's events (holds, their releases and
+	// conversions, listings, overrides, transfers closed, lead times) with
+	// a clock event every clockEvery events in every partition.
+	Part2 bool `json:"part2,omitempty"`
 }
+
+// clockEvery spaces a part 2 stream's clock events: a clock a second at
+// 10,000 events/s.
+const clockEvery = 10_000
 
 func (c StreamConfig) validate(name string) []error {
 	var errs []error
@@ -76,6 +84,7 @@ func (c StreamConfig) gen() *gen.Generator {
 	return gen.New(gen.Config{
 		Seed: c.Seed, SKUs: c.SKUs, Locations: c.locations(), Channels: c.channels(),
 		Zipf: c.Zipf, DupPct: c.DupPct, RefusePct: c.RefusePct, InvalidPct: c.InvalidPct,
+		Part2: c.Part2, ClockEvery: map[bool]int{true: clockEvery}[c.Part2],
 	})
 }
 
@@ -85,7 +94,7 @@ type events struct {
 	data   []byte
 	ends   []int64 // end of record i's key+value in data
 	keyLen []uint8
-	policy []bool   // a channel_policy: one copy to every partition
+	policy []bool   // a channel_policy or clock: one copy to every partition
 	ids    []uint64 // idHash of the event_id (0 when it has none)
 }
 
@@ -158,7 +167,7 @@ func (c *encoder) add(dst *events, line []byte) {
 	if r, _ := schemas.ParseEventJSON(line, ev); r == ledger.ReasonNone {
 		if v, err := schemas.EncodeEvent(c.buf[:0], ev); err == nil {
 			c.buf = v
-			dst.add(ev.SKU, ev.Type == ledger.TypeChannelPolicy, ev.ID, v)
+			dst.add(ev.SKU, ev.Type.Broadcast(), ev.ID, v)
 			return
 		}
 	}

@@ -101,16 +101,27 @@ func overlaps(a, b []string) bool {
 // unassignedAgainst is the sum of unassigned(d) over the channels d whose
 // effective list overlaps c's: the units held for somewhere c sells from.
 func (p *Partition) unassignedAgainst(s *SKU, c *ChannelPolicy) Qty {
-	if len(c.Locations) == 0 {
+	if len(c.Locations) == 0 || len(s.UnassignedBy) == 0 {
 		return s.Unassigned // an empty list overlaps every list
 	}
 	var u Qty
 	for _, d := range s.UnassignedBy {
-		if d.Channel == c.Channel || overlaps(c.Locations, p.Effective(s, d.Channel).Locations) {
+		if d.Channel == c.Channel || overlaps(c.Locations, p.locationsOf(s, d.Channel)) {
 			u += d.Qty
 		}
 	}
 	return u
+}
+
+// locationsOf is channel's effective location list for s.
+func (p *Partition) locationsOf(s *SKU, channel string) []string {
+	if o := s.override(channel); o != nil && !o.Gone && o.Has&FieldLocations != 0 {
+		return o.Locations
+	}
+	if c := p.Channel(channel); c != nil {
+		return c.Locations
+	}
+	return nil
 }
 
 // ATS is channel's available-to-sell of s under its effective policy.
@@ -144,12 +155,4 @@ func (p *Partition) atsOf(s *SKU, c *ChannelPolicy) Qty {
 		return 0
 	}
 	return v
-}
-
-// ATS is the channel's available-to-sell of s under policy c, for a SKU
-// no other channel holds units for without a location (a backtest's
-// comparison of two policies); Partition.ATS is the ledger's.
-func ATS(s *SKU, c *ChannelPolicy) Qty {
-	var p Partition
-	return p.atsOf(s, c)
 }

@@ -77,6 +77,33 @@ type valueBuffer interface {
 	ValueBuffer() *[]byte
 }
 
+// HoldIndexer is a StateWriter that also keeps an index of open holds by
+// expiry (a store's, for ledger.HoldLoader): Persist tells it of each hold
+// that opened (open) or closed since the SKU was last persisted.
+type HoldIndexer interface {
+	HoldIndex(expiresAt int64, holdID string, open bool)
+}
+
+// indexHolds tells w (when it is a HoldIndexer) of the holds that changed
+// since the last Persist: all of them, after a decode or an overflow.
+func (s *SKU) indexHolds(w StateWriter) {
+	hx, ok := w.(HoldIndexer)
+	switch {
+	case !ok:
+	case s.holdLost:
+		for id, h := range s.Holds {
+			hx.HoldIndex(h.ExpiresAt, id, !h.Closed)
+		}
+	default:
+		for _, id := range s.holdChg {
+			if h, ok := s.Holds[id]; ok {
+				hx.HoldIndex(h.ExpiresAt, id, !h.Closed)
+			}
+		}
+	}
+	s.holdChg, s.holdLost = s.holdChg[:0], false
+}
+
 // scratch returns the free space after w's buffer, or nil.
 func scratch(w StateWriter) []byte {
 	if b, ok := w.(valueBuffer); ok {
@@ -142,6 +169,7 @@ func (s *SKU) Persist(w StateWriter) {
 	}
 	s.chg, s.chgLost = s.chg[:0], false
 	L.idsDone = s.Seen.next()
+	s.indexHolds(w)
 }
 
 func (s *SKU) putState(w StateWriter, v []byte) {

@@ -105,14 +105,15 @@ func TestIDWindowBounds(t *testing.T) {
 func TestATSArithmetic(t *testing.T) {
 	s := &SKU{Name: "S", Locations: []Location{{Code: "a", OnHand: MaxKeptQty, Named: true}, {Code: "b", OnHand: MaxKeptQty, Named: true}}}
 	c := &ChannelPolicy{Channel: "web", SharePct: 99}
+	var p Partition
 	want := (2 * MaxKeptQty) / 100 * 99 // exact: 2e15 is a multiple of 100
-	if got := ATS(s, c); got != want {
+	if got := p.atsOf(s, c); got != want {
 		t.Fatalf("ats %d, want %d", got, want)
 	}
 	s.Locations[1].OnHand = 0
 	s.Locations[0].OnHand = 7
 	c.SharePct = 40
-	if got := ATS(s, c); got != 2 { // floor(7*0.4)
+	if got := p.atsOf(s, c); got != 2 { // floor(7*0.4)
 		t.Fatalf("ats %d, want 2", got)
 	}
 }

@@ -35,13 +35,24 @@ func (p *Partition) publish(s *SKU, channel string, ev *Event, fx *Effects) {
 	if p.DeferPublish {
 		return
 	}
-	if channel != "" {
+	switch {
+	case channel != "":
 		p.publishChannel(s, channel, ev, fx)
-	} else {
+	case len(s.Overrides) == 0:
+		// Most SKUs: the channels are the policies', each its own effective policy.
+		for i := range p.Channels {
+			c := &p.Channels[i]
+			p.publishValue(s, c.Channel, p.atsOf(s, c), false, ev, fx)
+		}
+	default:
 		p.eachChannel(s, func(c string) { p.publishChannel(s, c, ev, fx) })
 	}
-	p.publishListings(s, channel, ev, fx)
-	s.forgetGone()
+	if len(s.Listings) > 0 {
+		p.publishListings(s, channel, ev, fx)
+	}
+	if len(s.Listings) > 0 || len(s.Overrides) > 0 {
+		s.forgetGone()
+	}
 }
 
 func (p *Partition) publishChannel(s *SKU, channel string, ev *Event, fx *Effects) {
@@ -51,8 +62,14 @@ func (p *Partition) publishChannel(s *SKU, channel string, ev *Event, fx *Effect
 	if !gone {
 		v = p.ATS(s, channel)
 	}
+	p.publishValue(s, channel, v, gone, ev, fx)
+}
+
+// publishValue publishes v as channel's ats when it changed, is first
+// known, or always (a channel the SKU is losing publishes its 0 once).
+func (p *Partition) publishValue(s *SKU, channel string, v Qty, always bool, ev *Event, fx *Effects) {
 	prev, had, changed := s.setPublished(channel, v)
-	if !changed && !gone {
+	if !changed && !always {
 		return
 	}
 	fx.Updates = append(fx.Updates, Update{

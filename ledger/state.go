@@ -108,6 +108,8 @@ type SKU struct {
 	heapKnown bool        // closed holds every closed record
 	chg       []recRef    // records changed since the last Persist
 	chgLost   bool        // chg overflowed: the next Persist writes everything
+	holdChg   []string    // holds opened or closed since the last Persist (HoldIndexer)
+	holdLost  bool        // holdChg overflowed: the next Persist indexes every hold
 	lay       layout
 }
 
@@ -182,6 +184,13 @@ func (s *SKU) putHold(id string, h Hold) {
 	}
 	s.Holds[id] = h
 	s.noteChange(kindHold, id)
+	switch {
+	case s.holdLost:
+	case len(s.holdChg) >= maxChanges:
+		s.holdChg, s.holdLost = nil, true
+	default:
+		s.holdChg = append(s.holdChg, id)
+	}
 	if h.Closed {
 		s.pushClosed(closedRef{h.Touched, recRef{kindHold, id}})
 	}

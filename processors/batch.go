@@ -58,8 +58,9 @@ type partBatch struct {
 	// persisted: the batch carries the partition's states and next offset
 	// for the store and the changelog (foldBatch).
 	persisted bool
-	writes    []skuWrite // the changed states' persisted forms, for the store and the changelog
-	policy    []byte     // the partition's policies, encoded, when the batch changed them
+	writes    []skuWrite       // the changed states' persisted forms, for the store and the changelog
+	holds     []holdIndexWrite // changes of the store's index of open holds
+	policy    []byte           // the partition's policies, encoded, when the batch changed them
 	out       []*kgo.Record
 	outTS     []time.Time // per out: the cause record's timestamp for an update, else zero
 	ups       int         // updates among out

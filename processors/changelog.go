@@ -307,6 +307,9 @@ func installChangelog(st *store.Store, lcfg ledger.Config, part int32, view chan
 		if err := b.PutState(part, name, v); err != nil {
 			return err
 		}
+		if err := indexOpenHolds(b, part, &sku); err != nil {
+			return err
+		}
 		for i, pv := range ps {
 			if err := b.PutPart(part, name, first+uint32(i), pv); err != nil {
 				return err
@@ -332,6 +335,19 @@ func installChangelog(st *store.Store, lcfg ledger.Config, part int32, view chan
 		return err
 	}
 	return b.Commit()
+}
+
+// indexOpenHolds stages the store's index entries of s's open holds: the
+// changelog carries states, and the index is derived from them.
+func indexOpenHolds(b *store.Batch, part int32, s *ledger.SKU) error {
+	for id, h := range s.Holds {
+		if !h.Closed {
+			if err := b.PutHoldIndex(part, s.Name, h.ExpiresAt, id, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // skuParts sets *ps to the parts of SKU name, whose state is state, from

@@ -2,10 +2,13 @@ package processors
 
 import (
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,13 +29,34 @@ type LocationJSON struct {
 
 // SKUJSON is the body of GET /v1/skus/{sku}.
 type SKUJSON struct {
-	SKU          string                `json:"sku"`
-	Partition    int32                 `json:"partition"`
-	Version      uint64                `json:"version"`
-	Unassigned   ledger.Qty            `json:"unassigned"`
-	ReorderPoint *ledger.Qty           `json:"reorder_point"`
-	Locations    []LocationJSON        `json:"locations"`
-	Channels     map[string]ledger.Qty `json:"channels"`
+	SKU                 string                `json:"sku"`
+	Partition           int32                 `json:"partition"`
+	Version             uint64                `json:"version"`
+	Unassigned          ledger.Qty            `json:"unassigned"`
+	UnassignedByChannel map[string]ledger.Qty `json:"unassigned_by_channel"`
+	ReorderPoint        *ledger.Qty           `json:"reorder_point"`
+	LeadTimeDays        *int64                `json:"lead_time_days"`
+	Locations           []LocationJSON        `json:"locations"`
+	Channels            map[string]ledger.Qty `json:"channels"`
+	Listings            []ListingJSON         `json:"listings"`
+	OpenHolds           []OpenHoldJSON        `json:"open_holds"`
+}
+
+// ListingJSON is one of a SKU's listings in GET /v1/skus/{sku}.
+type ListingJSON struct {
+	Channel    string     `json:"channel"`
+	ListingSKU string     `json:"listing_sku"`
+	Units      ledger.Qty `json:"units"`
+	Available  ledger.Qty `json:"available"` // as last published
+}
+
+// OpenHoldJSON is one of a SKU's open holds in GET /v1/skus/{sku}.
+type OpenHoldJSON struct {
+	HoldID    string     `json:"hold_id"`
+	Channel   string     `json:"channel"`
+	Location  *string    `json:"location"`
+	Granted   ledger.Qty `json:"granted"`
+	ExpiresAt time.Time  `json:"expires_at"`
 }
 
 // NewSKUJSON renders s (in partition part) for the API.
@@ -53,7 +77,38 @@ func NewSKUJSON(s *ledger.SKU, part int32) SKUJSON {
 	for _, c := range s.Published {
 		out.Channels[c.Channel] = c.ATS
 	}
+	addPart2JSON(&out, s)
 	return out
+}
+
+// addPart2JSON adds what part 2 keeps of s: unassigned units by channel,
+// the lead time, listings and open holds (by hold id).
+func addPart2JSON(out *SKUJSON, s *ledger.SKU) {
+	out.UnassignedByChannel = map[string]ledger.Qty{}
+	for _, u := range s.UnassignedBy {
+		out.UnassignedByChannel[u.Channel] = u.Qty
+	}
+	if s.LeadTimeDays > 0 {
+		lt := s.LeadTimeDays
+		out.LeadTimeDays = &lt
+	}
+	out.Listings, out.OpenHolds = []ListingJSON{}, []OpenHoldJSON{}
+	for _, l := range s.Listings {
+		if !l.Gone {
+			out.Listings = append(out.Listings, ListingJSON{l.Channel, l.ListingSKU, l.Units, l.Published})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Holds)) {
+		h := s.Holds[id]
+		if h.Closed {
+			continue
+		}
+		var loc *string
+		if h.Location != "" {
+			loc = &h.Location
+		}
+		out.OpenHolds = append(out.OpenHolds, OpenHoldJSON{id, h.Channel, loc, h.Granted, time.UnixMicro(h.ExpiresAt).UTC()})
+	}
 }
 
 // Handler serves the HTTP API with DefaultHTTPConfig's limits and no token.

@@ -69,6 +69,12 @@ func (l StoreLoader) LoadMany(names []string, fn func(*ledger.SKU) error) error 
 // LoadSKUs reads every state of the partition.
 func (l StoreLoader) LoadSKUs(fn func(*ledger.SKU) error) error { return l.Store.LoadSKUs(l.Part, fn) }
 
+// LoadHolds reads the store's index of the partition's open holds
+// (ledger.HoldLoader).
+func (l StoreLoader) LoadHolds(fn func(sku, holdID string, expiresAt int64) error) error {
+	return l.Store.LoadHolds(l.Part, fn)
+}
+
 func newPartition(id int32, topic string, partitions int32, cfg ledger.Config, st *store.Store, reg *schemas.Registry) *partition {
 	fold := NewRecordFold(ledger.NewFold(cfg, StoreLoader{Store: st, Part: id}), reg, id, partitions)
 	return &partition{id: id, topic: topic, fold: fold}
@@ -222,6 +228,19 @@ func (w writeLog) DeletePart(seq uint32) {
 	w.pb.writes = append(w.pb.writes, skuWrite{w.sku, 'd', seq, nil})
 }
 
+// HoldIndex records a change of the store's index of open holds; the
+// changelog does not carry it (a restore derives it from the states).
+func (w writeLog) HoldIndex(expiresAt int64, holdID string, open bool) {
+	w.pb.holds = append(w.pb.holds, holdIndexWrite{w.sku, holdID, expiresAt, open})
+}
+
+// holdIndexWrite is one change of the store's index of open holds.
+type holdIndexWrite struct {
+	sku, hold string
+	expiresAt int64
+	open      bool
+}
+
 // persist computes the persisted form of the batch's changed states once,
 // for Pebble and the changelog: what changed, not whole states, and the
 // partition's policies when they changed. From here the writes carry the
@@ -255,6 +274,11 @@ func (pb *partBatch) stage(b *store.Batch) error {
 			err = b.DeletePart(pb.id, x.sku, x.seq)
 		}
 		if err != nil {
+			return err
+		}
+	}
+	for _, h := range pb.holds {
+		if err := b.PutHoldIndex(pb.id, h.sku, h.expiresAt, h.hold, h.open); err != nil {
 			return err
 		}
 	}

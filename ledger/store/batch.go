@@ -32,9 +32,11 @@ func (s *Store) DropPartition(p int32) error {
 		defer b.Close()
 		skuLo, skuHi := skuKeyBounds(p)
 		partLo, partHi := partKeyBounds(p)
+		holdLo, holdHi := holdKeyBounds(p)
 		err := errors.Join(
 			b.DeleteRange(skuLo, skuHi, nil),
 			b.DeleteRange(partLo, partHi, nil),
+			b.DeleteRange(holdLo, holdHi, nil),
 			b.Delete(OffsetKey(p), nil),
 			b.Delete(PartitionStateKey(p), nil),
 			b.Delete(oldPublishedKey(p), nil))
@@ -107,6 +109,10 @@ func (w *skuWriter) PutState(v []byte) { w.keep(w.b.PutState(w.p, w.sku, v)) }
 func (w *skuWriter) PutPart(seq uint32, v []byte) { w.keep(w.b.PutPart(w.p, w.sku, seq, v)) }
 
 func (w *skuWriter) DeletePart(seq uint32) { w.keep(w.b.DeletePart(w.p, w.sku, seq)) }
+
+func (w *skuWriter) HoldIndex(expiresAt int64, holdID string, open bool) {
+	w.keep(w.b.PutHoldIndex(w.p, w.sku, expiresAt, holdID, open))
+}
 
 func (w *skuWriter) keep(err error) {
 	if w.err == nil {

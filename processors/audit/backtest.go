@@ -301,7 +301,7 @@ func (f *backtestFold) one(value, key []byte) error {
 	if ev.Type == ledger.TypeOrder {
 		ca, cb := f.actual.P.Channel(ev.Channel), f.alt.P.Channel(ev.Channel)
 		if ca != nil && cb != nil {
-			gated, offA, offB = true, ledger.ATS(sA, ca), ledger.ATS(sB, cb)
+			gated, offA, offB = true, f.actual.P.ATS(sA, ev.Channel), f.alt.P.ATS(sB, ev.Channel)
 		}
 	}
 	resA := f.actual.Apply(ev, &f.fxA)
