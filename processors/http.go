@@ -117,7 +117,9 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 }
 
 // HTTPHandler serves the HTTP API: GET /v1/skus/{sku}, /v1/status, POST
-// /v1/checkpoint, /v1/openapi.yaml, /metrics, /healthz and /readyz. With
+// /v1/checkpoint, the checkout API (POST /v1/holds, DELETE
+// /v1/holds/{sku}/{hold_id}: holdapi.go), /v1/openapi.yaml, /metrics,
+// /healthz and /readyz. With
 // cfg.Token, every /v1/ request must carry it as a bearer token; the
 // probes and /metrics stay open (see HTTPConfig). Requests to /v1/ beyond
 // cfg.MaxConcurrent at once are refused (503), and bodies over
@@ -163,6 +165,7 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 		})
 	})
 	api.HandleFunc("POST /v1/checkpoint", p.serveCheckpoint(cfg))
+	p.registerHoldAPI(api, cfg.Holds)
 	api.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)

@@ -48,11 +48,14 @@ type HTTPConfig struct {
 	// it). Default 16 KiB.
 	MaxHeaderBytes int
 	// MaxBodyBytes caps a request's body (413 past it). Default 64 KiB:
-	// no endpoint takes a body today.
+	// a hold's body is a few hundred bytes.
 	MaxBodyBytes int64
 	// MaxConcurrent caps /v1/ requests served at once; more get 503 with
 	// Retry-After. Default 64.
 	MaxConcurrent int
+	// Holds configures the checkout API (POST /v1/holds, DELETE
+	// /v1/holds/{sku}/{hold_id}).
+	Holds HoldAPIConfig
 }
 
 // DefaultHTTPConfig returns an HTTPConfig with every default set.
@@ -67,6 +70,7 @@ func DefaultHTTPConfig() HTTPConfig {
 		MaxHeaderBytes:    16 << 10,
 		MaxBodyBytes:      64 << 10,
 		MaxConcurrent:     64,
+		Holds:             DefaultHoldAPIConfig(),
 	}
 }
 
@@ -100,6 +104,7 @@ func (c *HTTPConfig) Validate() error {
 	if c.MaxConcurrent < 1 {
 		bad("MaxConcurrent", "%d must be at least 1", c.MaxConcurrent)
 	}
+	c.Holds.problems(bad)
 	return errors.Join(errs...)
 }
 

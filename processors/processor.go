@@ -30,6 +30,7 @@ type Processor struct {
 	store  *store.Store
 	reg    *schemas.Registry
 	m      *metrics
+	holds  holdAPI     // the checkout API's watch and metrics (holdapi.go)
 	cl     *kgo.Client // set once (setClient)
 	clOnce sync.Once
 	// clStop cancels clCtx, the client's own context: in-flight requests
@@ -97,6 +98,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		restoring: make(map[int32]context.CancelFunc), restores: make(chan restoreResult, 64), clBroken: make(map[int32]*atomic.Bool),
 		committed: make(map[int32]int64)}
 	p.committedSig = make(chan struct{}, 1)
+	p.holds.m = newHoldMetrics(promReg)
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
 	var err error

@@ -891,6 +891,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"tail", "--help"}, "Usage: stockledger tail", true},
 		{[]string{"policy", "set", "--help"}, "Usage: stockledger policy set", true},
 		{[]string{"policy", "--help"}, "Usage: stockledger policy set", false},
+		{[]string{"hold", "--help"}, "Usage: stockledger hold --http", false},
+		{[]string{"hold", "release", "--help"}, "Usage: stockledger hold release", false},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
 			out, errOut, code := cli(ctx, t, nil, tc.args...)

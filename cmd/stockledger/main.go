@@ -1,6 +1,6 @@
 // Command stockledger runs and operates the stock ledger: the processor
-// (run), event producer (produce, policy set), readers (tail) and audits
-// (replay, history, verify, backtest).
+// (run), event producer (produce, policy set), readers (tail), audits
+// (replay, history, verify, backtest) and the checkout API's client (hold).
 package main
 
 import (
@@ -26,6 +26,8 @@ Usage:
   stockledger history  SKU [--since T] [--until T] [--format table|jsonl|csv]
   stockledger verify   [--data DIR | --http ADDR]
   stockledger backtest --policies FILE [--until-time T]
+  stockledger hold     --http ADDR [--token T] --sku S --channel C --qty N --ttl 15m [--location L] [--allow-partial] [--hold-id H]
+  stockledger hold release --http ADDR [--token T] --sku S --hold-id H
 
 Every command that talks to Kafka takes --tls-* and --sasl-* (TLS, SASL).
 Run "stockledger COMMAND --help" for a command's flags.
@@ -86,6 +88,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return verifyCmd(ctx, rest, stdout, stderr)
 	case "backtest":
 		return backtestCmd(ctx, rest, stdout, stderr)
+	case "hold":
+		return holdCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
