@@ -87,6 +87,15 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 		return explainKafkaErr(err)
 	}
 	if c.HTTP.Addr != "" {
+		// The checkout API takes a channel's listing_sku for a SKU, resolved
+		// from the listings the ledger applied, as produce does.
+		lr, err := processors.NewListingResolver(ctx, processors.ListingResolverConfig{
+			Brokers: cfg.Brokers, Topic: cfg.Topics.Listings, Registry: reg, Logger: log, ClientOpts: cfg.ClientOpts})
+		if err != nil {
+			return explainKafkaErr(err)
+		}
+		defer lr.Close()
+		c.HTTP.Holds.ResolveListing = lr.Resolve
 		ln, err := net.Listen("tcp", c.HTTP.Addr)
 		if err != nil {
 			return fmt.Errorf("listening on %s: %w", c.HTTP.Addr, err)
