@@ -16,8 +16,13 @@ import (
 
 // demo feeds a small retailer's day into the events topic, live: two
 // warehouses and two stores, a web shop, Amazon, eBay and the stores' POS.
-// Store sales drain stock the web shop shows, a flash sale hits one hot
-// SKU every 30 seconds (oversold alerts), and a purchase order is closed
+// The web shop's checkout holds units through the checkout API before it
+// orders (some carts are abandoned and their holds expire); store sales
+// drain stock the web shop shows; a flash sale hits one hot SKU every 30
+// seconds, where the web shop's holds are refused once the units are gone
+// (oversell prevented) while Amazon's orders, which hold nothing, oversell
+// (oversold alerts); eBay sells a 6-pack listing; the hot SKU sells faster
+// than its lead time allows (reorder_due); and a purchase order is closed
 // short and then receives a late delivery (po_short, receipt_over).
 type demo struct {
 	p   *processors.EventProducer
@@ -26,6 +31,7 @@ type demo struct {
 	log *slog.Logger
 	r   *rand.Rand
 	n   int
+	api checkoutAPI
 
 	flash []flashOrder // the last flash sale's orders
 }
@@ -39,9 +45,11 @@ var (
 	demoSKUs      = []string{"TEE-RED-M", "TEE-RED-L", "TEE-BLK-M", "HOODIE-GRY-M", "CAP-NAVY", "MUG-LOGO", "SOCK-3PK", "TOTE-CANVAS"}
 	demoLocations = []string{"dc-east", "dc-west", "store-soho", "store-brooklyn"}
 	demoHot       = "TEE-RED-M"
+	// eBay sells TEE-BLK-M by the 6-pack: one listing unit is 6 of the SKU.
+	demoPack, demoPackSKU, demoPackUnits = "TEE-BLK-M-6PK", "TEE-BLK-M", 6
 )
 
-func runDemo(ctx context.Context, brokers []string, topics processors.Topics, src processors.SchemaRegistryConfig, opts []kgo.Opt, log *slog.Logger) error {
+func runDemo(ctx context.Context, brokers []string, topics processors.Topics, src processors.SchemaRegistryConfig, opts []kgo.Opt, api checkoutAPI, log *slog.Logger) error {
 	reg := schemas.NewRegistry()
 	fr, err := src.Connect(ctx, reg, processors.Topics{Events: topics.Events})
 	if err != nil {
@@ -52,7 +60,7 @@ func runDemo(ctx context.Context, brokers []string, topics processors.Topics, sr
 		return err
 	}
 	defer p.Close()
-	d := &demo{p: p, reg: reg, fr: fr, log: log, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+	d := &demo{p: p, reg: reg, fr: fr, log: log, api: api, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
 	return d.loop(ctx)
 }
 
@@ -88,7 +96,7 @@ func (d *demo) loop(ctx context.Context) error {
 	d.send(ctx, `"type":"channel_policy","channel":"ebay","locations":["dc-west"],"buffer":0,"share_pct":50,"max_qty":20`)
 	d.send(ctx, `"type":"channel_policy","channel":"pos-soho","locations":["store-soho"],"buffer":0,"share_pct":100`)
 	for _, s := range demoSKUs {
-		d.send(ctx, `"type":"sku_policy","sku":%q,"safety_stock":{"dc-east":3},"reorder_point":40`, s)
+		d.send(ctx, `"type":"sku_policy","sku":%q,"safety_stock":{"dc-east":3},"reorder_point":40,"lead_time_days":14`, s)
 		for _, l := range demoLocations {
 			q := 15
 			if l[:2] == "dc" {
@@ -98,6 +106,7 @@ func (d *demo) loop(ctx context.Context) error {
 		}
 	}
 	d.send(ctx, `"type":"purchase_order","sku":"HOODIE-GRY-M","po_id":"PO-4711","location":"dc-east","qty":50`)
+	d.send(ctx, `"type":"listing","sku":%q,"channel":"ebay","listing_sku":%q,"units":%d`, demoPackSKU, demoPack, demoPackUnits)
 	if err := d.p.Flush(ctx); err != nil {
 		return err
 	}
@@ -113,14 +122,7 @@ func (d *demo) loop(ctx context.Context) error {
 		d.trade(ctx, i)
 		switch {
 		case i%300 == 30: // 3 s into every 30 s: a flash sale on the hot SKU
-			d.log.Info("demo: flash sale on " + demoHot + ": 60 web and amazon orders in one burst")
-			d.flash = d.flash[:0]
-			for j := range 60 {
-				ch := []string{"web", "amazon"}[j%2]
-				o, q := fmt.Sprintf("FLASH-%d-%d", i, j), 2+d.r.IntN(3)
-				d.flash = append(d.flash, flashOrder{o, q})
-				d.send(ctx, `"type":"order","sku":%q,"channel":%q,"order_id":%q,"qty":%d`, demoHot, ch, o, q)
-			}
+			d.flashSale(ctx, i)
 		case i%300 == 120: // the warehouse ships what it can and cancels the rest
 			for j, o := range d.flash {
 				if j%3 == 0 {
@@ -157,9 +159,7 @@ func (d *demo) trade(ctx context.Context, i int) {
 		store := []string{"store-soho", "store-brooklyn"}[d.r.IntN(2)]
 		d.send(ctx, `"type":"pos_sale","sku":%q,"channel":"pos-soho","location":%q,"qty":1`, d.sku(), store)
 	case 1:
-		s, o := d.sku(), fmt.Sprintf("W-%d", i)
-		d.send(ctx, `"type":"order","sku":%q,"channel":"web","order_id":%q,"qty":1,"location":"dc-east"`, s, o)
-		d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":"dc-east","qty":1`, s, o)
+		d.webCheckout(ctx, d.sku(), fmt.Sprintf("W-%d", i))
 	case 2: // a marketplace order, unassigned until the 3PL ships it
 		s := d.sku()
 		d.send(ctx, `"type":"order","sku":%q,"channel":"amazon","order_id":"A-%d","qty":1`, s, i)
@@ -170,6 +170,11 @@ func (d *demo) trade(ctx context.Context, i int) {
 		}
 		if d.r.IntN(10) == 0 {
 			d.send(ctx, `"type":"return","sku":%q,"location":%q,"qty":1,"resellable":%v`, d.sku(), d.loc(), d.r.IntN(2) == 0)
+		}
+		if d.r.IntN(15) == 0 { // a 6-pack sold on eBay: the demo resolves its own listing, 6 units
+			o := fmt.Sprintf("E-%d", i)
+			d.send(ctx, `"type":"order","sku":%q,"listing_sku":%q,"channel":"ebay","order_id":%q,"qty":%d`, demoPackSKU, demoPack, o, demoPackUnits)
+			d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":"dc-west","qty":%d`, demoPackSKU, o, demoPackUnits)
 		}
 	}
 }

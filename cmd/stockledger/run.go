@@ -86,6 +86,7 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	if err != nil {
 		return explainKafkaErr(err)
 	}
+	var api checkoutAPI // the demo's web shop checks out through it
 	if c.HTTP.Addr != "" {
 		// The checkout API takes a channel's listing_sku for a SKU, resolved
 		// from the listings the ledger applied, as produce does.
@@ -115,11 +116,12 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 			}
 		}()
 		log.Info("http listening", "addr", ln.Addr().String(), "token", c.HTTP.Token != "")
+		api = checkoutAPI{Addr: ln.Addr().String(), Token: c.HTTP.Token}
 	}
 	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", c.Data)
 	if c.Demo {
 		go func() {
-			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, cfg.SchemaRegistry, c.Processor.ClientOpts, log); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, cfg.Brokers, cfg.Topics, cfg.SchemaRegistry, c.Processor.ClientOpts, api, log); err != nil && ctx.Err() == nil {
 				log.Error("demo stopped", "err", err)
 			}
 		}()
