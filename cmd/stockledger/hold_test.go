@@ -123,6 +123,21 @@ func TestHoldCLI(t *testing.T) {
 	if _, out, code := hold("release", "--sku", "TEE", "--hold-id", "nope"); code != 1 || !strings.Contains(out, "404") {
 		t.Errorf("release of an unknown hold: exit %d, want 1: %s", code, out)
 	}
+	// tail hold-results prints every result, one JSON line each; results
+	// are keyed sku/hold_id, so only each hold's own keep their order.
+	out, errOut, code := cli(ctx, t, nil, "tail", "hold-results", "--brokers", cl.brokers, "--topic-prefix", cl.prefix, "--from-beginning", "--exit-at-end")
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r holdResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Errorf("tail hold-results: %q: %v", line, err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %d", r.HoldID, r.Status, r.Granted))
+	}
+	slices.SortStableFunc(got, func(a, b string) int { return strings.Compare(strings.Fields(a)[0], strings.Fields(b)[0]) })
+	if w := []string{"c1 granted 3", "c1 released 0", "c2 refused 0", "c3 partial 2"}; code != 0 || strings.Join(got, ",") != strings.Join(w, ",") {
+		t.Errorf("tail hold-results: exit %d, results %v, want %v (%s)", code, got, w, errOut)
+	}
 	for _, args := range [][]string{
 		{"--sku", "TEE", "--channel", "web", "--ttl", "15m"}, // no --qty: the API's 400
 		{"--sku", "TEE", "--channel", "web", "--qty", "1"},   // no --ttl

@@ -12,9 +12,9 @@ import (
 )
 
 func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tail", "tail updates|alerts|dead-letters|listings [--brokers a,b] [--from-beginning] [--exit-at-end]", stderr)
+	fs := newFlags("tail", "tail updates|alerts|dead-letters|hold-results|listings [--brokers a,b] [--from-beginning] [--exit-at-end]", stderr)
 	brokers := fs.String("brokers", envOr("STOCKLEDGER_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
-	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters, PREFIX.listings")
+	topicPrefix := fs.String("topic-prefix", envOr("STOCKLEDGER_TOPIC_PREFIX", processors.DefaultTopicPrefix), "topics are PREFIX.events, PREFIX.updates, PREFIX.alerts, PREFIX.dead-letters, PREFIX.hold-results, PREFIX.listings")
 	var o processors.TailOptions
 	fs.BoolVar(&o.FromBeginning, "from-beginning", false, "start at the beginning of the topic (default: only new records)")
 	fs.BoolVar(&o.ExitAtEnd, "exit-at-end", false, "exit once the records present at start have been printed")
@@ -31,7 +31,7 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return exitError{2, fmt.Errorf("tail: want one of updates, alerts, dead-letters, listings")}
+		return exitError{2, fmt.Errorf("tail: want one of updates, alerts, dead-letters, hold-results, listings")}
 	}
 	reg, err := src.Schemas()
 	if err != nil {
@@ -46,11 +46,13 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		topic = topics.Alerts
 	case "dead-letters":
 		topic = topics.DeadLetters
+	case "hold-results":
+		topic = topics.HoldResults
 	case "listings":
 		topic = topics.Listings
 	default:
 		fs.Usage()
-		return exitError{2, fmt.Errorf("tail: unknown stream %q (want updates, alerts, dead-letters or listings)", pos[0])}
+		return exitError{2, fmt.Errorf("tail: unknown stream %q (want updates, alerts, dead-letters, hold-results or listings)", pos[0])}
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
