@@ -55,6 +55,10 @@ type partBatch struct {
 	mark int64
 	// held: the outputs wait for a later batch (partition.holding).
 	held bool
+	// refolded: the batch's outputs include records whose outputs may have
+	// been published before a crash: a hold's results are cut to its last,
+	// as updates always are, so no hold's version goes back on the topic.
+	refolded bool
 	// persisted: the batch carries the partition's states and next offset
 	// for the store and the changelog (foldBatch).
 	persisted bool
@@ -72,11 +76,11 @@ type partBatch struct {
 
 // foldStats counts a partition's outcomes in a batch, for the metrics.
 type foldStats struct {
-	applied       [ledger.NumEventTypes]int
-	duplicates    int
-	deads         [ledger.NumReasons]int
-	alerts        [ledger.NumAlertKinds]int
-	policyChanged bool
+	applied          [ledger.NumEventTypes]int
+	duplicates       int
+	deads            [ledger.NumReasons]int
+	alerts           [ledger.NumAlertKinds]int
+	partitionChanged bool
 }
 
 // acks counts a batch's outputs Kafka has not acknowledged yet and keeps
@@ -121,7 +125,7 @@ type outputs struct {
 }
 
 // encode appends pt's outputs of the batch just folded to pb: alerts, hold
-// results, dead letters, the listing bindings (the last per key), and one
+// results (each hold's last, after a refold), dead letters, the listing bindings (the last per key), and one
 // update per channel/sku and per channel/sku/listing_sku (coalesce).
 func (o outputs) encode(pt *partition, pb *partBatch) {
 	if pb.held {
@@ -129,7 +133,11 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 	}
 	ups := pt.coalesce()
 	lbs := lastPerKey(pt.listings)
-	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups) + len(pt.fx.HoldResults) + len(lbs)
+	hrs := pt.fx.HoldResults
+	if pb.refolded {
+		hrs = lastHoldResults(hrs)
+	}
+	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups) + len(hrs) + len(lbs)
 	recs := make([]kgo.Record, n) // one allocation for the batch's records
 	pb.out, pb.outTS = make([]*kgo.Record, 0, n), make([]time.Time, 0, n)
 	a := &pt.outs
@@ -144,8 +152,8 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 		key := a.keep(append(a.free(), al.SKU...))
 		add(o.topics.Alerts, key, a.keep(o.framing.AppendAlert(a.free(), al)), time.Time{})
 	}
-	for i := range pt.fx.HoldResults {
-		h := &pt.fx.HoldResults[i]
+	for i := range hrs {
+		h := &hrs[i]
 		key := a.keep(append(append(append(a.free(), h.SKU...), '/'), h.HoldID...))
 		add(o.topics.HoldResults, key, a.keep(o.framing.AppendHoldResult(a.free(), h)), time.Time{})
 	}
@@ -172,6 +180,21 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 // (channel/listing_sku/sku), in order: a batch publishes each key once,
 // with its last value, as it does updates. A batch folded again after a
 // crash then cannot put an earlier binding of a key after a later one.
+func lastHoldResults(hrs []ledger.HoldResult) []ledger.HoldResult {
+	type key struct{ sku, hold string }
+	last := make(map[key]int, len(hrs))
+	for i := range hrs {
+		last[key{hrs[i].SKU, hrs[i].HoldID}] = i
+	}
+	out := make([]ledger.HoldResult, 0, len(last))
+	for i := range hrs {
+		if last[key{hrs[i].SKU, hrs[i].HoldID}] == i {
+			out = append(out, hrs[i])
+		}
+	}
+	return out
+}
+
 func lastPerKey(lbs []schemas.ListingBinding) []schemas.ListingBinding {
 	if len(lbs) < 2 {
 		return lbs

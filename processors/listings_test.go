@@ -83,14 +83,14 @@ func TestListingResolverFollowsLive(t *testing.T) {
 		t.Error("a listing resolved on a channel it is not on")
 	}
 
-	produce(`{"event_id":"l3","type":"listing",`+at+`,"sku":"TEE","channel":"web","listing_sku":"TEE-6PK","active":false}`)
+	produce(`{"event_id":"l3","type":"listing",` + at + `,"sku":"TEE","channel":"web","listing_sku":"TEE-6PK","active":false}`)
 	waitFor("removed", nil, "web", "TEE-6PK")
 	if sku, ok := r.ActiveOn("web", "TEE-6PK"); ok {
 		t.Errorf("a removed listing is active on %q", sku)
 	}
 
 	// A race the tools cannot see: GIFT-SET bound to TEE while MUG has it.
-	produce(`{"event_id":"l4","type":"listing",`+at+`,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET","units":3}`)
+	produce(`{"event_id":"l4","type":"listing",` + at + `,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET","units":3}`)
 	both := []processors.ActiveListing{{SKU: "MUG", Units: 2}, {SKU: "TEE", Units: 3}}
 	waitFor("raced", both, "web", "GIFT-SET")
 	if _, _, ok := r.Resolve("web", "GIFT-SET"); ok {
@@ -99,13 +99,13 @@ func TestListingResolverFollowsLive(t *testing.T) {
 	if sku, ok := r.ActiveOn("web", "GIFT-SET"); sku != "MUG" || !ok {
 		t.Errorf("ActiveOn(web, GIFT-SET) = %q, %v", sku, ok)
 	}
-	produce(`{"event_id":"l5","type":"listing",`+at+`,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET","active":false}`)
+	produce(`{"event_id":"l5","type":"listing",` + at + `,"sku":"TEE","channel":"web","listing_sku":"GIFT-SET","active":false}`)
 	waitFor("race undone", []processors.ActiveListing{{SKU: "MUG", Units: 2}}, "web", "GIFT-SET")
 
 	// MUG's pack grows to 4 (its version 2); an older copy of its first
 	// binding (as a batch published again after a crash would be) read
 	// after it changes nothing.
-	produce(`{"event_id":"l6","type":"listing",`+at+`,"sku":"MUG","channel":"web","listing_sku":"GIFT-SET","units":4}`)
+	produce(`{"event_id":"l6","type":"listing",` + at + `,"sku":"MUG","channel":"web","listing_sku":"GIFT-SET","units":4}`)
 	waitFor("units changed", []processors.ActiveListing{{SKU: "MUG", Units: 4}}, "web", "GIFT-SET")
 	writeBinding(ctx, t, cl, schemas.ListingBinding{Channel: "web", ListingSKU: "GIFT-SET", SKU: "MUG", Units: 2, Active: false, Version: 1})
 	if err := r.Sync(ctx); err != nil {

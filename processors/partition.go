@@ -29,8 +29,9 @@ type partition struct {
 	produced int64
 	holding  bool
 	// unpersisted: records were folded since the last persisted batch;
-	// policiesChanged: among them a channel policy.
-	unpersisted, policiesChanged bool
+	// partitionChanged: among them a channel policy or a clock (the
+	// partition's own state changed).
+	unpersisted, partitionChanged bool
 
 	// Scratch of the batch being folded, reused: what leaves the fold
 	// stage is copied into the partBatch it returns.
@@ -123,11 +124,12 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) 
 	}
 	pb.next = pt.next
 	pt.unpersisted = pt.unpersisted || len(records) > 0
-	pt.policiesChanged = pt.policiesChanged || pb.stats.policyChanged
+	pt.partitionChanged = pt.partitionChanged || pb.stats.partitionChanged
 	// A batch cut elsewhere before a crash may have published a key's
 	// later value than this batch ends with: the outputs wait for the
 	// batch that reaches the produced mark, and nothing is persisted
 	// before they are published.
+	pb.refolded = pt.holding || (len(records) > 0 && records[0].Offset < pt.produced)
 	if pt.holding = pt.next < pt.produced; pt.holding {
 		pb.held, pb.mark = true, pt.published
 		return pb, nil
@@ -157,8 +159,8 @@ func (pt *partition) foldOne(r *kgo.Record, value []byte, placed bool, st *foldS
 	case ledger.Applied:
 		st.applied[ev.Type]++
 		switch ev.Type {
-		case ledger.TypeChannelPolicy:
-			st.policyChanged = true
+		case ledger.TypeChannelPolicy, ledger.TypeClock:
+			st.partitionChanged = true // the partition's state is persisted with the batch
 		case ledger.TypeListing:
 			pt.appliedListing(ev)
 		}
@@ -252,11 +254,11 @@ func (pt *partition) persist(pb *partBatch, seq uint64) {
 		return nil
 	})
 	pt.fold.CleanAs(seq)
-	if pt.policiesChanged {
+	if pt.partitionChanged {
 		pb.policy = pt.fold.P.AppendBinary(nil)
 	}
 	pb.persisted = true
-	pt.unpersisted, pt.policiesChanged = false, false
+	pt.unpersisted, pt.partitionChanged = false, false
 }
 
 // stage writes the partition's share of a batch (new states, policies if
