@@ -22,7 +22,10 @@ package processors
 //     does not, repeats allowed; every dead letter; the last value seen per
 //     channel/sku (also checked along the way once the fold is past every
 //     output seen); with processor mode and every write synced, no version
-//     going down.
+//     going down;
+//   - on about half the seeds the stream is part 2's mix (holds expiring on
+//     clock events, listings, overrides): hold results, listing updates and
+//     the SKUs' part 2 state too (simulation2_test.go).
 //
 //	go test -run TestSimulation -v ./processors/                  # default seeds
 //	go test -run TestSimulation -v ./processors/ -sim.seed=12345  # replay one seed
