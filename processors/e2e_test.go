@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,6 +42,26 @@ func TestEndToEndMatchesModel(t *testing.T) {
 	runAndCompare(t, lines)
 }
 
+// TestEndToEndMatchesModelPart2 is TestEndToEndMatchesModel with part 2's
+// mix: holds granted, refused, released, converted by orders and expired
+// by clock events (one every 50 events, written to every partition),
+// listings, per-SKU overrides, transfers closed short, lead times. Hold
+// results and listing updates are compared too. 200,000 events on real
+// Kafka (make test-kafka) or with STOCKLEDGER_TEST_LARGE set; 50,000
+// otherwise, to keep make test's time.
+func TestEndToEndMatchesModelPart2(t *testing.T) {
+	n := 50_000
+	switch {
+	case os.Getenv("STOCKLEDGER_TEST_BROKERS") != "" || os.Getenv("STOCKLEDGER_TEST_LARGE") != "":
+		n = 200_000
+	case testing.Short():
+		n = 10_000
+	}
+	lines := gen.Stream(gen.Config{Seed: 43, SKUs: 1000, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
+		PolicyChanges: []int{n / 3, 2 * n / 3}, Part2: true, ClockEvery: 50}, n)
+	runAndCompare(t, lines)
+}
+
 func runAndCompare(t *testing.T, lines [][]byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -62,6 +83,7 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	cfg.Group = cl.Group
 	cfg.Partitions = 4
 	cfg.MaxCachedSKUs = 300 // force states out of memory and back from Pebble
+	cfg.ClockInterval = 0   // the stream's clocks only: the model sees no others
 	promReg := prometheus.NewRegistry()
 	p, err := processors.New(ctx, cfg, st, reg, promReg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -102,7 +124,7 @@ func runAndCompare(t *testing.T, lines [][]byte) {
 	for _, d := range diffs {
 		t.Error(d)
 	}
-	t.Logf("model: %d keys, %d alerts, %d dead letters; published %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.DeadLetters()), got.Updates)
+	t.Logf("model: %d keys, %d alerts, %d hold results, %d dead letters; published %d updates", len(exp.Final), len(exp.Model.Alerts()), len(exp.Model.HoldResults()), len(exp.Model.DeadLetters()), got.Updates)
 }
 
 // checkHTTP reads the API of a caught-up processor and compares it with

@@ -22,7 +22,10 @@ package processors
 //     does not, repeats allowed; every dead letter; the last value seen per
 //     channel/sku (also checked along the way once the fold is past every
 //     output seen); with processor mode and every write synced, no version
-//     going down.
+//     going down;
+//   - on about half the seeds the stream is part 2's mix (holds expiring on
+//     clock events, listings, overrides): hold results, listing updates and
+//     the SKUs' part 2 state too (simulation2_test.go).
 //
 //	go test -run TestSimulation -v ./processors/                  # default seeds
 //	go test -run TestSimulation -v ./processors/ -sim.seed=12345  # replay one seed
@@ -65,6 +68,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -150,6 +154,8 @@ type wireEvent struct {
 	key     []byte
 	id      string // event_id, if the line has one
 	deadKey string // for raw records: the dead letter the processor must produce
+	clock   bool   // a clock event (part 2)
+	policy  bool   // a channel_policy event
 }
 
 type simConfig struct {
@@ -179,8 +185,8 @@ func (c simConfig) String() string {
 	if c.order == SKUOrder {
 		order = "sku"
 	}
-	return fmt.Sprintf("mode=%s n=%d skus=%d zipf=%.2f step=%s dup=%d%% refuse=%d%% invalid=%d%% policyAt=%v sync=%d%% crash=%d%% flush=%d%% refolder=%d%% pRead=%g pWAL=%g pPublish=%g maxBatch=%d cache=%d order=%s",
-		mode, c.n, c.gen.SKUs, c.gen.Zipf, c.gen.Step, c.gen.DupPct, c.gen.RefusePct, c.gen.InvalidPct, c.gen.PolicyChanges,
+	return fmt.Sprintf("mode=%s n=%d skus=%d zipf=%.2f step=%s dup=%d%% refuse=%d%% invalid=%d%% policyAt=%v part2=%v clockEvery=%d sync=%d%% crash=%d%% flush=%d%% refolder=%d%% pRead=%g pWAL=%g pPublish=%g maxBatch=%d cache=%d order=%s",
+		mode, c.n, c.gen.SKUs, c.gen.Zipf, c.gen.Step, c.gen.DupPct, c.gen.RefusePct, c.gen.InvalidPct, c.gen.PolicyChanges, c.gen.Part2, c.gen.ClockEvery,
 		c.syncPct, c.crashPct, c.flushPct, c.folderPct, c.pRead, c.pWAL, c.pPublish, c.maxBatch, c.cacheBytes, order)
 }
 
@@ -213,6 +219,7 @@ func newSimConfig(r *rand.Rand) simConfig {
 	c.maxBatch = pick(r, 4, 16, 64, 256)
 	c.cacheBytes = pick[int64](r, 4<<10, 1<<20)
 	c.order = pick(r, OffsetOrder, SKUOrder) // drawn last: the draws before keep their seeds' configs
+	drawPart2(r, &c)                         // after order, for the same reason
 	return c
 }
 
@@ -233,7 +240,8 @@ func buildStream(r *rand.Rand, c simConfig) []wireEvent {
 		ev.Reset()
 		if reason, _ := schemas.ParseEventJSON(l, &ev); reason == ledger.ReasonNone {
 			if v, err := schemas.EncodeEvent(nil, &ev); err == nil {
-				out = append(out, wireEvent{value: v, model: l, key: []byte(ev.SKU), id: ev.ID})
+				out = append(out, wireEvent{value: v, model: l, key: []byte(ev.SKU), id: ev.ID,
+					clock: ev.Type == ledger.TypeClock, policy: ev.Type == ledger.TypeChannelPolicy})
 				continue
 			}
 		}
@@ -619,8 +627,11 @@ type sim struct {
 	// Outputs of committed (folder mode) or acknowledged (processor mode)
 	// batches, in order.
 	updates    map[string]int
-	last       map[string]int64  // channel/sku -> last available returned
-	lastVer    map[string]uint64 // channel/sku -> last version returned
+	last       map[string]int64  // channel/sku (or channel/sku/listing_sku) -> last available returned
+	lastVer    map[string]uint64 // channel/sku (or channel/sku/listing_sku) -> last version returned
+	isListing  map[string]bool   // keys of last that are listings'
+	p2         part2Outputs      // hold results (simulation2_test.go)
+	warm       bool              // the Folder has folded a clock since it started
 	regressed  []string          // versions that went down
 	alerts     map[string]int
 	deads      map[string]int
@@ -649,7 +660,7 @@ func runSimulation(t *testing.T, seed uint64) {
 	s := &sim{
 		t: t, r: r, c: c, cfg: ledger.DefaultConfig(),
 		inj:     &injector{r: rand.New(rand.NewPCG(r.Uint64(), r.Uint64())), pRead: c.pRead, pWAL: c.pWAL},
-		updates: map[string]int{}, last: map[string]int64{}, lastVer: map[string]uint64{},
+		updates: map[string]int{}, last: map[string]int64{}, lastVer: map[string]uint64{}, isListing: map[string]bool{}, p2: newPart2Outputs(),
 		alerts: map[string]int{}, deads: map[string]int{}, unobserved: map[string]bool{}, unobservedNoID: map[int]bool{},
 		stats: map[string]int{},
 	}
@@ -836,6 +847,7 @@ func (s *sim) newFolder() {
 	}
 	f.pt.fold.Order = s.c.order
 	s.f = f
+	s.warm = false
 }
 
 // step folds and commits one random batch with faults armed.
@@ -853,6 +865,7 @@ func (s *sim) step() {
 	if simParanoid {
 		s.checkReads()
 	}
+	s.noteColdClock(from, to)
 	var err error
 	if s.c.processor {
 		err = s.processorBatch(recs)
@@ -965,6 +978,7 @@ func (s *sim) folderBatch(recs []*kgo.Record) error {
 	for i := range fx.Updates {
 		s.addUpdate(&fx.Updates[i])
 	}
+	s.p2.addHoldResults(fx.HoldResults)
 	s.addOutputs(fx.Alerts, deads)
 	s.seen = max(s.seen, s.f.Next())
 	return nil
@@ -992,13 +1006,18 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 	// Every key the batch changed: consumers now hold the ledger's value.
 	for i := range pt.fx.Updates {
 		u := &pt.fx.Updates[i]
-		k := u.Channel + "/" + u.SKU
-		want, _ := pt.fold.SKU(u.SKU).PublishedATS(u.Channel)
+		k := updateOutputKey(u.Channel, u.SKU, u.ListingSKU)
+		sk := pt.fold.SKU(u.SKU)
+		want, _ := sk.PublishedATS(u.Channel)
+		if u.ListingSKU != "" {
+			want = ledger.Qty(ledgerListingValue(sk, u.Channel, u.ListingSKU))
+		}
 		if got, ok := s.last[k]; !ok || got != int64(want) {
 			s.t.Fatalf("after publishing [%d,%d) consumers hold %s = %d (present %v), the ledger %d",
 				recs[0].Offset, pt.next, k, got, ok, want)
 		}
 	}
+	s.p2.addHoldResults(pt.fx.HoldResults)
 	s.addOutputs(pt.fx.Alerts, pt.deads)
 	s.seen = max(s.seen, pt.next)
 	pt.published = max(pt.published, pb.mark)
@@ -1016,7 +1035,10 @@ func (s *sim) processorBatch(recs []*kgo.Record) error {
 }
 
 func (s *sim) addUpdate(u *ledger.Update) {
-	k := u.Channel + "/" + u.SKU
+	k := updateOutputKey(u.Channel, u.SKU, u.ListingSKU)
+	if u.ListingSKU != "" {
+		s.isListing[k] = true
+	}
 	if v, ok := s.lastVer[k]; ok && u.Version < v && len(s.regressed) < 10 {
 		s.regressed = append(s.regressed, fmt.Sprintf("%s: version %d after %d", k, u.Version, v))
 	}
@@ -1231,6 +1253,11 @@ func (s *sim) checkStore(next int64) {
 			diffs = append(diffs, fmt.Sprintf(f, a...))
 		}
 	}
+	var p ledger.Partition
+	p.Config = s.cfg
+	if err := s.st.Partition(0, &p); err != nil {
+		s.t.Fatalf("reading the partition state: %v", err)
+	}
 	stored := map[string]bool{}
 	err := s.st.SKUs(0, func(name string, val []byte) error {
 		var sk ledger.SKU
@@ -1269,6 +1296,9 @@ func (s *sim) checkStore(next int64) {
 				add("%s/%s: published %d, model %d (has %v)", cv.Channel, name, cv.ATS, v, ok)
 			}
 		}
+		if d := diffPart2State(&p, &sk, &w); d != "" {
+			add("%s: %s", name, d)
+		}
 		return nil
 	})
 	if err != nil {
@@ -1279,21 +1309,8 @@ func (s *sim) checkStore(next int64) {
 			add("%s: known to the model, not in the store", name)
 		}
 	}
-	var p ledger.Partition
-	p.Config = s.cfg
-	if err := s.st.Partition(0, &p); err != nil {
-		s.t.Fatalf("reading the partition state: %v", err)
-	}
-	if names := m.SKUs(); len(names) > 0 {
-		w, _ := m.SKU(names[0])
-		if len(p.Channels) != len(w.Channels) {
-			add("partition: %d channel policies, model %d", len(p.Channels), len(w.Channels))
-		}
-		for _, c := range p.Channels {
-			if _, ok := w.Channels[c.Channel]; !ok {
-				add("partition: policy for %s, model has none", c.Channel)
-			}
-		}
+	if d := s.diffPolicies(&p, next); d != "" {
+		add("partition: %s", d)
 	}
 	if len(diffs) > 0 {
 		s.t.Fatalf("store at offset %d differs from the model:\n  %s\n%s%s", next, strings.Join(diffs, "\n  "), s.whereFrom(), s.dumpDB())
@@ -1340,11 +1357,18 @@ func (s *sim) checkLatest(next int64) {
 	s.t.Helper()
 	m := s.modelAt(next)
 	var diffs []string
-	for k, v := range m.Final() {
+	final := m.Final()
+	for k, v := range final {
 		if g, ok := s.last[k]; !ok || g != v {
 			if len(diffs) < 10 {
 				diffs = append(diffs, fmt.Sprintf("%s: last seen %d (present %v), ledger %d", k, g, ok, v))
 			}
+		}
+	}
+	diffs = append(diffs, diffLatestListings(m, s.last, s.isListing)...)
+	for k, v := range s.last {
+		if _, ok := final[k]; !ok && !s.isListing[k] && v != 0 {
+			diffs = append(diffs, fmt.Sprintf("%s: last seen %d, no longer a channel of the SKU in the ledger (0)", k, v))
 		}
 	}
 	if len(diffs) > 0 && len(s.unobserved) == 0 {
@@ -1413,7 +1437,7 @@ func (s *sim) checkOutputs() {
 		k := modelUpdateKey(&u)
 		want[k]++
 		optional[k] = optional[k] || s.unobserved[u.CauseEventID]
-		lastCause[u.Channel+"/"+u.SKU] = u.CauseEventID
+		lastCause[updateOutputKey(u.Channel, u.SKU, u.ListingSKU)] = u.CauseEventID
 	}
 	if s.c.processor {
 		// Updates are coalesced per batch: each published one must be one
@@ -1428,6 +1452,14 @@ func (s *sim) checkOutputs() {
 		compareCounts("update", want, optional, s.updates, add)
 	}
 	final := m.Final()
+	maps.Copy(final, modelListings(m))
+	for k := range s.last {
+		if _, ok := final[k]; !ok && lastCause[k] != "" {
+			// A listing removed, or a channel only an override gave the
+			// SKU, removed: its 0 was published last.
+			final[k] = 0
+		}
+	}
 	for k, v := range final {
 		if g, ok := s.last[k]; (!ok || g != v) && !s.unobserved[lastCause[k]] {
 			add("final %s: last returned %d (present %v), model %d", k, g, ok, v)
@@ -1453,6 +1485,7 @@ func (s *sim) checkOutputs() {
 		optional[k] = optional[k] || s.unobserved[a.CauseEventID]
 	}
 	compareCounts("alert", want, optional, s.alerts, add)
+	s.compareHoldResults(m, add)
 	optional = map[string]bool{}
 	want = map[string]int{}
 	for _, d := range m.DeadLetters() {
@@ -1541,9 +1574,9 @@ func compareCounts(what string, want map[string]int, optional map[string]bool, g
 }
 
 func ledgerUpdateKey(u *ledger.Update) string {
-	return fmt.Sprintf("%s/%s v%d %d by %s", u.Channel, u.SKU, u.Version, int64(u.Available), u.CauseEventID)
+	return fmt.Sprintf("%s v%d %d by %s", updateOutputKey(u.Channel, u.SKU, u.ListingSKU), u.Version, int64(u.Available), u.CauseEventID)
 }
 
 func modelUpdateKey(u *specmodel.Update) string {
-	return fmt.Sprintf("%s/%s v%d %d by %s", u.Channel, u.SKU, u.Version, u.Available, u.CauseEventID)
+	return fmt.Sprintf("%s v%d %d by %s", updateOutputKey(u.Channel, u.SKU, u.ListingSKU), u.Version, u.Available, u.CauseEventID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,18 +24,24 @@ import (
 // SIGKILLs one mid-stream and adds a fourth (with an empty store) later:
 // partitions move, the new owners restore their state from the changelog
 // and continue from the right offset, and the final result equals the
-// model. A SKU asked of an instance that does not own it names the owner.
+// model. The stream is part 2's mix (holds expiring on clock events in
+// every partition: a moved partition's expiry index is rebuilt by its new
+// owner); 200,000 events on real Kafka or with STOCKLEDGER_TEST_LARGE.
+// A SKU asked of an instance that does not own it names the owner.
 func TestThreeInstances(t *testing.T) {
 	seed := testSeed(t)
 	t.Logf("seed %d (replay with STOCKLEDGER_TEST_SEED=%d)", seed, seed)
 	n := 90_000
-	if testing.Short() {
+	switch {
+	case os.Getenv("STOCKLEDGER_TEST_BROKERS") != "" || os.Getenv("STOCKLEDGER_TEST_LARGE") != "":
+		n = 200_000 // the scale: make test-kafka, or on demand
+	case testing.Short():
 		n = 30_000
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	lines := gen.Stream(gen.Config{Seed: seed, SKUs: 800, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
-		PolicyChanges: []int{n / 4, 3 * n / 4}}, n)
+		PolicyChanges: []int{n / 4, 3 * n / 4}, Part2: true, ClockEvery: 50}, n)
 	wire, err := e2etest.Wire(lines)
 	if err != nil {
 		t.Fatal(err)

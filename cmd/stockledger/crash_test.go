@@ -29,9 +29,10 @@ import (
 // committed, changelog produced). After each kill the next run starts on
 // the same data directory with the next point armed, while the stream is
 // produced. At the end a new instance on an empty data directory restores
-// every partition from the changelog and folds the rest: every output,
-// every SKU and the versions on the updates topic (never going back) are
-// compared with the independent model.
+// every partition from the changelog and folds the rest: every output
+// (hold results and listing updates included: the stream is part 2's mix,
+// with clock events in every partition), every SKU and the versions on the
+// updates topic (never going back) are compared with the independent model.
 func TestKillBetweenStages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a second binary and runs a dozen processes")
@@ -47,7 +48,7 @@ func TestKillBetweenStages(t *testing.T) {
 	const perKill, chunk = 5000, 250
 	n := perKill * (len(points) + 1)
 	ks := newKillStream(ctx, t, gen.Config{Seed: seed, SKUs: 400, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
-		PolicyChanges: []int{n / 4, n / 2, 3 * n / 4}}, n)
+		PolicyChanges: []int{n / 4, n / 2, 3 * n / 4}, Part2: true, ClockEvery: 50}, n)
 	wire, expc, cl, prod := ks.wire, ks.exp, ks.cl, ks.prod
 	adm := kadm.NewClient(prod.Client())
 	data := filepath.Join(t.TempDir(), "data")

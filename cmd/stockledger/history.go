@@ -85,7 +85,10 @@ type historyJSON struct {
 	Channels   map[string]int64  `json:"channels"`
 	Alerts     []json.RawMessage `json:"alerts"`
 	Updates    []json.RawMessage `json:"updates"`
-	Event      json.RawMessage   `json:"event,omitempty"`
+	// HoldResults: the hold results the event published (a hold's
+	// decision; a release, conversion, or a clock's expiries).
+	HoldResults []json.RawMessage `json:"hold_results"`
+	Event       json.RawMessage   `json:"event,omitempty"`
 }
 
 type locationJSON struct {
@@ -124,7 +127,7 @@ func writeHistoryJSONL(w io.Writer, rows []audit.HistoryRow) error {
 			Partition: r.Partition, Offset: r.Offset, AppendedAt: r.AppendedAt.UTC().Format(time.RFC3339Nano),
 			EventID: r.Event.ID, Type: rowType(r), OccurredAt: occurred(r), Outcome: rowOutcome(r),
 			Version: r.Version, Unassigned: r.Unassigned, Locations: []locationJSON{}, Channels: map[string]int64{},
-			Alerts: []json.RawMessage{}, Updates: []json.RawMessage{},
+			Alerts: []json.RawMessage{}, Updates: []json.RawMessage{}, HoldResults: []json.RawMessage{},
 		}
 		if r.Outcome == ledger.Refused {
 			j.Reason, j.Detail = r.Reason.String(), r.Detail
@@ -140,6 +143,9 @@ func writeHistoryJSONL(w io.Writer, rows []audit.HistoryRow) error {
 		}
 		for k := range r.Updates {
 			j.Updates = append(j.Updates, schemas.AppendUpdateJSON(nil, &r.Updates[k]))
+		}
+		for k := range r.HoldResults {
+			j.HoldResults = append(j.HoldResults, schemas.AppendHoldResultJSON(nil, &r.HoldResults[k]))
 		}
 		if r.Event.Type != ledger.TypeUnknown {
 			j.Event = schemas.AppendEventJSON(nil, &r.Event)
@@ -218,7 +224,20 @@ func notes(r *audit.HistoryRow) string {
 		}
 		out = append(out, s+"("+strings.Join(parts, " ")+")")
 	}
+	for _, h := range r.HoldResults {
+		out = append(out, holdNote(&h))
+	}
 	return strings.Join(out, "; ")
+}
+
+// holdNote renders a hold result for the table: "hold H-7 expired
+// (web, requested 3, granted 0, available 12)".
+func holdNote(h *ledger.HoldResult) string {
+	where := h.Channel
+	if h.Location != "" {
+		where += " @" + h.Location
+	}
+	return fmt.Sprintf("hold %s %s(%s, requested %d, granted %d, available %d)", h.HoldID, h.Status, where, h.Requested, h.Granted, h.Available)
 }
 
 func writeHistoryTable(w io.Writer, rows []audit.HistoryRow) error {
@@ -269,7 +288,7 @@ func writeHistoryCSV(w io.Writer, rows []audit.HistoryRow) error {
 	for _, c := range chans {
 		head = append(head, c+"/available")
 	}
-	head = append(head, "alerts")
+	head = append(head, "alerts", "hold_results")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -301,7 +320,11 @@ func writeHistoryCSV(w io.Writer, rows []audit.HistoryRow) error {
 		for k := range r.Alerts {
 			alerts = append(alerts, string(schemas.AppendAlertJSON(nil, &r.Alerts[k])))
 		}
-		rec = append(rec, "["+strings.Join(alerts, ",")+"]")
+		var holds []string
+		for k := range r.HoldResults {
+			holds = append(holds, string(schemas.AppendHoldResultJSON(nil, &r.HoldResults[k])))
+		}
+		rec = append(rec, "["+strings.Join(alerts, ",")+"]", "["+strings.Join(holds, ",")+"]")
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

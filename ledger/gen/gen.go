@@ -47,6 +47,12 @@ type Generator struct {
 	sent  int
 	polIx int
 	queue [][]byte
+	// late: the line being made is a sale dated so far back that the
+	// ledger may forget its id before a retry (ledger/DECISIONS.md,
+	// "Idempotency window": 7 days back from the newest occurred_at the
+	// SKU has seen, and a sale may be dated 2 days ahead). The model
+	// remembers ids forever, so such a line is not kept for retries.
+	late bool
 }
 
 type skuState struct {
@@ -177,6 +183,10 @@ func (g *Generator) pickSKU() *skuState {
 }
 
 func (g *Generator) remember(s *skuState, line []byte) []byte {
+	if g.late {
+		g.late = false
+		return line
+	}
 	if len(s.history) < 8 {
 		s.history = append(s.history, line)
 	} else {

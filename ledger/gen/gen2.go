@@ -116,7 +116,9 @@ func (g *Generator) saleHead(s *skuState, typ string) string {
 	if !g.cfg.Part2 || g.r.IntN(10) > 0 {
 		return g.head(s, typ)
 	}
-	at := g.cfg.Start.Add(time.Duration(g.n)*g.cfg.Step + time.Duration(g.r.IntN(43)-40)*24*time.Hour)
+	days := g.r.IntN(43) - 40
+	g.late = days < -4 // see Generator.late
+	at := g.cfg.Start.Add(time.Duration(g.n)*g.cfg.Step + time.Duration(days)*24*time.Hour)
 	return fmt.Sprintf(`{"event_id":%q,"type":%q,"sku":%q,"occurred_at":%q`, g.id(s, "e"), typ, s.name, at.UTC().Format(time.RFC3339))
 }
 

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stockledger/stockledger/ledger"
 	"github.com/stockledger/stockledger/ledger/store"
@@ -245,11 +246,23 @@ func diffPartition(l, r *ledger.Partition) []string {
 	if l.PolicySeq != r.PolicySeq {
 		out = append(out, fmt.Sprintf("policy events applied: live %d, replay %d", l.PolicySeq, r.PolicySeq))
 	}
+	if l.HasClock != r.HasClock || l.Clock != r.Clock {
+		out = append(out, fmt.Sprintf("clock: live %s, replay %s", describeClock(l), describeClock(r)))
+	}
 	if len(out) == 0 {
 		out = append(out, "partition state bytes differ (remembered policy event ids)")
 	}
 	slices.Sort(out)
 	return out
+}
+
+// describeClock renders a partition's clock (part 2: the largest
+// occurred_at of its clock events).
+func describeClock(p *ledger.Partition) string {
+	if !p.HasClock {
+		return "none"
+	}
+	return time.UnixMicro(p.Clock).UTC().Format(time.RFC3339Nano)
 }
 
 // DescribePolicy renders a channel policy in words.

@@ -41,9 +41,11 @@ type HistoryRow struct {
 	Locations  []LocationRow         // the locations the SKU has, by code
 	Channels   []ledger.ChannelValue // each channel's available, by channel
 	// What it caused: updates (before the processor coalesces a batch's
-	// changes) and alerts.
-	Updates []ledger.Update
-	Alerts  []ledger.Alert
+	// changes), alerts and hold results (a clock event's expiries among
+	// them).
+	Updates     []ledger.Update
+	Alerts      []ledger.Alert
+	HoldResults []ledger.HoldResult
 }
 
 // HistoryOptions selects a SKU's history.
@@ -63,9 +65,10 @@ type HistoryResult struct {
 }
 
 // History folds the partition that holds opts.SKU (and only it), keeping
-// the channel policies and that one SKU, and returns a row for every event
-// of the SKU in topic order: applied, duplicate or refused, and each
-// channel_policy that reached it. A record is the SKU's when the event
+// the channel policies, the clock and that one SKU, and returns a row for
+// every event of the SKU in topic order: applied, duplicate or refused,
+// each channel_policy that reached it, and each clock event that changed it
+// (expired its holds), at the clock's offset. A record is the SKU's when the event
 // names it, or, when the sku cannot be read from it, when its key does.
 func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResult, error) {
 	if err := cfg.Validate(); err != nil {
@@ -101,9 +104,9 @@ func History(ctx context.Context, cfg Config, opts HistoryOptions) (*HistoryResu
 	return &HistoryResult{Partition: part, Next: next[part], Rows: h.rows}, nil
 }
 
-// historyFold folds one partition's policies and one SKU. Other SKUs'
-// events are decoded only to be skipped: nothing but channel policies
-// reaches a SKU from outside it.
+// historyFold folds one partition's policies, clock and one SKU. Other
+// SKUs' events are decoded only to be skipped: nothing but channel
+// policies and clock events reaches a SKU from outside it.
 type historyFold struct {
 	opts HistoryOptions
 	rf   *processors.RecordFold // in memory: the partition's policies and the one SKU
@@ -122,8 +125,11 @@ func (h *historyFold) fold(recs []*kgo.Record) error {
 	return nil
 }
 
-// one folds r when it is a channel_policy or an event of the SKU (so the
-// fold holds no other SKU), and makes it a row when it concerns the SKU.
+// one folds r when it is a channel_policy, a clock or an event of the SKU
+// (so the fold holds no other SKU, and its expiry index only the SKU's
+// holds), and makes it a row when it concerns the SKU: a clock does when
+// it changed the SKU (the spec: a clock that changes nothing of a SKU does
+// not touch it).
 func (h *historyFold) one(r *kgo.Record) error {
 	h.fx.Reset()
 	reason, detail, err := h.rf.DecodeRecord(r.Value)
@@ -137,14 +143,24 @@ func (h *historyFold) one(r *kgo.Record) error {
 		}
 		return nil
 	}
-	if ev.Type != ledger.TypeChannelPolicy && !h.mine(r, ev) {
+	if !ev.Type.Broadcast() && !h.mine(r, ev) {
 		return nil
 	}
+	before := h.rf.State(h.opts.SKU).Version
 	res, err := h.rf.ApplyRecord(r.Key, false, &h.fx)
 	if err != nil {
 		return err
 	}
-	if ev.Type != ledger.TypeChannelPolicy || (res.Outcome == ledger.Applied && h.rf.State(h.opts.SKU).Known()) {
+	switch ev.Type {
+	case ledger.TypeChannelPolicy:
+		if res.Outcome == ledger.Applied && h.rf.State(h.opts.SKU).Known() {
+			h.row(r, res)
+		}
+	case ledger.TypeClock:
+		if h.rf.State(h.opts.SKU).Version != before {
+			h.row(r, res)
+		}
+	default:
 		h.row(r, res)
 	}
 	return nil
@@ -155,7 +171,7 @@ func (h *historyFold) mine(r *kgo.Record, ev *ledger.Event) bool {
 	if ev.Has&ledger.FieldSKU != 0 {
 		return ev.SKU == h.opts.SKU
 	}
-	return ev.Type != ledger.TypeChannelPolicy && string(r.Key) == h.opts.SKU
+	return !ev.Type.Broadcast() && string(r.Key) == h.opts.SKU
 }
 
 // row records the event just folded and the SKU after it.
@@ -171,6 +187,8 @@ func (h *historyFold) row(r *kgo.Record, res ledger.Result) {
 		Channels: append([]ledger.ChannelValue(nil), s.Published...),
 		Updates:  append([]ledger.Update(nil), h.fx.Updates...),
 		Alerts:   append([]ledger.Alert(nil), h.fx.Alerts...),
+
+		HoldResults: append([]ledger.HoldResult(nil), h.fx.HoldResults...),
 	}
 	row.Event = h.rf.Ev
 	row.Event.SafetyStock = append([]ledger.LocQty(nil), h.rf.Ev.SafetyStock...)

@@ -111,7 +111,7 @@ func (c *Cluster) Close() {
 // WireEvent is one event as it goes on the events topic.
 type WireEvent struct {
 	SKU    string // record key (best effort for unparseable lines)
-	Policy bool   // goes to every partition
+	Policy bool   // goes to every partition: a channel_policy or a clock event
 	Raw    bool   // not Avro: the line's own bytes, which no decoder reads
 	Value  []byte
 }
@@ -131,7 +131,7 @@ func Wire(lines [][]byte) ([]WireEvent, error) {
 			out = append(out, WireEvent{SKU: loose.SKU + "?", Raw: true, Value: line})
 			continue
 		}
-		out = append(out, WireEvent{SKU: ev.SKU, Policy: ev.Type == ledger.TypeChannelPolicy, Value: v})
+		out = append(out, WireEvent{SKU: ev.SKU, Policy: ev.Type.Broadcast(), Value: v})
 	}
 	return out, nil
 }
@@ -152,10 +152,13 @@ func encode(line []byte) (*ledger.Event, []byte, bool) {
 
 // Expected is what the spec says a stream produces.
 type Expected struct {
-	Model  *specmodel.Model
-	Final  map[string]int64 // channel/sku -> available
-	Alerts map[string]int   // keys.Alert -> count
-	Dead   map[string]int   // event_id|reason -> count
+	Model *specmodel.Model
+	// Final: update key (UpdateKey: channel/sku, channel/sku/listing_sku)
+	// -> the last available published.
+	Final  map[string]int64
+	Alerts map[string]int // keys.Alert -> count
+	Holds  map[string]int // keys.HoldResult -> count
+	Dead   map[string]int // event_id|reason -> count
 }
 
 // Expect folds lines through the independent model. Lines that do not
@@ -172,9 +175,12 @@ func Expect(lines [][]byte) *Expected {
 // ExpectModel is Expect of a model its caller has folded (records with
 // their placement, say).
 func ExpectModel(m *specmodel.Model) *Expected {
-	e := &Expected{Model: m, Final: m.Final(), Alerts: map[string]int{}, Dead: map[string]int{}}
+	e := &Expected{Model: m, Final: modelFinal(m), Alerts: map[string]int{}, Holds: map[string]int{}, Dead: map[string]int{}}
 	for _, a := range m.Alerts() {
 		e.Alerts[keys.ModelAlert(&a)]++
+	}
+	for _, h := range m.HoldResults() {
+		e.Holds[keys.ModelHoldResult(&h)]++
 	}
 	for _, d := range m.DeadLetters() {
 		if _, _, ok := encode(d.Line); !ok {
@@ -196,26 +202,30 @@ func ExpectModel(m *specmodel.Model) *Expected {
 
 // Outputs is what a processor published.
 type Outputs struct {
-	Final        map[string]int64  // channel/sku -> last available
-	FinalVersion map[string]uint64 // channel/sku -> last version
+	Final        map[string]int64  // update key (UpdateKey) -> last available
+	FinalVersion map[string]uint64 // update key -> last version
 	Alerts       map[string]int
+	Holds        map[string]int // keys.HoldResult -> count
 	Dead         map[string]int
 	Updates      int
 	// Repeated counts updates published more than once (same key and version).
 	Repeated int
 	seen     map[string]struct{}
-	// VersionsShrank lists keys whose versions went down (never allowed).
+	// VersionsShrank lists keys (updates' and hold results') whose
+	// versions went down (never allowed without crashes).
 	VersionsShrank []string
+	holdVersion    map[string]uint64 // sku/hold_id -> last version
 }
 
 // NewOutputs returns empty outputs.
 func NewOutputs() *Outputs {
-	return &Outputs{Final: map[string]int64{}, FinalVersion: map[string]uint64{}, Alerts: map[string]int{}, Dead: map[string]int{}, seen: map[string]struct{}{}}
+	return &Outputs{Final: map[string]int64{}, FinalVersion: map[string]uint64{}, Alerts: map[string]int{}, Holds: map[string]int{},
+		Dead: map[string]int{}, seen: map[string]struct{}{}, holdVersion: map[string]uint64{}}
 }
 
 // AddUpdate records one update.
 func (o *Outputs) AddUpdate(u *ledger.Update) {
-	k := u.Channel + "/" + u.SKU
+	k := UpdateKey(u.Channel, u.SKU, u.ListingSKU)
 	kv := k + "@" + fmt.Sprint(u.Version)
 	if _, ok := o.seen[kv]; ok {
 		o.Repeated++
@@ -235,8 +245,8 @@ func ReadOutputs(ctx context.Context, brokers []string, reg *schemas.Registry, o
 	return ReadTopics(ctx, brokers, processors.DefaultTopics(), reg, opts...)
 }
 
-// ReadTopics reads the updates, alerts and dead-letter topics of t to their
-// current ends.
+// ReadTopics reads the updates, alerts, hold-results and dead-letter topics
+// of t to their current ends.
 func ReadTopics(ctx context.Context, brokers []string, t processors.Topics, reg *schemas.Registry, opts ...kgo.Opt) (*Outputs, error) {
 	o := NewOutputs()
 	tail := processors.TailOptions{FromBeginning: true, ExitAtEnd: true}
@@ -260,6 +270,9 @@ func ReadTopics(ctx context.Context, brokers []string, t processors.Topics, reg 
 		return nil
 	}, opts...)
 	if err != nil {
+		return nil, err
+	}
+	if err := readHoldResults(ctx, brokers, t.HoldResults, reg, o, opts...); err != nil {
 		return nil, err
 	}
 	err = processors.Tail(ctx, brokers, t.DeadLetters, tail, func(r *kgo.Record) error {
@@ -306,6 +319,7 @@ func Compare(exp *Expected, got *Outputs, repeats bool) []string {
 		}
 	}
 	cmp("alert", exp.Alerts, got.Alerts)
+	cmp("hold result", exp.Holds, got.Holds)
 	cmp("dead letter", exp.Dead, got.Dead)
 	// After a crash, the outputs of the last batch can be published again
 	// (a crash between Kafka's ack and the synced published mark), so an
@@ -320,7 +334,8 @@ func Compare(exp *Expected, got *Outputs, repeats bool) []string {
 	return diffs
 }
 
-// CompareSKUs compares the ledger's state of every SKU with the model's.
+// CompareSKUs compares the ledger's state of every SKU with the model's:
+// version, unassigned, locations, and part 2's state (DiffPart2).
 func CompareSKUs(exp *Expected, get func(sku string) (ledger.SKU, bool, error)) []string {
 	var diffs []string
 	for _, name := range exp.Model.SKUs() {
@@ -342,6 +357,9 @@ func CompareSKUs(exp *Expected, get func(sku string) (ledger.SKU, bool, error)) 
 			if wl := w.Locations[l.Code]; got != wl {
 				diffs = append(diffs, fmt.Sprintf("%s@%s: %+v, model %+v", name, l.Code, got, wl))
 			}
+		}
+		if d := DiffPart2(&s, &w); d != "" {
+			diffs = append(diffs, fmt.Sprintf("%s: %s", name, d))
 		}
 		if len(diffs) > 30 {
 			break
