@@ -55,10 +55,6 @@ type partBatch struct {
 	mark int64
 	// held: the outputs wait for a later batch (partition.holding).
 	held bool
-	// refolded: the batch's outputs include records whose outputs may have
-	// been published before a crash: a hold's results are cut to its last,
-	// as updates always are, so no hold's version goes back on the topic.
-	refolded bool
 	// persisted: the batch carries the partition's states and next offset
 	// for the store and the changelog (foldBatch).
 	persisted bool
@@ -125,7 +121,7 @@ type outputs struct {
 }
 
 // encode appends pt's outputs of the batch just folded to pb: alerts, hold
-// results (each hold's last, after a refold), dead letters, the listing bindings (the last per key), and one
+// results, dead letters, the listing bindings (the last per key), and one
 // update per channel/sku and per channel/sku/listing_sku (coalesce).
 func (o outputs) encode(pt *partition, pb *partBatch) {
 	if pb.held {
@@ -134,9 +130,6 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 	ups := pt.coalesce()
 	lbs := lastPerKey(pt.listings)
 	hrs := pt.fx.HoldResults
-	if pb.refolded {
-		hrs = lastHoldResults(hrs)
-	}
 	n := len(pt.fx.Alerts) + len(pt.deads) + len(ups) + len(hrs) + len(lbs)
 	recs := make([]kgo.Record, n) // one allocation for the batch's records
 	pb.out, pb.outTS = make([]*kgo.Record, 0, n), make([]time.Time, 0, n)
@@ -180,21 +173,6 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 // (channel/listing_sku/sku), in order: a batch publishes each key once,
 // with its last value, as it does updates. A batch folded again after a
 // crash then cannot put an earlier binding of a key after a later one.
-func lastHoldResults(hrs []ledger.HoldResult) []ledger.HoldResult {
-	type key struct{ sku, hold string }
-	last := make(map[key]int, len(hrs))
-	for i := range hrs {
-		last[key{hrs[i].SKU, hrs[i].HoldID}] = i
-	}
-	out := make([]ledger.HoldResult, 0, len(last))
-	for i := range hrs {
-		if last[key{hrs[i].SKU, hrs[i].HoldID}] == i {
-			out = append(out, hrs[i])
-		}
-	}
-	return out
-}
-
 func lastPerKey(lbs []schemas.ListingBinding) []schemas.ListingBinding {
 	if len(lbs) < 2 {
 		return lbs

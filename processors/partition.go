@@ -129,7 +129,6 @@ func (pt *partition) foldBatch(records []*kgo.Record, seq uint64, persist bool) 
 	// later value than this batch ends with: the outputs wait for the
 	// batch that reaches the produced mark, and nothing is persisted
 	// before they are published.
-	pb.refolded = pt.holding || (len(records) > 0 && records[0].Offset < pt.produced)
 	if pt.holding = pt.next < pt.produced; pt.holding {
 		pb.held, pb.mark = true, pt.published
 		return pb, nil
