@@ -2,12 +2,14 @@
 """Rebuild one SKU's history from stockledger's Kafka topics, in Python.
 
 Reads, with confluent-kafka, the SKU's partition of the events topic, the
-dead letters of that SKU, and the channel stock updates of the SKU; decodes
-every message (Avro single-object encoding) with fastavro and the schemas in
-the repository's schemas/ directory; and prints one row per event of the
-SKU: what the ledger did with it (applied, duplicate, refused and why), the
-SKU's version and quantities per location after it, and each channel's
-available as the updates topic published it.
+dead letters of that SKU, the channel stock updates of the SKU and the
+results of its holds; decodes every message (Avro single-object encoding)
+with fastavro and the schemas in the repository's schemas/ directory; and
+prints one row per event of the SKU: what the ledger did with it (applied,
+duplicate, refused and why), the SKU's version and quantities per location
+after it, each channel's available as the updates topic published it, and
+the hold results it caused. A clock event is a row of the SKU when it
+expired some of the SKU's holds.
 
     python sku_history.py --brokers 127.0.0.1:9092 TEE-RED-M
     python sku_history.py --brokers 127.0.0.1:9092 --format jsonl TEE-RED-M
@@ -27,10 +29,28 @@ How it works, and what it assumes (README.md says more):
   event_id was already applied to the SKU is a duplicate (the ledger forgets
   ids after 7 days of event time; this script never does). The quantities
   then follow the spec's table of effects for the applied events.
+- An event of the SKU whose record key is not the SKU is refused
+  (wrong_partition) even when its dead letter, keyed by that key, is in a
+  dead-letter partition not read here.
 - Channel values are not recomputed: each row carries the values the
   updates topic holds for that version and carries them forward. The
   processor coalesces several changes of one channel inside a batch into the
   last, so a row inside a batch may show a value published a little later.
+- Holds are not decided here. Whether a hold is granted, and how many units,
+  depends on its channel's available-to-sell just before it (channel and
+  per-SKU policies, every location, the unassigned units of overlapping
+  channels): this script takes the ledger's decision from the hold's result
+  on the hold-results topic (keyed sku/hold_id, matched to the hold event by
+  cause_event_id and version). Granted units are reserved at the hold's
+  location, or are unassigned units of its channel (the SKU's unassigned is
+  the sum over channels); hold_released, an order naming the open hold
+  (converted) and expiry release them. Which holds a clock event expired
+  also comes from the hold results (those whose cause is the clock); the
+  clock's row is at its offset in the SKU's partition. Hold results are
+  published one per change, but after a crash a batch refolded by the
+  processor publishes only each hold's last; a hold whose decision is then
+  missing is taken as granting nothing (with a warning), so rows up to the
+  hold's close may be off.
 """
 
 import argparse
@@ -55,7 +75,7 @@ def load_schemas(schema_dir):
     """Returns {fingerprint hex (wire order): (name, parsed schema)}."""
     out = {}
     files = glob.glob(os.path.join(schema_dir, "events", "*.avsc"))
-    files += [os.path.join(schema_dir, f) for f in ("channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc")]
+    files += [os.path.join(schema_dir, f) for f in ("channel_stock_update.avsc", "alert.avsc", "dead_letter.avsc", "hold_result.avsc")]
     for path in files:
         with open(path) as f:
             parsed = fastavro.parse_schema(json.load(f), named_schemas={})
@@ -183,31 +203,54 @@ class Reader:
 
 class SKU:
     """One SKU's quantities, following the spec's table of effects for the
-    events the ledger applied (refusals come from the dead letters)."""
+    events the ledger applied (refusals come from the dead letters). What a
+    hold was granted comes from its result on the hold-results topic."""
 
     def __init__(self):
         self.version = 0
-        self.unassigned = 0
+        self.unassigned = {}  # channel -> units reserved without a location
         self.loc = {}  # location -> {on_hand, reserved, unavailable, incoming}
         self.named = set()  # the locations the SKU has
         self.safety = {}
         self.pos, self.orders, self.transfers = {}, {}, {}
+        self.holds = {}  # hold_id -> {channel, location, granted}; open while granted > 0
 
     def at(self, code, name=True):
         if name:
             self.named.add(code)
         return self.loc.setdefault(code, {"on_hand": 0, "reserved": 0, "unavailable": 0, "incoming": 0})
 
+    def reserve(self, channel, location, qty):
+        """reserved(location) += qty, or unassigned(channel) += qty without a
+        location (a negative qty releases)."""
+        if location is None:
+            self.unassigned[channel] = self.unassigned.get(channel, 0) + qty
+        else:
+            self.at(location)["reserved"] += qty
+
     def release(self, order_id, qty):
         o = self.orders[order_id]
         r = o["open"] if qty is None else min(qty, o["open"])
         o["open"] -= r
-        if o["location"] is None:
-            self.unassigned -= r
-        else:
-            self.at(o["location"])["reserved"] -= r
+        self.reserve(o["channel"], o["location"], -r)
 
-    def apply(self, t, e):
+    def close_hold(self, hold_id):
+        """Releases what an open hold reserves and closes it (released,
+        converted or expired); a closed or unknown hold releases nothing."""
+        h = self.holds.get(hold_id)
+        if h and h["granted"] > 0:
+            self.reserve(h["channel"], h["location"], -h["granted"])
+            h["granted"] = 0
+
+    def expire(self, results):
+        """A clock event that expired holds of the SKU (its hold results)."""
+        self.version += 1
+        for r in results:
+            self.close_hold(r["hold_id"])
+
+    def apply(self, t, e, decision=None):
+        """Applies event e of type t; decision is a hold's result (None when
+        the topic has none: nothing granted is assumed)."""
         self.version += 1
         if t == "purchase_order":
             self.at(e["location"])["incoming"] += e["qty"]
@@ -224,11 +267,10 @@ class SKU:
             self.at(line["location"])["incoming"] -= line["expected"]
             line["expected"], line["closed"] = 0, True
         elif t == "order":
-            if e.get("location") is None:
-                self.unassigned += e["qty"]
-            else:
-                self.at(e["location"])["reserved"] += e["qty"]
-            self.orders[e["order_id"]] = {"location": e.get("location"), "open": e["qty"]}
+            if e.get("hold_id") is not None:
+                self.close_hold(e["hold_id"])  # converted: the order takes its place
+            self.reserve(e["channel"], e.get("location"), e["qty"])
+            self.orders[e["order_id"]] = {"channel": e["channel"], "location": e.get("location"), "open": e["qty"]}
         elif t == "order_cancelled":
             self.release(e["order_id"], e.get("qty"))
         elif t == "shipment":
@@ -259,8 +301,26 @@ class SKU:
             l["on_hand"] += e["qty"]
             l["incoming"] -= got
             tr["expected"] -= got
+        elif t == "transfer_closed":
+            tr = self.transfers[e["transfer_id"]]
+            self.at(tr["to"])["incoming"] -= tr["expected"]
+            tr["expected"] = 0  # a later transfer_in adds on hand, expecting nothing
         elif t == "sku_policy":
-            self.safety = dict(e["safety_stock"])
+            self.safety = dict(e["safety_stock"])  # reorder_point, lead_time_days: alerts only
+        elif t == "hold":
+            # Granted units as the ledger decided them (see the module's
+            # docstring); a refused hold reserves nothing and names no location.
+            granted = decision["granted"] if decision else 0
+            self.holds[e["hold_id"]] = {"channel": e["channel"], "location": e.get("location"), "granted": granted}
+            if granted > 0:
+                self.reserve(e["channel"], e.get("location"), granted)
+        elif t == "hold_released":
+            self.close_hold(e["hold_id"])
+        # listing, sku_channel_policy: the version only (channel values come
+        # from the updates topic).
+
+    def total_unassigned(self):
+        return sum(self.unassigned.values())
 
     def locations(self):
         out = {}
@@ -272,26 +332,36 @@ class SKU:
         return out
 
 
+OVERRIDE_FIELDS = ("exclude", "locations", "buffer", "share_pct", "max_qty", "end_at")
+
+
 def history(brokers, prefix, sku, schemas):
     events_topic, updates_topic, dead_topic = prefix + ".events", prefix + ".updates", prefix + ".dead-letters"
+    holds_topic = prefix + ".hold-results"
     reader = Reader(brokers)
     try:
         n = reader.partitions(events_topic)
         part = partition_of(sku, n)
 
-        # 1. The SKU's events, and the channel policies of its partition.
+        # 1. The SKU's events, and the channel policies and clocks of its
+        # partition.
         records = []
-        channels = set()
+        channels, hold_ids = set(), set()
         for msg in reader.read(events_topic, [part]):
             name, ev, exact = decode_event(schemas, msg.value())
-            if name == "channel_policy":
-                channels.add(ev["channel"])
-                records.append((msg.offset(), name, ev))
+            if name in ("channel_policy", "clock"):
+                if name == "channel_policy":
+                    channels.add(ev["channel"])
+                records.append((msg.offset(), msg.key(), name, ev))
             elif exact and ev is not None:
                 if ev.get("sku") == sku:
-                    records.append((msg.offset(), name, ev))
+                    records.append((msg.offset(), msg.key(), name, ev))
+                    if name == "sku_channel_policy":
+                        channels.add(ev["channel"])  # an override gives the SKU its channel
+                    elif name == "hold":
+                        hold_ids.add(ev["hold_id"])
             elif msg.key() == sku.encode():  # not decoded, or not exactly: its key says
-                records.append((msg.offset(), name, ev))
+                records.append((msg.offset(), msg.key(), name, ev))
 
         # 2. Dead letters of the SKU's events (keyed as the events were).
         refused = {}
@@ -301,61 +371,107 @@ def history(brokers, prefix, sku, schemas):
             if d and d["topic"] == events_topic and d["partition"] == part:
                 refused[d["offset"]] = d["reason"]
 
-        # 3. Updates of the SKU on each channel (keyed channel/sku).
+        # 3. Updates of the SKU on each channel (keyed channel/sku; a
+        # listing's, keyed channel/sku/listing_sku, are not read).
         un = reader.partitions(updates_topic)
         updates = {}  # (cause_event_id, version) -> [update]
         parts = sorted({partition_of(c + "/" + sku, un) for c in channels})
         for msg in reader.read(updates_topic, parts):
             _, u = decode(schemas, msg.value())
-            if u and u["sku"] == sku:
+            if u and u["sku"] == sku and u.get("listing_sku") is None:
                 updates.setdefault((u["cause_event_id"], u["version"]), []).append(u)
+
+        # 4. The results of the SKU's holds (keyed sku/hold_id): each hold's
+        # decision, and what closed it (a release, an order, a clock).
+        hn = reader.partitions(holds_topic) if hold_ids else 0
+        hold_results = {}  # (cause_event_id, version) -> [hold result]
+        parts = sorted({partition_of(sku + "/" + h, hn) for h in hold_ids})
+        for msg in reader.read(holds_topic, parts):
+            _, h = decode(schemas, msg.value())
+            if h and h["sku"] == sku and h["hold_id"] in hold_ids:
+                hold_results.setdefault((h["cause_event_id"], h["version"]), []).append(h)
+        for rs in hold_results.values():
+            rs.sort(key=lambda h: (h["expires_at"], h["hold_id"]))  # a clock expires them in this order
     finally:
         reader.close()
 
-    # 4. Fold.
+    # 5. Fold.
     state, applied_ids, policy_ids, shown = SKU(), set(), set(), {}
+    policy_channels = set()  # channels with an applied channel_policy so far
     rows = []
-    for offset, name, ev in records:
+    for offset, key, name, ev in records:
         row = {"partition": part, "offset": offset, "event_id": ev and ev["event_id"], "type": name}
+        results = []
         if name == "channel_policy":
             if offset in refused or ev["event_id"] in policy_ids:
                 continue
             policy_ids.add(ev["event_id"])
+            policy_channels.add(ev["channel"])
             if state.version == 0:
                 continue  # it reaches only SKUs the ledger already knows
             state.version += 1
             row["outcome"] = "applied"
+        elif name == "clock":
+            # A clock is the SKU's row when it expired some of its holds:
+            # the SKU's hold results name it as their cause, at the next version.
+            results = hold_results.get((ev["event_id"], state.version + 1), [])
+            if not results:
+                continue
+            state.expire(results)
+            row["outcome"] = "applied"
         elif offset in refused:
             row["outcome"], row["reason"] = "refused", refused[offset]
+        elif ev is not None and key != sku.encode():
+            row["outcome"], row["reason"] = "refused", "wrong_partition"  # its dead letter is keyed by that key
         elif ev["event_id"] in applied_ids:
             row["outcome"] = "duplicate"
         else:
             applied_ids.add(ev["event_id"])
-            state.apply(name, ev)
+            results = hold_results.get((ev["event_id"], state.version + 1), [])
+            decision = None
+            if name == "hold":  # what the ledger granted: the hold's result
+                decision = next((h for h in results if h["hold_id"] == ev["hold_id"]), None)
+                if decision is None:
+                    print(f"warning: {holds_topic} has no decision of hold {ev['hold_id']} (event {ev['event_id']}):"
+                          " taken as granting nothing", file=sys.stderr)
+            state.apply(name, ev, decision)
             row["outcome"] = "applied"
         row["version"] = state.version
         row["occurred_at"] = ev["occurred_at"].isoformat() if ev else None
-        row["unassigned"] = state.unassigned
+        row["unassigned"] = state.total_unassigned()
         row["locations"] = state.locations()
         got = updates.get((row["event_id"], state.version), []) if row["outcome"] == "applied" else []
         for u in got:
             shown[u["channel"]] = u["available"]
+        if (name == "sku_channel_policy" and row["outcome"] == "applied" and ev["channel"] not in policy_channels
+                and all(ev.get(f) is None for f in OVERRIDE_FIELDS)):
+            shown.pop(ev["channel"], None)  # override removed: its 0 went out once, the channel is no longer the SKU's
         row["updates"] = [{"channel": u["channel"], "available": u["available"], "previous": u["previous"], "version": u["version"]} for u in got]
         row["channels"] = dict(sorted(shown.items()))
+        row["hold_results"] = [hold_json(h) for h in results]
         rows.append(row)
     return rows
 
 
+def hold_json(h):
+    """A hold result as JSON: its record, times in RFC 3339."""
+    out = dict(h)
+    out["expires_at"] = h["expires_at"].isoformat()
+    out["occurred_at"] = h["occurred_at"].isoformat()
+    return out
+
+
 def print_table(rows, out):
-    out.write("# location cells: on_hand/reserved/unavailable/incoming/safety_stock=available\n")
+    out.write("# location cells: on_hand/reserved/unavailable/incoming/safety_stock=available; hold results: granted/requested\n")
     for r in rows:
         locs = " ".join(
             f"{c}:{q['on_hand']}/{q['reserved']}/{q['unavailable']}/{q['incoming']}/{q['safety_stock']}={q['available']}"
             for c, q in r["locations"].items())
         chans = " ".join(f"{c}={v}" for c, v in r["channels"].items())
         outcome = r["outcome"] + (" " + r["reason"] if r.get("reason") else "")
+        holds = "".join(f" | hold {h['hold_id']} {h['status']} {h['granted']}/{h['requested']}" for h in r["hold_results"])
         out.write(f"{r['offset']:>8} {r['type'] or '?':<22} {r['event_id'] or '-':<28} {outcome:<28} v{r['version']:<5} "
-                  f"unassigned={r['unassigned']} {locs} | {chans}\n")
+                  f"unassigned={r['unassigned']} {locs} | {chans}{holds}\n")
 
 
 def main():
