@@ -47,10 +47,10 @@ How it works, and what it assumes (README.md says more):
   (converted) and expiry release them. Which holds a clock event expired
   also comes from the hold results (those whose cause is the clock); the
   clock's row is at its offset in the SKU's partition. Hold results are
-  published one per change, but after a crash a batch refolded by the
-  processor publishes only each hold's last; a hold whose decision is then
-  missing is taken as granting nothing (with a warning), so rows up to the
-  hold's close may be off.
+  published one per change (again after a crash: repeats carry the same
+  cause and version, so they group with the first); a hold whose decision
+  is missing anyway (a topic compacted since) is taken as granting nothing
+  (with a warning), so rows up to the hold's close may be off.
 """
 
 import argparse
