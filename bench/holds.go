@@ -180,7 +180,8 @@ func (c HoldsConfig) offerRates(ctx context.Context, env *Env, ip *inproc, top p
 		res.Holds = append(res.Holds, hp)
 		env.Log.Info("holds", "rate", name, "processed", int(hp.ProcessedPerSec), "p50_ms", hp.Latency.P50,
 			"p99_ms", hp.Latency.P99, "p999_ms", hp.Latency.P999, "granted", hp.Granted, "refused", hp.Refused,
-			"errors", hp.Errors, "send_lag_p99_ms", hp.SendLag.P99, "tail_ms_to_event_fold_to_answer", hp.Stages.TailMeans)
+			"errors", hp.Errors, "send_lag_p99_ms", hp.SendLag.P99, "tail_ms_to_event_fold_to_answer", hp.Stages.TailMeans,
+			"others_cores", round(hp.OthersCores, 2))
 	}
 	return nil
 }
@@ -193,13 +194,16 @@ func (c HoldsConfig) measure(ctx context.Context, env *Env, ip *inproc, top proc
 	if err != nil {
 		return HoldPhase{}, err
 	}
-	batches, cpu0 := ip.batches(), cpuSelf()
+	batches, cpu0, all0 := ip.batches(), cpuSelf(), cpuMachine()
 	t, err := offerHolds(ctx, cl, url, bodies, float64(rate), c.Clients)
 	if err != nil {
 		return HoldPhase{}, err
 	}
 	hp := t.phase(loadName(rate), float64(rate))
 	hp.CPUSeconds, hp.Batches = (cpuSelf() - cpu0).Seconds(), ip.batches()-batches
+	if t.took > 0 {
+		hp.OthersCores = max(0, (cpuMachine()-all0).Seconds()-hp.CPUSeconds) / t.took.Seconds()
+	}
 	if hp.Batches > 0 {
 		hp.BatchMillis = t.took.Seconds() * 1000 / float64(hp.Batches)
 	}

@@ -167,6 +167,10 @@ type HoldPhase struct {
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	Batches     int64   `json:"batches"`
 	BatchMillis float64 `json:"batch_ms"`
+	// OthersCores is the CPU every other process on the machine used
+	// over the phase, in cores: the machine is shared, and a tail taken
+	// while others compiled says so.
+	OthersCores float64 `json:"others_cores"`
 }
 
 // ChildFigures are a child process's own figures.

@@ -73,6 +73,7 @@ func figures(r *Result) []figure {
 		add("holds @ "+h.Name+": errors (neither 201 nor 409)", "", float64(h.Errors))
 		add("holds @ "+h.Name+": p99 send lag of the generator", "ms", h.SendLag.P99)
 		add("holds @ "+h.Name+": time per batch", "ms", h.BatchMillis)
+		add("holds @ "+h.Name+": CPU of other processes (the machine is shared)", "cores", h.OthersCores)
 		if st := h.Stages; st != nil {
 			add("holds @ "+h.Name+": p99 due → event record (queue, HTTP, handler)", "ms", st.ToEvent.P99)
 			add("holds @ "+h.Name+": p99 event → result record (produce, fetch, fold)", "ms", st.Fold.P99)
