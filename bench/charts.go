@@ -43,7 +43,8 @@ func writeCharts(base string, rep *Report) error {
 			}
 			lat = append(lat, p)
 		}
-		if len(r.Holds) > 0 {
+		// The holds chart shows the run of the median p99 at the first rate.
+		if r := medianBy(rep.Results, w, holdsP99); r != nil && len(r.Holds) > 0 {
 			p, err := holdsPlot(r)
 			if err != nil {
 				return err
@@ -352,6 +353,13 @@ func latencyPlot(r *Result) (*plot.Plot, error) {
 	p.Legend.YOffs = vg.Millimeter * 2
 	p.X.Min, p.X.Max = 1, 99.99
 	return p, nil
+}
+
+func holdsP99(r *Result) float64 {
+	if len(r.Holds) == 0 {
+		return 0
+	}
+	return r.Holds[0].Latency.P99
 }
 
 // holdsPlot is the holds workload's round trip by percentile per rate.
