@@ -43,6 +43,14 @@ func writeCharts(base string, rep *Report) error {
 			}
 			lat = append(lat, p)
 		}
+		// The holds chart shows the run of the median p99 at the first rate.
+		if r := medianBy(rep.Results, w, holdsP99); r != nil && len(r.Holds) > 0 {
+			p, err := holdsPlot(r)
+			if err != nil {
+				return err
+			}
+			lat = append(lat, p)
+		}
 		// The recovery chart shows the run of the median recovery.
 		if r := medianBy(rep.Results, w, recoverySeconds); r != nil && r.Recovery != nil {
 			p, err := recoveryPlot(r)
@@ -336,6 +344,51 @@ func latencyPlot(r *Result) (*plot.Plot, error) {
 			p.Legend.Add(fmt.Sprintf("%s offered (%s processed/s), %s: p99 %s ms", ph.Name, fmtNum(ph.ProcessedPerSec), d.what, fmtNum(d.pc.P99)), l)
 		}
 		if t, ok := latencyTarget(r, ph.OfferedPerSec); ok {
+			if err := p99Target(p, t, plotutil.DarkColors[i%len(plotutil.DarkColors)]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.YOffs = vg.Millimeter * 2
+	p.X.Min, p.X.Max = 1, 99.99
+	return p, nil
+}
+
+func holdsP99(r *Result) float64 {
+	if len(r.Holds) == 0 {
+		return 0
+	}
+	return r.Holds[0].Latency.P99
+}
+
+// holdsPlot is the holds workload's round trip by percentile per rate.
+func holdsPlot(r *Result) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("holds: POST /v1/holds → answer, from the scheduled send, by percentile (run %d)", r.Run)
+	p.X.Label.Text = "percentile (latency on a log scale)"
+	p.Y.Label.Text = "ms"
+	p.X.Scale, p.X.Tick.Marker = nines{}, ninesTicks{}
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, msTicks{}
+	p.Add(plotter.NewGrid())
+	for i, h := range r.Holds {
+		var xy plotter.XYs
+		for k, lvl := range cdfLevels {
+			if k < len(h.Latency.CDF) && lvl < 100 {
+				xy = append(xy, plotter.XY{X: lvl, Y: math.Max(h.Latency.CDF[k], 0.05)})
+			}
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.Color, l.Width = plotutil.Color(i), vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s offered (%s answered/s): p99 %s ms", h.Name, fmtNum(h.ProcessedPerSec), fmtNum(h.Latency.P99)), l)
+		if t, ok := holdsTarget(h.OfferedPerSec); ok {
 			if err := p99Target(p, t, plotutil.DarkColors[i%len(plotutil.DarkColors)]); err != nil {
 				return nil, err
 			}

@@ -14,8 +14,12 @@
 // raw consumer (the ceiling, same client settings) and once with an
 // in-process processors.Processor on a fresh Pebble store, then offer
 // events at fixed rates and match each channel update to its cause for
-// latency. The restart and scale workloads run `stockledger run` as a child
-// process, so its memory and CPU are its own. See README.md for the
+// latency. The holds workload pre-fills and folds a catalog of 1M SKUs
+// the same way (no raw read), serves the processor's HTTP API on
+// 127.0.0.1 and offers POST /v1/holds open-loop at fixed rates, timing
+// each hold from its due time to its answer. The restart and scale
+// workloads run `stockledger run` as a child process, so its memory and
+// CPU are its own. See README.md for the
 // figures and how each is taken.
 //
 // The same package holds the fold micro-benchmarks (go test -bench .) and a

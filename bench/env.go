@@ -80,7 +80,10 @@ type Env struct {
 	BinBuilt time.Time
 
 	cpuProfile string // taken during the steady workload's first run, then cleared
-	emb        *processors.Embedded
+	// holdsProfile is taken during the holds workload's first run's
+	// offered rates, then cleared.
+	holdsProfile string
+	emb          *processors.Embedded
 	// streams keeps generated events of workloads that read nothing after
 	// them (replay, scale), so their second and third runs skip generating:
 	// the same config gives the same events anyway.
@@ -176,8 +179,13 @@ func (e *Env) profilePaths() (fold, live string) {
 	if e.cpuProfile == "" {
 		return "", ""
 	}
-	ext := filepath.Ext(e.cpuProfile)
-	return e.cpuProfile, strings.TrimSuffix(e.cpuProfile, ext) + ".live" + ext
+	return e.cpuProfile, withSuffix(e.cpuProfile, ".live")
+}
+
+// withSuffix puts suffix before path's extension: x.prof, .live: x.live.prof.
+func withSuffix(path, suffix string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + suffix + ext
 }
 
 // startProfile starts a CPU profile into path ("" does nothing); the
@@ -237,7 +245,7 @@ func (e *Env) deleteTopics(ctx context.Context, t processors.Topics) {
 		return
 	}
 	defer cl.Close()
-	if _, err := adm.DeleteTopics(ctx, t.Events, t.Updates, t.Alerts, t.DeadLetters, t.Changelog); err != nil {
+	if _, err := adm.DeleteTopics(ctx, t.Events, t.Updates, t.Alerts, t.DeadLetters, t.Changelog, t.HoldResults, t.Listings); err != nil {
 		e.Log.Warn("deleting topics", "prefix", t.Events, "err", err)
 	}
 }

@@ -63,22 +63,24 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 	seed := fs.Uint64("seed", 0, "added to every workload's seed (the same seed gives the same events)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for results")
 	fs.StringVar(&o.label, "label", "", "suffix for the result files' names")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profiles of the steady workload's first run: its fold to this file, its fixed-load phases to NAME.live.EXT")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profiles of the steady workload's first run: its fold to this file, its fixed-load phases to NAME.live.EXT; "+
+		"of the holds workload's first run's offered rates to NAME.holds.EXT")
 	fs.StringVar(&o.bin, "bin", "", "stockledger binary for the restart and scale children (default: go build)")
 	fs.BoolVar(&o.charts, "charts", true, "write PNG charts")
 	fs.StringVar(&o.chartsFrom, "charts-from", "", "only draw the charts of an existing results JSON file (next to it), then exit")
 
 	processorFlags(fs, &cfg.Processor)
 
-	skus := fs.Int("skus", 0, "SKUs of the steady, flash, replay and restart streams (0: the preset's)")
+	skus := fs.Int("skus", 0, "SKUs of the steady, flash, replay, holds and restart streams (0: the preset's)")
 	fs.IntVar(&cfg.Steady.Events, "steady-events", cfg.Steady.Events, "steady: events pre-filled")
 	loads := fs.String("loads", joinInts(cfg.Steady.Loads), "steady: fixed offered loads for latency, events/s, comma-separated")
 	loadSeconds := fs.Float64("load-seconds", cfg.Steady.LoadSeconds, "steady and flash: seconds per offered load")
-	warmup := fs.Float64("warmup-seconds", cfg.Steady.WarmupSeconds, "steady and flash: seconds each load is offered, unmeasured, before it is measured")
+	warmup := fs.Float64("warmup-seconds", cfg.Steady.WarmupSeconds, "steady, flash and holds: seconds each load is offered, unmeasured, before it is measured")
 	peak := fs.Float64("peak-fraction", cfg.Steady.PeakFraction, "steady and flash: the near-peak load, as a fraction of the measured throughput (0: none)")
 	zipf := fs.Float64("zipf", cfg.Steady.Stream.Zipf, "SKU skew of every stream (0: uniform)")
 	part2 := fs.Bool("part2", false, "every stream mixes in part 2's events (holds, listings, overrides, clocks)")
 	flashLoads := fs.String("flash-loads", joinInts(cfg.Flash.Steady.Loads), "flash: fixed offered loads for latency, events/s, comma-separated")
+	holdRates := fs.String("hold-rates", joinInts(cfg.Holds.Rates), "holds: offered POST /v1/holds per second, comma-separated")
 	workloadFlags(fs, cfg)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
@@ -100,7 +102,10 @@ func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
 		return nil, nil, fmt.Errorf("-flash-loads: %w", err)
 	}
 	cfg.Flash.Steady.LoadSeconds, cfg.Flash.Steady.PeakFraction = *loadSeconds, *peak
-	cfg.Steady.WarmupSeconds, cfg.Flash.Steady.WarmupSeconds = *warmup, *warmup
+	cfg.Steady.WarmupSeconds, cfg.Flash.Steady.WarmupSeconds, cfg.Holds.WarmupSeconds = *warmup, *warmup, *warmup
+	if cfg.Holds.Rates, err = parseInts(*holdRates); err != nil {
+		return nil, nil, fmt.Errorf("-hold-rates: %w", err)
+	}
 	cfg.setStreams(*seed, *zipf, *skus, *part2)
 	return cfg, o, cfg.Validate()
 }
@@ -124,10 +129,20 @@ func workloadFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.Restart.LiveRate, "live-rate", cfg.Restart.LiveRate, "restart: live events/s around the kill")
 	fs.DurationVar(&cfg.Restart.SessionTimeout, "session-timeout", cfg.Restart.SessionTimeout, "restart: the child's --session-timeout (stockledger run's default is 45s)")
 	fs.IntVar(&cfg.Scale.SKULocations, "sku-locations", cfg.Scale.SKULocations, "scale: SKU-locations stocked")
+	fs.Float64Var(&cfg.Holds.Seconds, "hold-seconds", cfg.Holds.Seconds, "holds: seconds each rate is measured")
+	fs.IntVar(&cfg.Holds.Clients, "hold-clients", cfg.Holds.Clients, "holds: concurrent requests the generator may have in flight (the server admits as many)")
+	fs.Float64Var(&cfg.Holds.HoldZipf, "hold-zipf", cfg.Holds.HoldZipf, "holds: SKU skew of the holds (0: uniform)")
+	fs.IntVar(&cfg.Holds.Stock, "hold-stock", cfg.Holds.Stock, "holds: units received per SKU before the holds")
 }
 
-// setStreams applies -seed, -zipf, -skus and -part2 to every workload's stream.
+// setStreams applies -seed, -zipf, -skus and -part2 to every workload's
+// stream; the holds workload's catalog takes -seed and -skus only (its
+// skew is -hold-zipf, its events receipts).
 func (cfg *Config) setStreams(seed uint64, zipf float64, skus int, part2 bool) {
+	cfg.Holds.Stream.Seed += seed
+	if skus > 0 {
+		cfg.Holds.Stream.SKUs = skus
+	}
 	for _, s := range []*StreamConfig{&cfg.Steady.Stream, &cfg.Flash.Steady.Stream, &cfg.Replay.Stream, &cfg.Restart.Stream} {
 		s.Seed += seed
 		s.Zipf = zipf
@@ -194,7 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, p := range []struct {
 		what  string
 		lines []string
-	}{{"the steady fold", rep.Profile}, {"the steady fixed-load phases", rep.ProfileLive}} {
+	}{{"the steady fold", rep.Profile}, {"the steady fixed-load phases", rep.ProfileLive},
+		{"the holds workload's offered rates", rep.ProfileHolds}} {
 		if len(p.lines) > 0 {
 			fmt.Fprintf(stdout, "\nCPU profile of %s, top items:\n%s\n", p.what, strings.Join(p.lines, "\n"))
 		}
@@ -227,6 +243,11 @@ func Execute(ctx context.Context, cfg *Config, o *options, log *slog.Logger) (*R
 	defer env.Close()
 	env.Bin = o.bin
 	foldProf, liveProf := env.profilePaths()
+	holdsProf := ""
+	if o.cpuProfile != "" && slices.Contains(cfg.Workloads, "holds") {
+		holdsProf = withSuffix(o.cpuProfile, ".holds")
+		env.holdsProfile = holdsProf
+	}
 	log.Info("bench starting", "preset", cfg.Preset, "workloads", cfg.Workloads, "runs", cfg.Runs, "broker", env.BrokerKind(),
 		"brokers", env.Brokers, "load_avg", rep.Machine.LoadAvg1)
 	for _, w := range cfg.Workloads {
@@ -249,6 +270,7 @@ func Execute(ctx context.Context, cfg *Config, o *options, log *slog.Logger) (*R
 	if profile != "" {
 		rep.Profile, rep.ProfileLive = profileTop(foldProf, 15), profileTop(liveProf, 15)
 	}
+	rep.ProfileHolds = profileTop(holdsProf, 15)
 	rep.Took = time.Since(started)
 	rep.ChildBinaryBuilt = env.BinBuilt
 	base := filepath.Join(o.out, resultName(rep, cfg, env, o.label))
@@ -259,17 +281,7 @@ func Execute(ctx context.Context, cfg *Config, o *options, log *slog.Logger) (*R
 	if err := os.WriteFile(base+".json", append(b, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	var md bytes.Buffer
-	fmt.Fprintf(&md, "%s, %d× %s, Go %s, %s, commit %s\n\n`%s`\n\n", rep.Machine.Date.Format(time.RFC3339), rep.Machine.NProc,
-		rep.Machine.CPUModel, rep.Machine.GoVersion, env.BrokerKind(), short(rep.Machine.Commit), strings.Join(rep.Machine.Command, " "))
-	writeTable(&md, rep.Medians)
-	if len(rep.Profile) > 0 {
-		fmt.Fprintf(&md, "\nCPU profile of the steady fold (%s), top items:\n\n```\n%s\n```\n", filepath.Base(profile), strings.Join(rep.Profile, "\n"))
-	}
-	if len(rep.ProfileLive) > 0 {
-		fmt.Fprintf(&md, "\nCPU profile of the steady fixed-load phases, top items:\n\n```\n%s\n```\n", strings.Join(rep.ProfileLive, "\n"))
-	}
-	if err := os.WriteFile(base+".md", md.Bytes(), 0o644); err != nil {
+	if err := writeMarkdown(base+".md", rep, env, profile); err != nil {
 		return nil, err
 	}
 	if o.charts {
@@ -279,6 +291,27 @@ func Execute(ctx context.Context, cfg *Config, o *options, log *slog.Logger) (*R
 	}
 	log.Info("results written", "file", base+".json", "took", rep.Took.Round(time.Second))
 	return rep, nil
+}
+
+// writeMarkdown writes the medians as a Markdown table to path, with the
+// machine, the command and the top of the CPU profiles taken.
+func writeMarkdown(path string, rep *Report, env *Env, profile string) error {
+	var md bytes.Buffer
+	fmt.Fprintf(&md, "%s, %d× %s, Go %s, %s, commit %s\n\n`%s`\n\n", rep.Machine.Date.Format(time.RFC3339), rep.Machine.NProc,
+		rep.Machine.CPUModel, rep.Machine.GoVersion, env.BrokerKind(), short(rep.Machine.Commit), strings.Join(rep.Machine.Command, " "))
+	writeTable(&md, rep.Medians)
+	if len(rep.Profile) > 0 {
+		fmt.Fprintf(&md, "\nCPU profile of the steady fold (%s), top items:\n\n```\n%s\n```\n", filepath.Base(profile), strings.Join(rep.Profile, "\n"))
+	}
+	for _, p := range []struct {
+		what  string
+		lines []string
+	}{{"the steady fixed-load phases", rep.ProfileLive}, {"the holds workload's offered rates", rep.ProfileHolds}} {
+		if len(p.lines) > 0 {
+			fmt.Fprintf(&md, "\nCPU profile of %s, top items:\n\n```\n%s\n```\n", p.what, strings.Join(p.lines, "\n"))
+		}
+	}
+	return os.WriteFile(path, md.Bytes(), 0o644)
 }
 
 func short(commit string) string {

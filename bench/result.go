@@ -40,6 +40,8 @@ type Result struct {
 	// of the backlog to finish.
 	Latency       []LatencyPhase `json:"latency,omitempty"`
 	SettleSeconds float64        `json:"settle_seconds,omitempty"`
+	// Holds has one entry per offered rate of the holds workload.
+	Holds []HoldPhase `json:"holds,omitempty"`
 
 	// HarnessPeakRSSBytes is VmHWM of the harness process from the
 	// processor's start to the end of the run: the processor, and also the
@@ -130,6 +132,47 @@ type LatencyPhase struct {
 	Seen            Percentiles `json:"seen"`      // update received by a consumer - event sent
 }
 
+// HoldPhase is one offered rate of the holds workload: POST /v1/holds
+// sent open-loop, each timed from its due time to its answer (holdload.go).
+type HoldPhase struct {
+	Name          string  `json:"name"`
+	OfferedPerSec float64 `json:"offered_per_sec"`
+	Requests      int     `json:"requests"`
+	// Seconds is from the first request's due time to the last answer;
+	// ProcessedPerSec divides the decisions (201 and 409) by it.
+	Seconds         float64 `json:"seconds"`
+	ProcessedPerSec float64 `json:"processed_per_sec"`
+	KeptUp          bool    `json:"kept_up"` // processed within 5% of offered
+	// Answered counts the decisions: Granted, Partial, Refused and Expired
+	// hold results, and OtherAnswers (a 409 without one).
+	Answered     int `json:"answered"`
+	Granted      int `json:"granted"`
+	Partial      int `json:"partial"`
+	Refused      int `json:"refused"`
+	Expired      int `json:"expired"`
+	OtherAnswers int `json:"other_answers"`
+	// Errors are every other answer and every request that failed (status
+	// 0), counted by status in ErrorsByStatus.
+	Errors         int            `json:"errors"`
+	ErrorsByStatus map[string]int `json:"errors_by_status,omitempty"`
+	// Latency is due time to answer, over the decisions; SendLag is due
+	// time to the request leaving the generator, over every request.
+	Latency Percentiles `json:"latency"`
+	SendLag Percentiles `json:"send_lag"`
+	// Stages split the round trips at their records' timestamps (holdstages.go).
+	Stages *HoldStages `json:"stages,omitempty"`
+	// CPUSeconds is the harness process's (processor, HTTP server, broker
+	// and generator); Batches the processor's batches in the phase, and
+	// BatchMillis the phase's time per batch.
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	Batches     int64   `json:"batches"`
+	BatchMillis float64 `json:"batch_ms"`
+	// OthersCores is the CPU every other process on the machine used
+	// over the phase, in cores: the machine is shared, and a tail taken
+	// while others compiled says so.
+	OthersCores float64 `json:"others_cores"`
+}
+
 // ChildFigures are a child process's own figures.
 type ChildFigures struct {
 	PeakRSSBytes  int64   `json:"peak_rss_bytes"`           // VmHWM
@@ -160,13 +203,15 @@ type Recovery struct {
 
 // Report is one invocation of the harness: what the JSON file holds.
 type Report struct {
-	Machine     Machine       `json:"machine"`
-	Config      *Config       `json:"config"`
-	Results     []*Result     `json:"results"`
-	Medians     []Median      `json:"medians"`
-	Profile     []string      `json:"cpu_profile_top,omitempty"`      // the steady fold
-	ProfileLive []string      `json:"cpu_profile_live_top,omitempty"` // the steady fixed-load phases
-	Took        time.Duration `json:"took_ns"`
+	Machine     Machine   `json:"machine"`
+	Config      *Config   `json:"config"`
+	Results     []*Result `json:"results"`
+	Medians     []Median  `json:"medians"`
+	Profile     []string  `json:"cpu_profile_top,omitempty"`      // the steady fold
+	ProfileLive []string  `json:"cpu_profile_live_top,omitempty"` // the steady fixed-load phases
+	// ProfileHolds is the holds workload's offered rates (warm-ups included).
+	ProfileHolds []string      `json:"cpu_profile_holds_top,omitempty"`
+	Took         time.Duration `json:"took_ns"`
 	// ChildBinaryBuilt is when the restart and scale children's binary was
 	// built from the working tree (zero: not built, or given with -bin).
 	ChildBinaryBuilt time.Time `json:"child_binary_built,omitzero"`

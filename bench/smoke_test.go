@@ -28,6 +28,7 @@ func tinyConfig() *Config {
 	c.Replay.Stream, c.Replay.Events = small(c.Replay.Stream), 3000
 	c.Restart.Stream, c.Restart.Events, c.Restart.LiveRate, c.Restart.LiveSeconds = small(c.Restart.Stream), 2000, 500, 0.5
 	c.Scale.SKULocations = 2000
+	c.Holds.Stream.SKUs, c.Holds.Rates, c.Holds.Seconds, c.Holds.WarmupSeconds = 200, []int{200}, 0.5, 0.2
 	return c
 }
 
@@ -37,7 +38,7 @@ func tinyConfig() *Config {
 func TestSmoke(t *testing.T) {
 	cfg := tinyConfig()
 	if testing.Short() {
-		cfg.Workloads = []string{"steady", "flash", "replay"} // no child processes (go build)
+		cfg.Workloads = []string{"steady", "flash", "replay", "holds"} // no child processes (go build)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -82,6 +83,8 @@ func TestSmoke(t *testing.T) {
 			if r.Recovery == nil || r.Recovery.ProcessingSeconds <= 0 || r.Recovery.CaughtUpSeconds < r.Recovery.ProcessingSeconds {
 				t.Errorf("restart: recovery %+v", r.Recovery)
 			}
+		case "holds":
+			checkHolds(t, r, cfg.Holds)
 		case "scale":
 			if r.Child == nil || r.Child.RSSBytes == 0 || r.SKULocations != int64(cfg.Scale.SKULocations) {
 				t.Errorf("scale: child %+v, %d SKU-locations", r.Child, r.SKULocations)
@@ -138,6 +141,24 @@ func checkCeiling(t *testing.T, r *Result) {
 	}
 }
 
+// checkHolds: every rate was offered, every hold answered with a
+// decision, and the round trips were timed and split into stages.
+func checkHolds(t *testing.T, r *Result, c HoldsConfig) {
+	t.Helper()
+	if r.SKUs != int64(c.Stream.SKUs) || len(r.Holds) != len(c.Rates) {
+		t.Fatalf("holds: %d SKUs in the store, %d phases", r.SKUs, len(r.Holds))
+	}
+	for _, h := range r.Holds {
+		if h.Requests == 0 || h.Answered != h.Requests || h.Errors != 0 || h.Granted == 0 ||
+			h.Granted+h.Partial+h.Refused+h.Expired+h.OtherAnswers != h.Answered || h.Latency.Samples != h.Answered {
+			t.Errorf("holds %s: %+v", h.Name, h)
+		}
+		if h.Stages == nil || h.Stages.Matched != h.Answered {
+			t.Errorf("holds %s: stages %+v of %d answers", h.Name, h.Stages, h.Answered)
+		}
+	}
+}
+
 // TestCauseEventID holds the harness's direct reading of an update's
 // cause_event_id to the registry's decoder.
 func TestCauseEventID(t *testing.T) {
@@ -168,6 +189,7 @@ func TestStreamsDeterministic(t *testing.T) {
 		"steady":  func() source { return newSteadySource(c) },
 		"flash":   func() source { return newFlashSource(c, HotSpot{HotSKUs: 2, HotPct: 80}) },
 		"catalog": func() source { return newCatalogSource(c) },
+		"holds":   func() source { return newHoldsCatalog(HoldsConfig{Stream: c, Stock: 5}) },
 	} {
 		a, b := generate(mk(), 2000), generate(mk(), 2000)
 		if !bytes.Equal(a.data, b.data) || a.len() != 2000 {

@@ -64,6 +64,25 @@ func figures(r *Result) []figure {
 		add("latency @ "+l.Name+": p99 seen by a consumer", "ms", l.Seen.P99)
 		add("latency @ "+l.Name+": time per batch", "ms", l.BatchMillis)
 	}
+	for _, h := range r.Holds {
+		add("holds @ "+h.Name+": processed", "holds/s", h.ProcessedPerSec)
+		add("holds @ "+h.Name+": p50 POST → answer", "ms", h.Latency.P50)
+		add("holds @ "+h.Name+": p99 POST → answer", "ms", h.Latency.P99)
+		add("holds @ "+h.Name+": p999 POST → answer", "ms", h.Latency.P999)
+		add("holds @ "+h.Name+": granted", "%", pct(h.Granted+h.Partial, h.Answered))
+		add("holds @ "+h.Name+": errors (neither 201 nor 409)", "", float64(h.Errors))
+		add("holds @ "+h.Name+": p99 send lag of the generator", "ms", h.SendLag.P99)
+		add("holds @ "+h.Name+": time per batch", "ms", h.BatchMillis)
+		add("holds @ "+h.Name+": CPU of other processes (the machine is shared)", "cores", h.OthersCores)
+		if st := h.Stages; st != nil {
+			add("holds @ "+h.Name+": p99 due → event record (queue, HTTP, handler)", "ms", st.ToEvent.P99)
+			add("holds @ "+h.Name+": p99 event → result record (produce, fetch, fold)", "ms", st.Fold.P99)
+			add("holds @ "+h.Name+": p99 result record → answer (watch fetch, HTTP)", "ms", st.ToAnswer.P99)
+			add("holds @ "+h.Name+": slowest 1%, mean due → event record", "ms", st.TailMeans[0])
+			add("holds @ "+h.Name+": slowest 1%, mean event → result record", "ms", st.TailMeans[1])
+			add("holds @ "+h.Name+": slowest 1%, mean result record → answer", "ms", st.TailMeans[2])
+		}
+	}
 	if r.HarnessPeakRSSBytes > 0 {
 		add("harness peak RSS (processor + broker + generator)", "MiB", float64(r.HarnessPeakRSSBytes)/mb)
 	}
@@ -98,6 +117,14 @@ func figures(r *Result) []figure {
 		add("recovery: SIGKILL to restart", "s", rc.DownSeconds)
 	}
 	return f
+}
+
+// pct is 100 n / of (0 when of is).
+func pct(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
 }
 
 // medians computes the median (and range) of each figure per workload.

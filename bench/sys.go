@@ -27,6 +27,27 @@ func cpuSelf() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// cpuMachine returns the CPU time every process on the machine has used
+// (user, nice, system, irq, softirq and steal of /proc/stat): less
+// cpuSelf over the same span, what others took from a run.
+func cpuMachine() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat; it
 // is 100 on every Linux architecture Go supports.
 const clockTicks = 100

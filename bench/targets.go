@@ -17,6 +17,9 @@ const (
 	// targetRecoverySeconds: a SIGKILLed processor, started again on its
 	// store, is folding again within this.
 	targetRecoverySeconds = 1.0
+	// targetHoldP99Millis: a hold's round trip (POST /v1/holds → answer)
+	// at 1k holds/s with 1M SKUs, p99.
+	targetHoldP99Millis = 10.0
 )
 
 // target is one line on a chart: a value and what it means.
@@ -53,6 +56,15 @@ func latencyTarget(r *Result, offered float64) (target, bool) {
 		return target{5, "target at 10k ev/s: p99 ≤ 5 ms"}, true
 	case offered == 100_000:
 		return target{50, "target at 100k ev/s: p99 ≤ 50 ms"}, true
+	}
+	return target{}, false
+}
+
+// holdsTarget is the holds workload's p99 target (ms) at an offered
+// rate, if the issue sets one: 10 ms at 1k holds/s.
+func holdsTarget(offered float64) (target, bool) {
+	if offered == 1000 {
+		return target{targetHoldP99Millis, "target at 1k holds/s: p99 ≤ 10 ms"}, true
 	}
 	return target{}, false
 }

@@ -110,7 +110,7 @@ func (c ReplayConfig) Run(ctx context.Context, env *Env, run int) (*Result, erro
 }
 
 // workloadNames lists every workload, in the order they run.
-var workloadNames = []string{"steady", "flash", "replay", "restart", "scale"}
+var workloadNames = []string{"steady", "flash", "replay", "holds", "restart", "scale"}
 
 // Config is one invocation of the harness.
 type Config struct {
@@ -122,6 +122,7 @@ type Config struct {
 	Steady     SteadyConfig    `json:"steady"`
 	Flash      FlashConfig     `json:"flash"`
 	Replay     ReplayConfig    `json:"replay"`
+	Holds      HoldsConfig     `json:"holds"`
 	Restart    RestartConfig   `json:"restart"`
 	Scale      ScaleConfig     `json:"scale"`
 	Preset     string          `json:"preset"`
@@ -150,6 +151,8 @@ func (c *Config) Validate() error {
 			if c.Replay.Events < 1 {
 				errs = append(errs, fmt.Errorf("replay: events %d must be at least 1", c.Replay.Events))
 			}
+		case "holds":
+			errs = append(errs, c.Holds.validate()...)
 		case "restart":
 			errs = append(errs, c.Restart.validate()...)
 		case "scale":
@@ -170,6 +173,8 @@ func (c *Config) run(ctx context.Context, env *Env, w string, run int) (*Result,
 		return c.Flash.Run(ctx, env, run)
 	case "replay":
 		return c.Replay.Run(ctx, env, run)
+	case "holds":
+		return c.Holds.Run(ctx, env, run)
 	case "restart":
 		return c.Restart.Run(ctx, env, run)
 	case "scale":
@@ -197,22 +202,27 @@ func QuickConfig() *Config {
 				LoadSeconds: 3, PeakFraction: 0.9, WarmupSeconds: 2},
 			Hot: HotSpot{HotSKUs: 5, HotPct: 80},
 		},
-		Replay:  ReplayConfig{Stream: retail(3, 100_000), Events: 500_000},
+		Replay: ReplayConfig{Stream: retail(3, 100_000), Events: 500_000},
+		// The issue's 1M SKUs even here: the backlog is one receipt per
+		// SKU, folded in seconds.
+		Holds: HoldsConfig{Stream: retail(6, 1_000_000), Stock: 100, Rates: []int{1000, 10_000}, Seconds: 3,
+			WarmupSeconds: 2, Channel: "web", TTL: 10 * time.Minute, Clients: 1024},
 		Restart: RestartConfig{Stream: retail(4, 100_000), Events: 200_000, LiveRate: 2000, LiveSeconds: 2, SessionTimeout: 6 * time.Second},
 		Scale:   ScaleConfig{Seed: 5, SKULocations: 400_000, Locations: 4, Channels: 4, SessionTimeout: 6 * time.Second},
 	}
 }
 
 // FullConfig is the issue's sizes: 1M SKUs (2M events pre-filled, then
-// 10s per offered load), a 10M-event replay, 10M SKU-locations, the
-// default 45s session timeout, three runs each. About half an hour on
-// two cores.
+// 10s per offered load; holds 10s per rate), a 10M-event replay, 10M
+// SKU-locations, the default 45s session timeout, three runs each. About
+// half an hour on two cores.
 func FullConfig() *Config {
 	c := QuickConfig()
 	c.Preset, c.Runs = "full", 3
 	c.Steady.Stream.SKUs, c.Steady.Events, c.Steady.LoadSeconds = 1_000_000, 2_000_000, 10
 	c.Flash.Steady.Stream.SKUs, c.Flash.Steady.Events, c.Flash.Steady.LoadSeconds = 1_000_000, 2_000_000, 10
 	c.Replay.Stream.SKUs, c.Replay.Events = 1_000_000, 10_000_000
+	c.Holds.Seconds = 10
 	c.Restart.Stream.SKUs, c.Restart.Events, c.Restart.SessionTimeout = 1_000_000, 1_000_000, 45*time.Second
 	c.Scale.SKULocations = 10_000_000
 	return c
