@@ -30,9 +30,10 @@ type StreamConfig struct {
 	DupPct     int `json:"dup_pct"`
 	RefusePct  int `json:"refuse_pct"`
 	InvalidPct int `json:"invalid_pct"`
-	// Part2 mixes in part 2's events (holds, their releases and
-	// conversions, listings, overrides, transfers closed, lead times) with
-	// a clock event every clockEvery events in every partition.
+	// Part2 mixes in part 2's events as a retailer's day has them (gen's
+	// "checkout" mix: web checkouts holding before they order, abandoned
+	// carts, rare listing, override and transfer changes) with a clock
+	// event every clockEvery events in every partition.
 	Part2 bool `json:"part2,omitempty"`
 }
 
@@ -84,7 +85,7 @@ func (c StreamConfig) gen() *gen.Generator {
 	return gen.New(gen.Config{
 		Seed: c.Seed, SKUs: c.SKUs, Locations: c.locations(), Channels: c.channels(),
 		Zipf: c.Zipf, DupPct: c.DupPct, RefusePct: c.RefusePct, InvalidPct: c.InvalidPct,
-		Part2: c.Part2, ClockEvery: map[bool]int{true: clockEvery}[c.Part2],
+		Part2: c.Part2, Part2Mix: "checkout", ClockEvery: map[bool]int{true: clockEvery}[c.Part2],
 	})
 }
 

@@ -53,7 +53,7 @@ func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
 		fx.Alerts[i].Version = s.Version
 	}
 	p.settleHoldResults(s, fx, h0)
-	p.publish(s, "", ev, fx)
+	p.publish(s, ev, fx)
 	return Result{Outcome: Applied}
 }
 

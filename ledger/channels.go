@@ -2,7 +2,7 @@ package ledger
 
 import (
 	"slices"
-	"strings"
+	"sort"
 )
 
 // Override is a SKU's override of one channel's policy (sku_channel_policy):
@@ -39,11 +39,12 @@ func defaultPolicy(channel string) ChannelPolicy {
 }
 
 func (s *SKU) override(channel string) *Override {
-	i, ok := slices.BinarySearchFunc(s.Overrides, channel, func(o Override, c string) int { return strings.Compare(o.Channel, c) })
-	if !ok {
+	os := s.Overrides
+	i := sort.Search(len(os), func(i int) bool { return os[i].Channel >= channel })
+	if i == len(os) || os[i].Channel != channel {
 		return nil
 	}
-	return &s.Overrides[i]
+	return &os[i]
 }
 
 // Effective is channel's policy for s: the channel policy (part 1's
@@ -59,8 +60,17 @@ func (p *Partition) Effective(s *SKU, channel string) ChannelPolicy {
 	if len(s.Overrides) == 0 {
 		return pol
 	}
-	o := s.override(channel)
-	if o == nil || o.Gone {
+	if o := s.override(channel); o != nil {
+		pol = o.over(pol)
+	}
+	return pol
+}
+
+// over is policy pol under o: each field o gives replaces pol's. A gone
+// override leaves pol, marked gone when the channel has no policy.
+func (o *Override) over(pol ChannelPolicy) ChannelPolicy {
+	if o.Gone {
+		pol.gone = true
 		return pol
 	}
 	if o.Has&FieldExclude != 0 {
@@ -84,6 +94,33 @@ func (p *Partition) Effective(s *SKU, channel string) ChannelPolicy {
 	return pol
 }
 
+// effectiveAll returns the effective policy of every channel of s, in
+// channel order: the partition's policies, each under s's override of it,
+// and the channels only s's overrides name, under part 1's defaults. A SKU
+// without overrides gets the partition's own slice; the others share one
+// scratch slice, valid until the next call.
+func (p *Partition) effectiveAll(s *SKU) []ChannelPolicy {
+	if len(s.Overrides) == 0 {
+		return p.Channels
+	}
+	eff, i := p.eff[:0], 0
+	for k := range s.Overrides {
+		o := &s.Overrides[k]
+		for ; i < len(p.Channels) && p.Channels[i].Channel < o.Channel; i++ {
+			eff = append(eff, p.Channels[i])
+		}
+		base := defaultPolicy(o.Channel)
+		if i < len(p.Channels) && p.Channels[i].Channel == o.Channel {
+			base = p.Channels[i]
+			i++
+		}
+		eff = append(eff, o.over(base))
+	}
+	eff = append(eff, p.Channels[i:]...)
+	p.eff = eff
+	return eff
+}
+
 // overlaps reports whether channels of location lists a and b may sell
 // from one location: an empty list is every location.
 func overlaps(a, b []string) bool {
@@ -101,27 +138,31 @@ func overlaps(a, b []string) bool {
 // unassignedAgainst is the sum of unassigned(d) over the channels d whose
 // effective list overlaps c's: the units held for somewhere c sells from.
 func (p *Partition) unassignedAgainst(s *SKU, c *ChannelPolicy) Qty {
+	return unassignedAgainst(s, c, p.effectiveAll(s))
+}
+
+// unassignedAgainst is Partition.unassignedAgainst with the effective
+// policies of s's channels at hand (eff, in channel order); a channel with
+// unassigned units that is not among them has the empty list.
+func unassignedAgainst(s *SKU, c *ChannelPolicy, eff []ChannelPolicy) Qty {
 	if len(c.Locations) == 0 || len(s.UnassignedBy) == 0 {
 		return s.Unassigned // an empty list overlaps every list
 	}
 	var u Qty
-	for _, d := range s.UnassignedBy {
-		if d.Channel == c.Channel || overlaps(c.Locations, p.locationsOf(s, d.Channel)) {
+	j := 0
+	for _, d := range s.UnassignedBy { // both in channel order: one walk
+		for j < len(eff) && eff[j].Channel < d.Channel {
+			j++
+		}
+		var list []string
+		if j < len(eff) && eff[j].Channel == d.Channel {
+			list = eff[j].Locations
+		}
+		if d.Channel == c.Channel || overlaps(c.Locations, list) {
 			u += d.Qty
 		}
 	}
 	return u
-}
-
-// locationsOf is channel's effective location list for s.
-func (p *Partition) locationsOf(s *SKU, channel string) []string {
-	if o := s.override(channel); o != nil && !o.Gone && o.Has&FieldLocations != 0 {
-		return o.Locations
-	}
-	if c := p.Channel(channel); c != nil {
-		return c.Locations
-	}
-	return nil
 }
 
 // ATS is channel's available-to-sell of s under its effective policy.
@@ -132,7 +173,13 @@ func (p *Partition) ATS(s *SKU, channel string) Qty {
 
 // atsOf is the ats of s under c, an effective policy of s.
 func (p *Partition) atsOf(s *SKU, c *ChannelPolicy) Qty {
-	if c.Exclude {
+	return atsAmong(s, c, p.effectiveAll(s))
+}
+
+// atsAmong is the ats of s under c, one of eff, the effective policies of
+// s's channels (effectiveAll).
+func atsAmong(s *SKU, c *ChannelPolicy, eff []ChannelPolicy) Qty {
+	if c.Exclude || c.gone {
 		return 0
 	}
 	var pool Qty
@@ -142,7 +189,7 @@ func (p *Partition) atsOf(s *SKU, c *ChannelPolicy) Qty {
 			pool += max(0, l.Available())
 		}
 	}
-	x := pool - p.unassignedAgainst(s, c) - c.Buffer
+	x := pool - unassignedAgainst(s, c, eff) - c.Buffer
 	if x <= 0 {
 		return 0
 	}

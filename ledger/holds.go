@@ -142,7 +142,7 @@ func (p *Partition) Expire(s *SKU, ids []string, ev *Event, fx *Effects) bool {
 	s.Version++
 	s.Newest = max(s.Newest, ev.OccurredAt)
 	p.settleHoldResults(s, fx, h0)
-	p.publish(s, "", ev, fx)
+	p.publish(s, ev, fx)
 	return true
 }
 

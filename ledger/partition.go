@@ -33,6 +33,9 @@ type ChannelPolicy struct {
 	EndAt     Qty // ats at or below it is 0
 	HasEndAt  bool
 	Exclude   bool // a SKU's override shuts the channel for it
+	// gone: the channel is the SKU's only through an override removed
+	// since its 0 was last published (Override.Gone).
+	gone bool
 }
 
 // eligible reports whether location code counts for the channel.
@@ -63,6 +66,8 @@ type Partition struct {
 	// the count it has seen, so a policy reaches each SKU once even when a
 	// restored SKU state is ahead of the partition's (see ReachSKU).
 	PolicySeq uint64
+
+	eff []ChannelPolicy // effectiveAll's scratch
 
 	// DeferPublish, for a fold that wants the ledger and not its channel
 	// updates (a replay): ApplyValid and ReachSKU emit no updates and leave
@@ -135,5 +140,5 @@ func (p *Partition) ReachSKU(s *SKU, ev *Event, fx *Effects) {
 	s.Version++
 	// Every channel: a channel's locations decide which channels its
 	// unassigned units lower (overlaps), not only its own ats.
-	p.publish(s, "", ev, fx)
+	p.publish(s, ev, fx)
 }

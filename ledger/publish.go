@@ -8,61 +8,26 @@ import (
 // A SKU's channels are those with a channel policy and those its overrides
 // name; each has a published value, and so does each of its listings.
 
-// eachChannel calls fn with every channel of s in name order: the
-// partition's policies merged with s's overrides of channels without one.
-func (p *Partition) eachChannel(s *SKU, fn func(channel string)) {
-	i := 0
-	for k := range s.Overrides {
-		o := &s.Overrides[k]
-		for ; i < len(p.Channels) && p.Channels[i].Channel < o.Channel; i++ {
-			fn(p.Channels[i].Channel)
-		}
-		if i < len(p.Channels) && p.Channels[i].Channel == o.Channel {
-			continue // the policy's turn comes in the loop above or below
-		}
-		fn(o.Channel)
-	}
-	for ; i < len(p.Channels); i++ {
-		fn(p.Channels[i].Channel)
-	}
-}
-
-// publish recomputes channel (or every channel of s when it is "") and its
-// listings, and appends an update for each value that changed or is first
-// known: channels first, in name order, then listings by channel and
-// listing SKU.
-func (p *Partition) publish(s *SKU, channel string, ev *Event, fx *Effects) {
+// publish recomputes every channel of s and its listings, and appends an
+// update for each value that changed or is first known: channels first,
+// in name order, then listings by channel and listing SKU. A channel's
+// locations decide which channels its unassigned units lower (overlaps),
+// so one event can move any channel.
+func (p *Partition) publish(s *SKU, ev *Event, fx *Effects) {
 	if p.DeferPublish {
 		return
 	}
-	switch {
-	case channel != "":
-		p.publishChannel(s, channel, ev, fx)
-	case len(s.Overrides) == 0:
-		// Most SKUs: the channels are the policies', each its own effective policy.
-		for i := range p.Channels {
-			c := &p.Channels[i]
-			p.publishValue(s, c.Channel, p.atsOf(s, c), false, ev, fx)
-		}
-	default:
-		p.eachChannel(s, func(c string) { p.publishChannel(s, c, ev, fx) })
+	eff := p.effectiveAll(s)
+	for i := range eff {
+		c := &eff[i]
+		p.publishValue(s, c.Channel, atsAmong(s, c, eff), c.gone, ev, fx)
 	}
 	if len(s.Listings) > 0 {
-		p.publishListings(s, channel, ev, fx)
+		publishListings(s, eff, ev, fx)
 	}
 	if len(s.Listings) > 0 || len(s.Overrides) > 0 {
 		s.forgetGone()
 	}
-}
-
-func (p *Partition) publishChannel(s *SKU, channel string, ev *Event, fx *Effects) {
-	var v Qty
-	o := s.override(channel)
-	gone := o != nil && o.Gone
-	if !gone {
-		v = p.ATS(s, channel)
-	}
-	p.publishValue(s, channel, v, gone, ev, fx)
 }
 
 // publishValue publishes v as channel's ats when it changed, is first
@@ -78,18 +43,29 @@ func (p *Partition) publishValue(s *SKU, channel string, v Qty, always bool, ev 
 	})
 }
 
-// publishListings publishes the listings of channel (every channel: "").
-func (p *Partition) publishListings(s *SKU, channel string, ev *Event, fx *Effects) {
-	last, ats := "", Qty(0)
+// listingATS returns the ats of channel for s's listings: the channel's
+// among eff (both walked in channel order from *j), or part 1's defaults'
+// for a channel that is not (or no longer) the SKU's.
+func listingATS(s *SKU, channel string, eff []ChannelPolicy, j *int) Qty {
+	for *j < len(eff) && eff[*j].Channel < channel {
+		*j++
+	}
+	if *j < len(eff) && eff[*j].Channel == channel && !eff[*j].gone {
+		return atsAmong(s, &eff[*j], eff)
+	}
+	c := defaultPolicy(channel)
+	return atsAmong(s, &c, eff)
+}
+
+// publishListings publishes s's listings.
+func publishListings(s *SKU, eff []ChannelPolicy, ev *Event, fx *Effects) {
+	last, ats, j := "", Qty(0), 0
 	for i := range s.Listings {
 		l := &s.Listings[i]
-		if channel != "" && l.Channel != channel {
-			continue
-		}
 		var v Qty
 		if !l.Gone {
 			if l.Channel != last {
-				last, ats = l.Channel, p.ATS(s, l.Channel)
+				last, ats = l.Channel, listingATS(s, l.Channel, eff, &j)
 			}
 			v = ats / l.Units
 		}
@@ -109,13 +85,26 @@ func (p *Partition) publishListings(s *SKU, channel string, ev *Event, fx *Effec
 // published (or settled), and the published value of a channel that was
 // the SKU's only through a removed override.
 func (s *SKU) forgetGone() {
-	s.Listings = slices.DeleteFunc(s.Listings, func(l Listing) bool { return l.Gone })
-	for _, o := range s.Overrides {
-		if o.Gone {
-			s.dropPublished(o.Channel)
+	kept := 0
+	for i := range s.Listings {
+		if !s.Listings[i].Gone {
+			s.Listings[kept] = s.Listings[i]
+			kept++
 		}
 	}
-	s.Overrides = slices.DeleteFunc(s.Overrides, func(o Override) bool { return o.Gone })
+	clear(s.Listings[kept:])
+	s.Listings = s.Listings[:kept]
+	kept = 0
+	for i := range s.Overrides {
+		if s.Overrides[i].Gone {
+			s.dropPublished(s.Overrides[i].Channel)
+			continue
+		}
+		s.Overrides[kept] = s.Overrides[i]
+		kept++
+	}
+	clear(s.Overrides[kept:])
+	s.Overrides = s.Overrides[:kept]
 }
 
 // SettlePublished brings s's Published to what eager publishing would have
@@ -127,10 +116,14 @@ func (p *Partition) SettlePublished(s *SKU) {
 		return
 	}
 	s.forgetGone()
-	p.eachChannel(s, func(c string) { s.setPublished(c, p.ATS(s, c)) })
+	eff := p.effectiveAll(s)
+	for i := range eff {
+		s.setPublished(eff[i].Channel, atsAmong(s, &eff[i], eff))
+	}
+	j := 0
 	for i := range s.Listings {
 		l := &s.Listings[i]
-		l.Published, l.HasPublished = p.ATS(s, l.Channel)/l.Units, true
+		l.Published, l.HasPublished = listingATS(s, l.Channel, eff, &j)/l.Units, true
 	}
 }
 

@@ -21,15 +21,26 @@ import (
 //
 // The "fold" sub-benchmark is the floor under it: the same records
 // decoded and applied, nothing encoded or persisted.
+//
+// The "-part2" sub-benchmarks fold part 2's "checkout" mix (web checkouts
+// holding before they order, abandoned carts, rare listing and override
+// changes, a clock every 1,250 records: the harness's -part2 stream as one
+// of 8 partitions receives it).
 func BenchmarkFoldStage(b *testing.B) {
-	b.Run("stage", func(b *testing.B) { benchFoldStage(b, true) })
-	b.Run("fold", func(b *testing.B) { benchFoldStage(b, false) })
+	b.Run("stage", func(b *testing.B) { benchFoldStage(b, true, false) })
+	b.Run("fold", func(b *testing.B) { benchFoldStage(b, false, false) })
+	b.Run("stage-part2", func(b *testing.B) { benchFoldStage(b, true, true) })
+	b.Run("fold-part2", func(b *testing.B) { benchFoldStage(b, false, true) })
 }
 
-func benchFoldStage(b *testing.B, stage bool) {
+func benchFoldStage(b *testing.B, stage, part2 bool) {
 	const n, batch, persistEvery = 250_000, 2_500, 4
-	foldStageOnce.Do(func() { foldStageRecs = foldStageRecords(b, n, 125_000) })
-	recs := foldStageRecs
+	mix := 0
+	if part2 {
+		mix = 1
+	}
+	foldStageOnce[mix].Do(func() { foldStageRecs[mix] = foldStageRecords(b, n, 125_000, part2) })
+	recs := foldStageRecs[mix]
 	reg := schemas.NewRegistry()
 	out := outputs{topics: DefaultTopics()}
 	b.ReportAllocs()
@@ -70,16 +81,20 @@ func benchFoldStage(b *testing.B, stage bool) {
 }
 
 var (
-	foldStageOnce sync.Once
-	foldStageRecs []*kgo.Record
+	foldStageOnce [2]sync.Once // part 1's mix, part 2's
+	foldStageRecs [2][]*kgo.Record
 )
 
 // foldStageRecords encodes n events of the steady mix (retries and
 // refusals included; the malformed left out) as a partition receives
 // them, keyed by sku.
-func foldStageRecords(b *testing.B, n, skus int) []*kgo.Record {
+func foldStageRecords(b *testing.B, n, skus int, part2 bool) []*kgo.Record {
 	b.Helper()
-	g := gen.New(gen.Config{Seed: 7, SKUs: skus, Zipf: 1.1, DupPct: 2, RefusePct: 1})
+	cfg := gen.Config{Seed: 7, SKUs: skus, Zipf: 1.1, DupPct: 2, RefusePct: 1}
+	if part2 {
+		cfg.Part2, cfg.Part2Mix, cfg.ClockEvery = true, "checkout", 1_250
+	}
+	g := gen.New(cfg)
 	out := make([]*kgo.Record, 0, n)
 	var ev ledger.Event
 	for len(out) < n {
@@ -91,7 +106,11 @@ func foldStageRecords(b *testing.B, n, skus int) []*kgo.Record {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out = append(out, &kgo.Record{Topic: "events", Key: []byte(ev.SKU), Value: v, Offset: int64(len(out))})
+		var key []byte
+		if !ev.Type.Broadcast() {
+			key = []byte(ev.SKU)
+		}
+		out = append(out, &kgo.Record{Topic: "events", Key: key, Value: v, Offset: int64(len(out))})
 	}
 	return out
 }

@@ -48,6 +48,7 @@ type partition struct {
 	// the outputs' keys and values: a batch's stay valid until the later
 	// stages are done with them.
 	states, outs arena
+	holdsHint    int // the last persisted batch's changes of the hold index
 }
 
 // StoreLoader reads one partition's states from a store (ledger.Loader):
@@ -248,11 +249,13 @@ type holdIndexWrite struct {
 // batch: the fold's states are clean, and stay in memory until batch seq
 // is committed (ledger.Fold.CleanAs).
 func (pt *partition) persist(pb *partBatch, seq uint64) {
+	pb.holds = make([]holdIndexWrite, 0, pt.holdsHint) // grown once, not by doubling
 	_ = pt.fold.Dirty(func(s *ledger.SKU) error {
 		s.Persist(writeLog{pb, s.Name, &pt.states})
 		return nil
 	})
 	pt.fold.CleanAs(seq)
+	pt.holdsHint = len(pb.holds)
 	if pt.partitionChanged {
 		pb.policy = pt.fold.P.AppendBinary(nil)
 	}

@@ -33,6 +33,11 @@ type Config struct {
 	// orders converting holds, listings, per-SKU overrides, transfers
 	// closed short, lead times, sales dated days apart, end_at.
 	Part2 bool
+	// Part2Mix chooses how part 2's events are mixed in: "" exercises every
+	// rule often (tests); "checkout" is a retailer's day (benchmarks): web
+	// checkouts hold before they order, some carts are abandoned or
+	// released, and listings, overrides and transfer closes are rare.
+	Part2Mix string
 	// ClockEvery emits a clock event every that many events (0: none).
 	ClockEvery int
 }
@@ -161,8 +166,13 @@ func (g *Generator) Next() []byte {
 	}
 	s := g.pickSKU()
 	pct := g.r.IntN(100)
-	if g.cfg.Part2 && pct >= g.cfg.DupPct+g.cfg.RefusePct+g.cfg.InvalidPct && g.r.IntN(100) < 30 {
-		return g.remember(s, g.part2(s))
+	if g.cfg.Part2 && pct >= g.cfg.DupPct+g.cfg.RefusePct+g.cfg.InvalidPct {
+		switch k := g.r.IntN(100); {
+		case g.cfg.Part2Mix == "checkout" && k < 15:
+			return g.remember(s, g.checkout(s))
+		case g.cfg.Part2Mix != "checkout" && k < 30:
+			return g.remember(s, g.part2(s))
+		}
 	}
 	switch {
 	case pct < g.cfg.DupPct && len(s.history) > 0:

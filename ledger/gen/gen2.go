@@ -155,3 +155,33 @@ func (g *Generator) invalid2(s *skuState) []byte {
 func (g *Generator) later(minutes int) string {
 	return g.cfg.Start.Add(time.Duration(g.n)*g.cfg.Step + time.Duration(minutes)*time.Minute).UTC().Format(time.RFC3339)
 }
+
+// checkout is a web checkout of the "checkout" mix: a hold, then (queued
+// to follow it) the order that converts it, or its release, or nothing
+// (an abandoned cart, left to expire); now and then instead an
+// administrative change: a listing, an override or a transfer closed.
+func (g *Generator) checkout(s *skuState) []byte {
+	r := g.r
+	if r.IntN(100) < 2 {
+		switch r.IntN(3) {
+		case 0:
+			return g.listing(s)
+		case 1:
+			return g.override(s)
+		}
+		if t, ok := take(r, &s.transfers); ok {
+			return fmt.Appendf(nil, `%s,"transfer_id":%q}`, g.head(s, "transfer_closed"), t)
+		}
+	}
+	h, qty := fmt.Sprintf("C-%d", g.n), 1+r.IntN(3)
+	hold := fmt.Appendf(nil, `%s,"hold_id":%q,"channel":"web","qty":%d,"expires_at":%q}`, g.head(s, "hold"), h, qty, g.later(15))
+	switch k := r.IntN(100); {
+	case k < 70:
+		o := g.id(s, "O")
+		s.orders = append(s.orders, o)
+		g.queue = append(g.queue, fmt.Appendf(nil, `%s,"channel":"web","order_id":%q,"qty":%d,"hold_id":%q}`, g.head(s, "order"), o, qty, h))
+	case k < 80:
+		g.queue = append(g.queue, fmt.Appendf(nil, `%s,"hold_id":%q}`, g.head(s, "hold_released"), h))
+	}
+	return hold
+}
