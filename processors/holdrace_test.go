@@ -1,11 +1,9 @@
 package processors_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -141,7 +139,7 @@ func raceHolds(t *testing.T, ctx context.Context, urls []string, n int, sku stri
 			body := holdBody(sku, id, 1, "")
 			<-start
 			for attempt := 0; ctx.Err() == nil; attempt++ {
-				code, b := postOnce(ctx, hc, urls[(i+attempt)%len(urls)], body)
+				code, b := e2etest.PostHold(ctx, hc, urls[(i+attempt)%len(urls)], body)
 				if code != http.StatusCreated && code != http.StatusConflict {
 					time.Sleep(50 * time.Millisecond)
 					continue
@@ -160,25 +158,6 @@ func raceHolds(t *testing.T, ctx context.Context, urls []string, n int, sku stri
 	close(start)
 	wg.Wait()
 	return got
-}
-
-// postOnce posts a hold; code 0 when no answer came.
-func postOnce(ctx context.Context, hc *http.Client, base string, body []byte) (int, []byte) {
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/holds", bytes.NewReader(body))
-	if err != nil {
-		return 0, nil
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil
-	}
-	return resp.StatusCode, b
 }
 
 // checkRace checks the answers of a race for units units among clients

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -240,7 +239,7 @@ func raceClients(ctx context.Context, children []*child, n int, answered *atomic
 			body := []byte(`{"sku":"LAST","channel":"web","qty":1,"ttl":"15m","hold_id":"` + id + `"}`)
 			<-start
 			for attempt := 0; ctx.Err() == nil; attempt++ {
-				code, b := postHold(ctx, hc, children[(i+attempt)%len(children)].url, body)
+				code, b := e2etest.PostHold(ctx, hc, children[(i+attempt)%len(children)].url, body)
 				if code == http.StatusCreated || code == http.StatusConflict {
 					mu.Lock()
 					got[id] = b
@@ -255,25 +254,6 @@ func raceClients(ctx context.Context, children []*child, n int, answered *atomic
 	close(start)
 	wg.Wait()
 	return got
-}
-
-// postHold posts a hold; code 0 when no answer came.
-func postHold(ctx context.Context, hc *http.Client, base string, body []byte) (int, []byte) {
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/holds", bytes.NewReader(body))
-	if err != nil {
-		return 0, nil
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil
-	}
-	return resp.StatusCode, b
 }
 
 // checkRaceAnswers checks the decisions of a race for units units and
@@ -320,7 +300,7 @@ func askAgain(t *testing.T, ctx context.Context, alive []*child, got map[string]
 	for id, first := range got {
 		i++
 		body := []byte(`{"sku":"LAST","channel":"web","qty":1,"ttl":"15m","hold_id":"` + id + `"}`)
-		code, again := postHold(ctx, hc, alive[i%len(alive)].url, body)
+		code, again := e2etest.PostHold(ctx, hc, alive[i%len(alive)].url, body)
 		if (code != http.StatusCreated && code != http.StatusConflict) || !bytes.Equal(again, first) {
 			t.Errorf("hold %s asked again: %d %s, first answer %s", id, code, again, first)
 		}
