@@ -36,15 +36,21 @@ type options struct {
 	chartsFrom string
 }
 
+// presetConfig is the preset -full chooses among args (parsed before the
+// flags, which override its sizes).
+func presetConfig(args []string) *Config {
+	for _, a := range args {
+		if a == "-full" || a == "--full" || a == "-full=true" || a == "--full=true" {
+			return FullConfig()
+		}
+	}
+	return QuickConfig()
+}
+
 // parseFlags builds the Config: the -full preset (the sizes) or
 // the quick one, then every size flag on top.
 func parseFlags(args []string, stderr io.Writer) (*Config, *options, error) {
-	cfg := QuickConfig()
-	for _, a := range args {
-		if a == "-full" || a == "--full" || a == "-full=true" || a == "--full=true" {
-			cfg = FullConfig()
-		}
-	}
+	cfg := presetConfig(args)
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

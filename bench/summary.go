@@ -64,7 +64,57 @@ func figures(r *Result) []figure {
 		add("latency @ "+l.Name+": p99 seen by a consumer", "ms", l.Seen.P99)
 		add("latency @ "+l.Name+": time per batch", "ms", l.BatchMillis)
 	}
-	for _, h := range r.Holds {
+	f = append(f, holdFigures(r.Holds)...)
+	if r.HarnessPeakRSSBytes > 0 {
+		add("harness peak RSS (processor + broker + generator)", "MiB", float64(r.HarnessPeakRSSBytes)/mb)
+	}
+	if r.SKULocations > 0 {
+		add("SKU-locations in the store", "", float64(r.SKULocations))
+	}
+	if r.PebbleBytes > 0 {
+		add("Pebble bytes on disk", "MiB", float64(r.PebbleBytes)/mb)
+	}
+	if r.PebbleBytesPerSKULocation > 0 {
+		add("Pebble bytes per SKU-location", "B", r.PebbleBytesPerSKULocation)
+	}
+	if r.LargestSKUStateBytes > 0 {
+		add("largest SKU state (encoded)", "KiB", float64(r.LargestSKUStateBytes)/1024)
+	}
+	f = append(f, childFigures(r.Child)...)
+	if rc := r.Recovery; rc != nil {
+		add("recovery: restart to folding again", "s", rc.ProcessingSeconds)
+		add("recovery: restart to all partitions owned", "s", rc.AssignedSeconds)
+		add("recovery: restart to downtime backlog folded", "s", rc.CaughtUpSeconds)
+		add("recovery: restart to HTTP up", "s", rc.HTTPSeconds)
+		add("recovery: SIGKILL to restart", "s", rc.DownSeconds)
+	}
+	return f
+}
+
+// childFigures lists the memory figures of a child process (nil: none).
+func childFigures(c *ChildFigures) []figure {
+	var f []figure
+	add := func(metric, unit string, v float64) { f = append(f, figure{metric, unit, v}) }
+	const mb = 1 << 20
+	if c != nil {
+		add("child peak RSS", "MiB", float64(c.PeakRSSBytes)/mb)
+		if c.RSSPerSKULoc > 0 {
+			add("child RSS per SKU-location", "B", c.RSSPerSKULoc)
+			add("child peak RSS per SKU-location", "B", c.PeakPerSKULoc)
+			add("child RSS above idle per SKU-location", "B", c.MarginalPerSKULoc)
+		}
+		if c.GoHeapInuse > 0 {
+			add("child Go heap in use", "MiB", float64(c.GoHeapInuse)/mb)
+		}
+	}
+	return f
+}
+
+// holdFigures lists the holds workload's figures, rate by rate.
+func holdFigures(hs []HoldPhase) []figure {
+	var f []figure
+	add := func(metric, unit string, v float64) { f = append(f, figure{metric, unit, v}) }
+	for _, h := range hs {
 		add("holds @ "+h.Name+": processed", "holds/s", h.ProcessedPerSec)
 		add("holds @ "+h.Name+": p50 POST → answer", "ms", h.Latency.P50)
 		add("holds @ "+h.Name+": p99 POST → answer", "ms", h.Latency.P99)
@@ -82,39 +132,6 @@ func figures(r *Result) []figure {
 			add("holds @ "+h.Name+": slowest 1%, mean event → result record", "ms", st.TailMeans[1])
 			add("holds @ "+h.Name+": slowest 1%, mean result record → answer", "ms", st.TailMeans[2])
 		}
-	}
-	if r.HarnessPeakRSSBytes > 0 {
-		add("harness peak RSS (processor + broker + generator)", "MiB", float64(r.HarnessPeakRSSBytes)/mb)
-	}
-	if r.SKULocations > 0 {
-		add("SKU-locations in the store", "", float64(r.SKULocations))
-	}
-	if r.PebbleBytes > 0 {
-		add("Pebble bytes on disk", "MiB", float64(r.PebbleBytes)/mb)
-	}
-	if r.PebbleBytesPerSKULocation > 0 {
-		add("Pebble bytes per SKU-location", "B", r.PebbleBytesPerSKULocation)
-	}
-	if r.LargestSKUStateBytes > 0 {
-		add("largest SKU state (encoded)", "KiB", float64(r.LargestSKUStateBytes)/1024)
-	}
-	if c := r.Child; c != nil {
-		add("child peak RSS", "MiB", float64(c.PeakRSSBytes)/mb)
-		if c.RSSPerSKULoc > 0 {
-			add("child RSS per SKU-location", "B", c.RSSPerSKULoc)
-			add("child peak RSS per SKU-location", "B", c.PeakPerSKULoc)
-			add("child RSS above idle per SKU-location", "B", c.MarginalPerSKULoc)
-		}
-		if c.GoHeapInuse > 0 {
-			add("child Go heap in use", "MiB", float64(c.GoHeapInuse)/mb)
-		}
-	}
-	if rc := r.Recovery; rc != nil {
-		add("recovery: restart to folding again", "s", rc.ProcessingSeconds)
-		add("recovery: restart to all partitions owned", "s", rc.AssignedSeconds)
-		add("recovery: restart to downtime backlog folded", "s", rc.CaughtUpSeconds)
-		add("recovery: restart to HTTP up", "s", rc.HTTPSeconds)
-		add("recovery: SIGKILL to restart", "s", rc.DownSeconds)
 	}
 	return f
 }

@@ -327,13 +327,9 @@ func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 			return fmt.Errorf("part %d: %w", first+uint32(i), d.err)
 		}
 	}
-	end := start + uint64(len(ids))
-	if head < start || head > end {
-		return fmt.Errorf("%w: oldest id at %d outside [%d, %d]", ErrCorrupt, head, start, end)
-	}
-	s.Seen.evicted = head // before restore: the index holds positions
-	for _, id := range ids[head-start:] {
-		s.Seen.restore(id.ID, id.At)
+	end, err := s.Seen.restoreFrom(ids, start, head)
+	if err != nil {
+		return err
 	}
 	s.lay = layout{split: true, first: first, next: next, baseBytes: len(parts[0]), logBytes: logBytes, idsDone: end}
 	if part1 {
@@ -349,6 +345,21 @@ func decodeSplit(name string, state []byte, parts [][]byte, s *SKU) error {
 	// names it, makes the new core independent of every part before it.
 	s.chgLost = true
 	return nil
+}
+
+// restoreFrom remembers the ids a split SKU's parts hold (ids, the first at
+// position start) from position head, its oldest remembered, on, and
+// returns the position after the last.
+func (w *IDWindow) restoreFrom(ids []SeenID, start, head uint64) (uint64, error) {
+	end := start + uint64(len(ids))
+	if head < start || head > end {
+		return 0, fmt.Errorf("%w: oldest id at %d outside [%d, %d]", ErrCorrupt, head, start, end)
+	}
+	w.evicted = head // before restore: the index holds positions
+	for _, id := range ids[head-start:] {
+		w.restore(id.ID, id.At)
+	}
+	return end, nil
 }
 
 // change applies one changed record of a delta to s.

@@ -333,21 +333,9 @@ func replayOpenHoldsCLI(t *testing.T, ctx context.Context, cl *cluster, sku stri
 	t.Helper()
 	acfg := audit.DefaultConfig()
 	acfg.Brokers, acfg.Topic, acfg.ClientOpts = strings.Split(cl.brokers, ","), cl.topics.Events, cl.opts
-	res, err := audit.Replay(ctx, acfg, audit.Stop{}, filepath.Join(t.TempDir(), "replay"), nil)
+	open, err := e2etest.ReplayOpenHolds(ctx, acfg, filepath.Join(t.TempDir(), "replay"), sku)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Close()
-	var s ledger.SKU
-	if found, err := res.Store.SKU(processors.PartitionOf(sku, res.Partitions), sku, &s); err != nil || !found {
-		t.Fatalf("replay: %s found %v: %v", sku, found, err)
-	}
-	var open []string
-	for id, h := range s.Holds {
-		if !h.Closed && h.Granted > 0 {
-			open = append(open, id)
-		}
-	}
-	slices.Sort(open)
 	return open
 }

@@ -88,35 +88,12 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	}
 	var api checkoutAPI // the demo's web shop checks out through it
 	if c.HTTP.Addr != "" {
-		// The checkout API takes a channel's listing_sku for a SKU, resolved
-		// from the listings the ledger applied, as produce does.
-		lr, err := processors.NewListingResolver(ctx, processors.ListingResolverConfig{
-			Brokers: cfg.Brokers, Topic: cfg.Topics.Listings, Registry: reg, Logger: log, ClientOpts: cfg.ClientOpts})
+		addr, stop, err := serveHTTP(ctx, c, p, reg, promReg, log)
 		if err != nil {
-			return explainKafkaErr(err)
+			return err
 		}
-		defer lr.Close()
-		c.HTTP.Holds.ResolveListing = lr.Resolve
-		ln, err := net.Listen("tcp", c.HTTP.Addr)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", c.HTTP.Addr, err)
-		}
-		srv := processors.NewHTTPServer(p.HTTPHandler(promReg, c.HTTP), c.HTTP)
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server", "err", err)
-			}
-		}()
-		defer func() {
-			// In-flight requests finish (briefly); the processor has stopped.
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if srv.Shutdown(sctx) != nil {
-				srv.Close()
-			}
-		}()
-		log.Info("http listening", "addr", ln.Addr().String(), "token", c.HTTP.Token != "")
-		api = checkoutAPI{Addr: ln.Addr().String(), Token: c.HTTP.Token}
+		defer stop()
+		api = checkoutAPI{Addr: addr, Token: c.HTTP.Token}
 	}
 	log.Info("processor running", "brokers", cfg.Brokers, "topic", cfg.Topics.Events, "partitions", p.NumPartitions(), "data", c.Data)
 	if c.Demo {
@@ -129,6 +106,41 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	err = p.Run(ctx)
 	log.Info("processor stopped", "err", err)
 	return err
+}
+
+// serveHTTP serves p's HTTP API at c.HTTP.Addr (the address it listens
+// on is returned: the port chosen for :0) until the returned stop,
+// which lets requests in flight finish (briefly). The checkout API takes
+// a channel's listing_sku for a SKU, resolved from the listings the ledger
+// applied, as produce does.
+func serveHTTP(ctx context.Context, c *runConfig, p *processors.Processor, reg *schemas.Registry, promReg *prometheus.Registry, log *slog.Logger) (addr string, stop func(), err error) {
+	cfg := c.Processor
+	lr, err := processors.NewListingResolver(ctx, processors.ListingResolverConfig{
+		Brokers: cfg.Brokers, Topic: cfg.Topics.Listings, Registry: reg, Logger: log, ClientOpts: cfg.ClientOpts})
+	if err != nil {
+		return "", nil, explainKafkaErr(err)
+	}
+	c.HTTP.Holds.ResolveListing = lr.Resolve
+	ln, err := net.Listen("tcp", c.HTTP.Addr)
+	if err != nil {
+		lr.Close()
+		return "", nil, fmt.Errorf("listening on %s: %w", c.HTTP.Addr, err)
+	}
+	srv := processors.NewHTTPServer(p.HTTPHandler(promReg, c.HTTP), c.HTTP)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("http listening", "addr", ln.Addr().String(), "token", c.HTTP.Token != "")
+	return ln.Addr().String(), func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+		lr.Close()
+	}, nil
 }
 
 // openStore opens the ledger store, retrying while the disk cannot be

@@ -229,23 +229,29 @@ func take(r *rand.Rand, ids *[]string) (string, bool) {
 	return id, true
 }
 
+// receipt emits a receipt, often against a PO.
+func (g *Generator) receipt(s *skuState) []byte {
+	r := g.r
+	if po, ok := take(r, &s.pos); ok && r.IntN(3) > 0 {
+		q := 1 + r.IntN(60)
+		if r.IntN(4) == 0 {
+			s.pos = append(s.pos, po) // partial: more to come
+		}
+		return fmt.Appendf(nil, `%s,"location":%q,"qty":%d,"po_id":%q}`, g.head(s, "receipt"), g.loc(), q, po)
+	}
+	if r.IntN(10) == 0 { // a receipt quoting a PO nobody entered
+		return fmt.Appendf(nil, `%s,"location":%q,"qty":%d,"po_id":"PO-LOST-%d"}`, g.head(s, "receipt"), g.loc(), 1+r.IntN(20), g.n)
+	}
+	return fmt.Appendf(nil, `%s,"location":%q,"qty":%d}`, g.head(s, "receipt"), g.loc(), 20+r.IntN(100))
+}
+
 // valid emits an event that applies, in a retailer's mix.
 func (g *Generator) valid(s *skuState) []byte {
 	r := g.r
 	k := r.IntN(100)
 	switch {
-	case k < 12: // receipt, often against a PO
-		if po, ok := take(r, &s.pos); ok && r.IntN(3) > 0 {
-			q := 1 + r.IntN(60)
-			if r.IntN(4) == 0 {
-				s.pos = append(s.pos, po) // partial: more to come
-			}
-			return fmt.Appendf(nil, `%s,"location":%q,"qty":%d,"po_id":%q}`, g.head(s, "receipt"), g.loc(), q, po)
-		}
-		if r.IntN(10) == 0 { // a receipt quoting a PO nobody entered
-			return fmt.Appendf(nil, `%s,"location":%q,"qty":%d,"po_id":"PO-LOST-%d"}`, g.head(s, "receipt"), g.loc(), 1+r.IntN(20), g.n)
-		}
-		return fmt.Appendf(nil, `%s,"location":%q,"qty":%d}`, g.head(s, "receipt"), g.loc(), 20+r.IntN(100))
+	case k < 12:
+		return g.receipt(s)
 	case k < 18:
 		po := g.id(s, "PO")
 		s.pos = append(s.pos, po)
@@ -305,15 +311,22 @@ func (g *Generator) valid(s *skuState) []byte {
 		}
 		fallthrough
 	default:
-		rp := ""
-		if r.IntN(2) == 0 {
-			rp = fmt.Sprintf(`,"reorder_point":%d`, r.IntN(30))
-		}
-		if g.cfg.Part2 && r.IntN(2) == 0 {
-			rp += fmt.Sprintf(`,"lead_time_days":%d`, 1+r.IntN(30))
-		}
-		return fmt.Appendf(nil, `%s,"safety_stock":{%q:%d}%s}`, g.head(s, "sku_policy"), g.loc(), r.IntN(5), rp)
+		return g.skuPolicy(s)
 	}
+}
+
+// skuPolicy emits a sku_policy: safety stock, and now and then a reorder
+// point and (part 2) a lead time.
+func (g *Generator) skuPolicy(s *skuState) []byte {
+	r := g.r
+	rp := ""
+	if r.IntN(2) == 0 {
+		rp = fmt.Sprintf(`,"reorder_point":%d`, r.IntN(30))
+	}
+	if g.cfg.Part2 && r.IntN(2) == 0 {
+		rp += fmt.Sprintf(`,"lead_time_days":%d`, 1+r.IntN(30))
+	}
+	return fmt.Appendf(nil, `%s,"safety_stock":{%q:%d}%s}`, g.head(s, "sku_policy"), g.loc(), r.IntN(5), rp)
 }
 
 // refused emits a well-formed event the ledger must refuse for its state.

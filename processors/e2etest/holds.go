@@ -3,8 +3,14 @@ package e2etest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
+
+	"github.com/stockledger/stockledger/ledger"
+	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/processors/audit"
 )
 
 // PostHold posts a hold request body to the checkout API at base (an
@@ -26,4 +32,28 @@ func PostHold(ctx context.Context, hc *http.Client, base string, body []byte) (i
 		return 0, nil
 	}
 	return resp.StatusCode, b
+}
+
+// ReplayOpenHolds replays the events topic acfg names into a scratch
+// store under dir and returns sku's open holds, sorted: what a fold of the
+// topic alone decided.
+func ReplayOpenHolds(ctx context.Context, acfg audit.Config, dir, sku string) ([]string, error) {
+	res, err := audit.Replay(ctx, acfg, audit.Stop{}, dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	var s ledger.SKU
+	found, err := res.Store.SKU(processors.PartitionOf(sku, res.Partitions), sku, &s)
+	if err != nil || !found {
+		return nil, fmt.Errorf("replay: %s found %v: %v", sku, found, err)
+	}
+	var open []string
+	for id, h := range s.Holds {
+		if !h.Closed && h.Granted > 0 {
+			open = append(open, id)
+		}
+	}
+	slices.Sort(open)
+	return open, nil
 }
