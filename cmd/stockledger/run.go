@@ -88,7 +88,7 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	}
 	var api checkoutAPI // the demo's web shop checks out through it
 	if c.HTTP.Addr != "" {
-		addr, stop, err := serveHTTP(ctx, c, p, reg, promReg, log)
+		addr, stop, err := serveHTTP(ctx, c, cfg, p, reg, promReg, log)
 		if err != nil {
 			return err
 		}
@@ -108,13 +108,13 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	return err
 }
 
-// serveHTTP serves p's HTTP API at c.HTTP.Addr (the address it listens
-// on is returned: the port chosen for :0) until the returned stop,
-// which lets requests in flight finish (briefly). The checkout API takes
-// a channel's listing_sku for a SKU, resolved from the listings the ledger
-// applied, as produce does.
-func serveHTTP(ctx context.Context, c *runConfig, p *processors.Processor, reg *schemas.Registry, promReg *prometheus.Registry, log *slog.Logger) (addr string, stop func(), err error) {
-	cfg := c.Processor
+// serveHTTP serves p's HTTP API at c.HTTP.Addr until the returned stop,
+// which lets requests in flight finish (briefly), and returns the address
+// it listens on (the port chosen for :0). cfg is the processor's config
+// as run completed it (the embedded broker's address included). The
+// checkout API takes a channel's listing_sku for a SKU, resolved from the
+// listings the ledger applied, as produce does.
+func serveHTTP(ctx context.Context, c *runConfig, cfg processors.Config, p *processors.Processor, reg *schemas.Registry, promReg *prometheus.Registry, log *slog.Logger) (addr string, stop func(), err error) {
 	lr, err := processors.NewListingResolver(ctx, processors.ListingResolverConfig{
 		Brokers: cfg.Brokers, Topic: cfg.Topics.Listings, Registry: reg, Logger: log, ClientOpts: cfg.ClientOpts})
 	if err != nil {
