@@ -160,37 +160,21 @@ func raceHolds(t *testing.T, ctx context.Context, urls []string, n int, sku stri
 	return got
 }
 
-// checkRace checks the answers of a race for units units among clients
-// and returns the granted hold ids, sorted.
+// checkRace checks the answers of a race (e2etest.CheckRace) and returns
+// the granted hold ids, sorted.
 func checkRace(t *testing.T, got map[string]holdJSON, units, clients int) []string {
 	t.Helper()
-	if len(got) != clients {
-		t.Fatalf("%d of %d clients got a decision", len(got), clients)
-	}
-	var granted []string
-	avail := map[int64]bool{}
+	answers := make(map[string]e2etest.RaceAnswer, len(got))
 	for id, h := range got {
-		switch h.Status {
-		case "granted":
-			granted = append(granted, id)
-			avail[h.Available] = true
-		case "refused":
-			if h.Available != 0 {
-				t.Errorf("hold %s refused with %d available", id, h.Available)
-			}
-		default:
-			t.Errorf("hold %s: status %s", id, h.Status)
-		}
+		answers[id] = e2etest.RaceAnswer{Status: h.Status, Available: h.Available}
 	}
-	if len(granted) != units || len(got)-len(granted) != clients-units {
-		t.Errorf("%d granted, %d refused; want %d and %d", len(granted), len(got)-len(granted), units, clients-units)
+	if len(answers) != clients {
+		t.Fatalf("%d of %d clients got a decision", len(answers), clients)
 	}
-	for a := range int64(units) {
-		if !avail[a] {
-			t.Errorf("no grant left %d available: the grants were not the units one by one", a)
-		}
+	granted, problems := e2etest.CheckRace(answers, units, clients)
+	for _, p := range problems {
+		t.Error(p)
 	}
-	slices.Sort(granted)
 	return granted
 }
 

@@ -117,35 +117,14 @@ func diffLatestListings(m *specmodel.Model, last map[string]int64, isListing map
 }
 
 // diffPart2State names the first difference between a stored SKU and the
-// model's view of it in part 2's state: unassigned by channel, open holds,
-// listings, sold28 and projected (p: the stored partition, whose clock
-// ends the sales window).
+// model's view of it in part 2's state (keys.DiffPart2), sold28 included
+// (p: the stored partition, whose clock ends the sales window).
 func diffPart2State(p *ledger.Partition, s *ledger.SKU, w *specmodel.SKUView) string {
-	by := map[string]int64{}
-	for _, u := range s.UnassignedBy {
-		by[u.Channel] = int64(u.Qty)
+	if d := keys.DiffPart2(s, w); d != "" {
+		return d
 	}
-	if !maps.Equal(by, w.UnassignedBy) {
-		return fmt.Sprintf("unassigned by channel %v, model %v", by, w.UnassignedBy)
-	}
-	open := 0
-	for _, h := range s.Holds {
-		if !h.Closed {
-			open++
-		}
-	}
-	if open != w.OpenHolds {
-		return fmt.Sprintf("%d open holds, model %d", open, w.OpenHolds)
-	}
-	listings := map[string]int64{}
-	for _, l := range s.Listings {
-		listings[l.Channel+"/"+l.ListingSKU] = int64(l.Published)
-	}
-	if !maps.Equal(listings, w.Listings) {
-		return fmt.Sprintf("listings %v, model %v", listings, w.Listings)
-	}
-	if int64(p.Sold28(s)) != w.Sold28 || int64(s.Projected()) != w.Projected {
-		return fmt.Sprintf("sold28/projected %d/%d, model %d/%d", p.Sold28(s), s.Projected(), w.Sold28, w.Projected)
+	if int64(p.Sold28(s)) != w.Sold28 {
+		return fmt.Sprintf("sold28 %d, model %d", p.Sold28(s), w.Sold28)
 	}
 	return ""
 }

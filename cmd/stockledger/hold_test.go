@@ -256,38 +256,26 @@ func raceClients(ctx context.Context, children []*child, n int, answered *atomic
 	return got
 }
 
-// checkRaceAnswers checks the decisions of a race for units units and
-// returns the granted hold ids, sorted.
+// checkRaceAnswers checks the decisions of a race (e2etest.CheckRace),
+// each one JSON hold result of its hold, and returns the granted hold ids,
+// sorted.
 func checkRaceAnswers(t *testing.T, got map[string][]byte, units, clients int) []string {
 	t.Helper()
-	if len(got) != clients {
-		t.Fatalf("%d of %d clients got a decision", len(got), clients)
-	}
-	var granted []string
-	avail := map[int64]bool{}
+	answers := make(map[string]e2etest.RaceAnswer, len(got))
 	for id, b := range got {
 		var h holdResult
 		if err := json.Unmarshal(b, &h); err != nil || h.HoldID != id {
 			t.Errorf("hold %s: %s", id, b)
 		}
-		switch h.Status {
-		case "granted":
-			granted = append(granted, id)
-			avail[h.Available] = true
-		case "refused":
-		default:
-			t.Errorf("hold %s: status %s", id, h.Status)
-		}
+		answers[id] = e2etest.RaceAnswer{Status: h.Status, Available: h.Available}
 	}
-	if len(granted) != units {
-		t.Errorf("%d granted, %d refused; want %d and %d", len(granted), len(got)-len(granted), units, clients-units)
+	if len(answers) != clients {
+		t.Fatalf("%d of %d clients got a decision", len(answers), clients)
 	}
-	for a := range int64(units) {
-		if !avail[a] {
-			t.Errorf("no grant left %d available: the grants were not the units one by one", a)
-		}
+	granted, problems := e2etest.CheckRace(answers, units, clients)
+	for _, p := range problems {
+		t.Error(p)
 	}
-	slices.Sort(granted)
 	return granted
 }
 

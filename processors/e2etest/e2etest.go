@@ -335,7 +335,7 @@ func Compare(exp *Expected, got *Outputs, repeats bool) []string {
 }
 
 // CompareSKUs compares the ledger's state of every SKU with the model's:
-// version, unassigned, locations, and part 2's state (DiffPart2).
+// version, unassigned, locations, and part 2's state (keys.DiffPart2).
 func CompareSKUs(exp *Expected, get func(sku string) (ledger.SKU, bool, error)) []string {
 	var diffs []string
 	for _, name := range exp.Model.SKUs() {
@@ -358,7 +358,7 @@ func CompareSKUs(exp *Expected, get func(sku string) (ledger.SKU, bool, error)) 
 				diffs = append(diffs, fmt.Sprintf("%s@%s: %+v, model %+v", name, l.Code, got, wl))
 			}
 		}
-		if d := DiffPart2(&s, &w); d != "" {
+		if d := keys.DiffPart2(&s, &w); d != "" {
 			diffs = append(diffs, fmt.Sprintf("%s: %s", name, d))
 		}
 		if len(diffs) > 30 {

@@ -57,3 +57,44 @@ func ReplayOpenHolds(ctx context.Context, acfg audit.Config, dir, sku string) ([
 	slices.Sort(open)
 	return open, nil
 }
+
+// RaceAnswer is what a last-unit race checks of one client's hold result.
+type RaceAnswer struct {
+	Status    string
+	Available int64
+}
+
+// CheckRace checks the answers of a race of clients for units units, by
+// hold id: every client decided, exactly units granted and the rest
+// refused with nothing left, and the grants the units one by one (each
+// left one fewer available). It returns the granted hold ids, sorted, and
+// what is wrong.
+func CheckRace(got map[string]RaceAnswer, units, clients int) (granted, problems []string) {
+	if len(got) != clients {
+		return nil, []string{fmt.Sprintf("%d of %d clients got a decision", len(got), clients)}
+	}
+	avail := map[int64]bool{}
+	for id, a := range got {
+		switch a.Status {
+		case "granted":
+			granted = append(granted, id)
+			avail[a.Available] = true
+		case "refused":
+			if a.Available != 0 {
+				problems = append(problems, fmt.Sprintf("hold %s refused with %d available", id, a.Available))
+			}
+		default:
+			problems = append(problems, fmt.Sprintf("hold %s: status %s", id, a.Status))
+		}
+	}
+	if len(granted) != units || len(got)-len(granted) != clients-units {
+		problems = append(problems, fmt.Sprintf("%d granted, %d refused; want %d and %d", len(granted), len(got)-len(granted), units, clients-units))
+	}
+	for a := range int64(units) {
+		if !avail[a] {
+			problems = append(problems, fmt.Sprintf("no grant left %d available: the grants were not the units one by one", a))
+		}
+	}
+	slices.Sort(granted)
+	return granted, problems
+}

@@ -7,7 +7,6 @@ package e2etest
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -74,39 +73,4 @@ func readHoldResults(ctx context.Context, brokers []string, topic string, reg *s
 		o.AddHoldResult(&h)
 		return nil
 	}, opts...)
-}
-
-// DiffPart2 names the first difference between a SKU's state and the
-// model's view of it in part 2's state: unassigned by channel, open holds,
-// listings (their published values) and projected. Sold28 depends on the
-// partition's clock, which a SKU's state does not carry; reorder_due alerts
-// compare it.
-func DiffPart2(s *ledger.SKU, w *specmodel.SKUView) string {
-	by := map[string]int64{}
-	for _, u := range s.UnassignedBy {
-		by[u.Channel] = int64(u.Qty)
-	}
-	if !maps.Equal(by, w.UnassignedBy) {
-		return fmt.Sprintf("unassigned by channel %v, model %v", by, w.UnassignedBy)
-	}
-	open := 0
-	for _, h := range s.Holds {
-		if !h.Closed {
-			open++
-		}
-	}
-	if open != w.OpenHolds {
-		return fmt.Sprintf("%d open holds, model %d", open, w.OpenHolds)
-	}
-	listings := map[string]int64{}
-	for _, l := range s.Listings {
-		listings[l.Channel+"/"+l.ListingSKU] = int64(l.Published)
-	}
-	if !maps.Equal(listings, w.Listings) {
-		return fmt.Sprintf("listings %v, model %v", listings, w.Listings)
-	}
-	if int64(s.Projected()) != w.Projected {
-		return fmt.Sprintf("projected %d, model %d", s.Projected(), w.Projected)
-	}
-	return ""
 }

@@ -1,11 +1,13 @@
-// Package keys renders alerts of the ledger and of the independent model
-// (ledger/specmodel) as the same comparable strings, so tests can count and
-// compare them. It is the one place that knows both types; the model itself
+// Package keys renders alerts and hold results of the ledger and of the
+// independent model (ledger/specmodel) as the same comparable strings, so
+// tests can count and compare them, and compares a SKU's part 2 state with
+// the model's. It is the one place that knows both types; the model itself
 // stays free of the ledger's.
 package keys
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -56,4 +58,39 @@ func HoldResult(r *ledger.HoldResult) string {
 func ModelHoldResult(r *specmodel.HoldResult) string {
 	return fmt.Sprintf("%s/%s %s@%s %s req=%d granted=%d avail=%d exp=%s v%d from %s", r.SKU, r.HoldID, r.Channel, r.Location,
 		r.Status, r.Requested, r.Granted, r.Available, r.ExpiresAt, r.Version, r.CauseEventID)
+}
+
+// DiffPart2 names the first difference between a SKU's state and the
+// model's view of it in part 2's state: unassigned units by channel, open
+// holds, listings (their published values) and projected; "" when none.
+// Sold28 is left to callers that hold the partition, whose clock ends the
+// sales window.
+func DiffPart2(s *ledger.SKU, w *specmodel.SKUView) string {
+	by := map[string]int64{}
+	for _, u := range s.UnassignedBy {
+		by[u.Channel] = int64(u.Qty)
+	}
+	if !maps.Equal(by, w.UnassignedBy) {
+		return fmt.Sprintf("unassigned by channel %v, model %v", by, w.UnassignedBy)
+	}
+	open := 0
+	for _, h := range s.Holds {
+		if !h.Closed {
+			open++
+		}
+	}
+	if open != w.OpenHolds {
+		return fmt.Sprintf("%d open holds, model %d", open, w.OpenHolds)
+	}
+	listings := map[string]int64{}
+	for _, l := range s.Listings {
+		listings[l.Channel+"/"+l.ListingSKU] = int64(l.Published)
+	}
+	if !maps.Equal(listings, w.Listings) {
+		return fmt.Sprintf("listings %v, model %v", listings, w.Listings)
+	}
+	if int64(s.Projected()) != w.Projected {
+		return fmt.Sprintf("projected %d, model %d", s.Projected(), w.Projected)
+	}
+	return ""
 }
