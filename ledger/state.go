@@ -336,16 +336,6 @@ func (s *SKU) TotalPastHolds() Qty {
 	return t - (s.Unassigned - s.HeldUnassigned)
 }
 
-// UnassignedOf is the units reserved without a location by channel's
-// orders and holds.
-func (s *SKU) UnassignedOf(channel string) Qty {
-	i, ok := slices.BinarySearchFunc(s.UnassignedBy, channel, func(c ChannelQty, ch string) int { return strings.Compare(c.Channel, ch) })
-	if !ok {
-		return 0
-	}
-	return s.UnassignedBy[i].Qty
-}
-
 // addUnassigned moves channel's unassigned units (and the SKU's sum) by q,
 // dropping the channel when it reaches zero.
 func (s *SKU) addUnassigned(channel string, q Qty) {
