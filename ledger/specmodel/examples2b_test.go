@@ -129,3 +129,24 @@ func TestExample2_15AlertsLookPastHolds(t *testing.T) {
 	checkDead(t, m)
 	checkUpdates2(t, m)
 }
+
+// TestFirstClockMovesWindowBack is DECISIONS.md's sales window moved back
+// by the first clock: before it the window ends on a sale dated ahead (30
+// November) and forgets 1 November; the clock of 28 November ends it on its
+// own day, where a sale dated 2 November counts and 1 November stays empty.
+func TestFirstClockMovesWindowBack(t *testing.T) {
+	m := run(t, `
+{"event_id":"a0","type":"sku_policy","occurred_at":"2026-11-01T08:00:00Z","sku":"AHEAD","safety_stock":{},"lead_time_days":7}
+{"event_id":"a1","type":"receipt","occurred_at":"2026-11-01T08:00:00Z","sku":"AHEAD","location":"store","qty":40}
+{"event_id":"a2","type":"pos_sale","occurred_at":"2026-11-01T10:00:00Z","sku":"AHEAD","channel":"pos","location":"store","qty":5}
+{"event_id":"a3","type":"pos_sale","occurred_at":"2026-11-30T10:00:00Z","sku":"AHEAD","channel":"pos","location":"store","qty":1}
+{"event_id":"clock/0/1795867200000","type":"clock","occurred_at":"2026-11-28T12:00:00Z"}
+{"event_id":"a4","type":"pos_sale","occurred_at":"2026-11-02T10:00:00Z","sku":"AHEAD","channel":"pos","location":"store","qty":2}
+`)
+	checkSKU2(t, m, "AHEAD", want2{
+		wantSKU: wantSKU{version: 5, locations: map[string]LocationView{"store": dc(32)}},
+		sold28:  i64(2), projected: i64(32),
+	})
+	checkAlerts(t, m)
+	checkDead(t, m)
+}

@@ -37,8 +37,10 @@ func dayOf(t time.Time) int64 {
 // recordSale counts units sold on the day of at, never later than the
 // partition clock's day: a source clock running ahead cannot move the
 // window. The window ends on the clock's day, or before any clock on the
-// latest day counted; a sale before the window, or on a day already
-// forgotten, is not counted.
+// latest day counted; a sale before the window is not counted. A day the
+// window forgot keeps none of its units, but when the first clock moves the
+// window back over it, a later sale on it is in the window and counts
+// (DECISIONS.md).
 func (m *Model) recordSale(st *skuState, at time.Time, qty int64) {
 	day := dayOf(at)
 	clock, hasClock := m.clocks[st.partition]
@@ -50,7 +52,7 @@ func (m *Model) recordSale(st *skuState, at time.Time, qty int64) {
 	case st.hasSale:
 		end = max(st.lastSaleDay, day)
 	}
-	if day <= end-windowDays || day < st.forgottenDays {
+	if day <= end-windowDays {
 		return
 	}
 	st.sales[day] += qty
@@ -58,12 +60,10 @@ func (m *Model) recordSale(st *skuState, at time.Time, qty int64) {
 	m.forget(st, end)
 }
 
-// forget drops the days before the window ending on end; once forgotten,
-// a day stays forgotten.
+// forget drops the days before the window ending on end.
 func (m *Model) forget(st *skuState, end int64) {
-	st.forgottenDays = max(st.forgottenDays, end-windowDays+1)
 	for d := range st.sales {
-		if d < st.forgottenDays {
+		if d <= end-windowDays {
 			delete(st.sales, d)
 		}
 	}
@@ -79,7 +79,7 @@ func (m *Model) sold28(st *skuState) int64 {
 	if !ok {
 		return 0
 	}
-	lo := max(end-windowDays+1, st.forgottenDays)
+	lo := end - windowDays + 1
 	var sum int64
 	for d, n := range st.sales {
 		if d >= lo && d <= end {

@@ -68,10 +68,9 @@ type skuState struct {
 	listingsPub     map[listingKey]int64 // listing -> last published value
 	removedListings []listingKey         // removed by this event, to publish 0 once
 
-	sales         map[int64]int64 // UTC day (days since 1970-01-01) -> units sold
-	lastSaleDay   int64           // latest day counted; the window's end before any clock
-	hasSale       bool
-	forgottenDays int64 // days before this one were forgotten (window moved past them)
+	sales       map[int64]int64 // UTC day (days since 1970-01-01) -> units sold
+	lastSaleDay int64           // latest day counted; the window's end before any clock
+	hasSale     bool
 }
 
 func newSKU(partition int32) *skuState {
