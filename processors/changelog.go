@@ -40,8 +40,13 @@ import (
 // dirty SKUs' writes (ledger/layout.go: a state key per SKU and, for a
 // split SKU, its new parts and, as tombstones, the parts it no longer
 // needs, in the order that keeps every prefix readable), the partition
-// state if it changed, then the next offset.
+// state if it changed, then the next offset. A share that did not persist
+// (it holds its outputs after a crash, its states stay dirty) has nothing
+// to write: a marker without the states would let a restore skip records.
 func (pb *partBatch) changelogRecords(topic string, out []*kgo.Record) []*kgo.Record {
+	if !pb.persisted {
+		return out
+	}
 	// One allocation for the records and one for their keys.
 	recs := make([]kgo.Record, 0, len(pb.writes)+2)
 	size := 0
