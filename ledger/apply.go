@@ -52,8 +52,7 @@ func (p *Partition) ApplyValid(s *SKU, ev *Event, fx *Effects) Result {
 	for i := a.n0; i < len(fx.Alerts); i++ {
 		fx.Alerts[i].Version = s.Version
 	}
-	p.settleHoldResults(s, fx, h0)
-	p.publish(s, ev, fx)
+	p.publish(s, ev, fx, h0)
 	return Result{Outcome: Applied}
 }
 

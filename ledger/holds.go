@@ -114,13 +114,28 @@ func (a *applier) holdResult(id string, h Hold, status HoldStatus) {
 }
 
 // settleHoldResults fills the version and the channel's ats after the
-// event into the hold results from index h0 on.
-func (p *Partition) settleHoldResults(s *SKU, fx *Effects, h0 int) {
+// event into the hold results from index h0 on: from ats, the values of
+// eff (publish), when the channel is among them.
+func (p *Partition) settleHoldResults(s *SKU, fx *Effects, h0 int, eff []ChannelPolicy, ats []Qty) {
 	for i := h0; i < len(fx.HoldResults); i++ {
 		r := &fx.HoldResults[i]
 		r.Version = s.Version
-		r.Available = p.ATS(s, r.Channel)
+		v, ok := atsFrom(eff, ats, r.Channel)
+		if !ok {
+			v = p.ATS(s, r.Channel)
+		}
+		r.Available = v
 	}
+}
+
+// atsFrom is channel's value among eff (ats aligned with it).
+func atsFrom(eff []ChannelPolicy, ats []Qty, channel string) (Qty, bool) {
+	for i := range eff {
+		if eff[i].Channel == channel {
+			return ats[i], true
+		}
+	}
+	return 0, false
 }
 
 // Expire applies a clock event (already applied to the partition) to s:
@@ -141,8 +156,7 @@ func (p *Partition) Expire(s *SKU, ids []string, ev *Event, fx *Effects) bool {
 	}
 	s.Version++
 	s.Newest = max(s.Newest, ev.OccurredAt)
-	p.settleHoldResults(s, fx, h0)
-	p.publish(s, ev, fx)
+	p.publish(s, ev, fx, h0)
 	return true
 }
 

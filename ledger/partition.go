@@ -68,6 +68,7 @@ type Partition struct {
 	PolicySeq uint64
 
 	eff []ChannelPolicy // effectiveAll's scratch
+	ats []Qty           // atsAll's
 
 	// DeferPublish, for a fold that wants the ledger and not its channel
 	// updates (a replay): ApplyValid and ReachSKU emit no updates and leave
@@ -140,5 +141,5 @@ func (p *Partition) ReachSKU(s *SKU, ev *Event, fx *Effects) {
 	s.Version++
 	// Every channel: a channel's locations decide which channels its
 	// unassigned units lower (overlaps), not only its own ats.
-	p.publish(s, ev, fx)
+	p.publish(s, ev, fx, len(fx.HoldResults))
 }

@@ -8,26 +8,39 @@ import (
 // A SKU's channels are those with a channel policy and those its overrides
 // name; each has a published value, and so does each of its listings.
 
-// publish recomputes every channel of s and its listings, and appends an
-// update for each value that changed or is first known: channels first,
-// in name order, then listings by channel and listing SKU. A channel's
-// locations decide which channels its unassigned units lower (overlaps),
-// so one event can move any channel.
-func (p *Partition) publish(s *SKU, ev *Event, fx *Effects) {
+// publish recomputes every channel of s and its listings once, fills in
+// the hold results from h0 with them, and appends an update for each value
+// that changed or is first known: channels first, in name order, then
+// listings by channel and listing SKU. A channel's locations decide which
+// channels its unassigned units lower (overlaps), so one event can move
+// any channel.
+func (p *Partition) publish(s *SKU, ev *Event, fx *Effects, h0 int) {
 	if p.DeferPublish {
+		p.settleHoldResults(s, fx, h0, nil, nil)
 		return
 	}
 	eff := p.effectiveAll(s)
+	ats := p.atsAll(s, eff)
+	p.settleHoldResults(s, fx, h0, eff, ats)
 	for i := range eff {
-		c := &eff[i]
-		p.publishValue(s, c.Channel, atsAmong(s, c, eff), c.gone, ev, fx)
+		p.publishValue(s, eff[i].Channel, ats[i], eff[i].gone, ev, fx)
 	}
 	if len(s.Listings) > 0 {
-		publishListings(s, eff, ev, fx)
+		publishListings(s, eff, ats, ev, fx)
 	}
 	if len(s.Listings) > 0 || len(s.Overrides) > 0 {
 		s.forgetGone()
 	}
+}
+
+// atsAll is the ats of s under each of eff (effectiveAll), in p's scratch.
+func (p *Partition) atsAll(s *SKU, eff []ChannelPolicy) []Qty {
+	ats := p.ats[:0]
+	for i := range eff {
+		ats = append(ats, atsAmong(s, &eff[i], eff))
+	}
+	p.ats = ats
+	return ats
 }
 
 // publishValue publishes v as channel's ats when it changed, is first
@@ -44,30 +57,30 @@ func (p *Partition) publishValue(s *SKU, channel string, v Qty, always bool, ev 
 }
 
 // listingATS returns the ats of channel for s's listings: the channel's
-// among eff (both walked in channel order from *j), or part 1's defaults'
-// for a channel that is not (or no longer) the SKU's.
-func listingATS(s *SKU, channel string, eff []ChannelPolicy, j *int) Qty {
+// among eff (ats, both walked in channel order from *j), or part 1's
+// defaults' for a channel that is not (or no longer) the SKU's.
+func listingATS(s *SKU, channel string, eff []ChannelPolicy, ats []Qty, j *int) Qty {
 	for *j < len(eff) && eff[*j].Channel < channel {
 		*j++
 	}
 	if *j < len(eff) && eff[*j].Channel == channel && !eff[*j].gone {
-		return atsAmong(s, &eff[*j], eff)
+		return ats[*j]
 	}
 	c := defaultPolicy(channel)
 	return atsAmong(s, &c, eff)
 }
 
 // publishListings publishes s's listings.
-func publishListings(s *SKU, eff []ChannelPolicy, ev *Event, fx *Effects) {
-	last, ats, j := "", Qty(0), 0
+func publishListings(s *SKU, eff []ChannelPolicy, ats []Qty, ev *Event, fx *Effects) {
+	last, v0, j := "", Qty(0), 0
 	for i := range s.Listings {
 		l := &s.Listings[i]
 		var v Qty
 		if !l.Gone {
 			if l.Channel != last {
-				last, ats = l.Channel, listingATS(s, l.Channel, eff, &j)
+				last, v0 = l.Channel, listingATS(s, l.Channel, eff, ats, &j)
 			}
-			v = ats / l.Units
+			v = v0 / l.Units
 		}
 		if l.HasPublished && l.Published == v && !l.Gone {
 			continue
@@ -117,13 +130,14 @@ func (p *Partition) SettlePublished(s *SKU) {
 	}
 	s.forgetGone()
 	eff := p.effectiveAll(s)
+	ats := p.atsAll(s, eff)
 	for i := range eff {
-		s.setPublished(eff[i].Channel, atsAmong(s, &eff[i], eff))
+		s.setPublished(eff[i].Channel, ats[i])
 	}
 	j := 0
 	for i := range s.Listings {
 		l := &s.Listings[i]
-		l.Published, l.HasPublished = listingATS(s, l.Channel, eff, &j)/l.Units, true
+		l.Published, l.HasPublished = listingATS(s, l.Channel, eff, ats, &j)/l.Units, true
 	}
 }
 
