@@ -104,8 +104,10 @@ func appendHold(dst []byte, h Hold) []byte {
 }
 
 func (d *decoder) hold() Hold {
-	return Hold{Channel: d.string(), Location: d.string(), Requested: Qty(d.varint()), Granted: Qty(d.varint()),
+	h := Hold{Channel: d.string(), Location: d.string(), Requested: Qty(d.varint()), Granted: Qty(d.varint()),
 		ExpiresAt: d.varint(), Closed: d.bool(), Touched: d.varint()}
+	h.indexed = !h.Closed // a persisted state's open holds are in the index
+	return h
 }
 
 // unassignedFromOrders rebuilds the unassigned units by channel of a state

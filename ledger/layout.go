@@ -84,24 +84,34 @@ type HoldIndexer interface {
 	HoldIndex(expiresAt int64, holdID string, open bool)
 }
 
-// indexHolds tells w (when it is a HoldIndexer) of the holds that changed
-// since the last Persist: all of them, after a decode or an overflow.
+// indexHolds tells w (when it is a HoldIndexer) of the holds whose key the
+// index must gain or lose: of those changed since the last Persist (all of
+// them, after an overflow), the open ones it lacks and the closed ones it
+// has.
 func (s *SKU) indexHolds(w StateWriter) {
 	hx, ok := w.(HoldIndexer)
 	switch {
 	case !ok:
 	case s.holdLost:
-		for id, h := range s.Holds {
-			hx.HoldIndex(h.ExpiresAt, id, !h.Closed)
+		for id := range s.Holds {
+			s.indexHold(hx, id)
 		}
 	default:
 		for _, id := range s.holdChg {
-			if h, ok := s.Holds[id]; ok {
-				hx.HoldIndex(h.ExpiresAt, id, !h.Closed)
-			}
+			s.indexHold(hx, id)
 		}
 	}
 	s.holdChg, s.holdLost = s.holdChg[:0], false
+}
+
+func (s *SKU) indexHold(hx HoldIndexer, id string) {
+	h, ok := s.Holds[id]
+	if !ok || h.indexed == !h.Closed {
+		return
+	}
+	h.indexed = !h.Closed
+	hx.HoldIndex(h.ExpiresAt, id, h.indexed)
+	s.Holds[id] = h
 }
 
 // scratch returns the free space after w's buffer, or nil.

@@ -63,6 +63,11 @@ type Hold struct {
 	ExpiresAt int64
 	Closed    bool
 	Touched   int64
+	// indexed: the store's index of open holds has the hold's key (it was
+	// open when its SKU was last persisted or read back). Not part of the
+	// state: a hold opened and closed between two persists, or refused,
+	// never gets a key, nor a tombstone.
+	indexed bool
 }
 
 // ChannelQty is a quantity per channel (unassigned units by ordering channel).
