@@ -98,6 +98,10 @@ func publishListings(s *SKU, eff []ChannelPolicy, ats []Qty, ev *Event, fx *Effe
 // published (or settled), and the published value of a channel that was
 // the SKU's only through a removed override.
 func (s *SKU) forgetGone() {
+	if !slices.ContainsFunc(s.Listings, func(l Listing) bool { return l.Gone }) &&
+		!slices.ContainsFunc(s.Overrides, func(o Override) bool { return o.Gone }) {
+		return // the usual case: nothing to forget, nothing to move
+	}
 	kept := 0
 	for i := range s.Listings {
 		if !s.Listings[i].Gone {

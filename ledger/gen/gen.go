@@ -8,6 +8,7 @@
 package gen
 
 import (
+	"container/heap"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -52,6 +53,7 @@ type Generator struct {
 	sent  int
 	polIx int
 	queue [][]byte
+	due   dueLines // lines made when their turn comes (a checkout's order)
 	// late: the line being made is a sale dated so far back that the
 	// ledger may forget its id before a retry (ledger/DECISIONS.md,
 	// "Idempotency window": 7 days back from the newest occurred_at the
@@ -154,6 +156,9 @@ func (g *Generator) Next() []byte {
 		l := g.queue[0]
 		g.queue = g.queue[1:]
 		return l
+	}
+	if len(g.due) > 0 && g.due[0].at <= g.n {
+		return heap.Pop(&g.due).(dueLine).make()
 	}
 	for _, at := range g.cfg.PolicyChanges {
 		if at == g.n {

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"container/heap"
 	"fmt"
 	"time"
 )
@@ -156,9 +157,9 @@ func (g *Generator) later(minutes int) string {
 	return g.cfg.Start.Add(time.Duration(g.n)*g.cfg.Step + time.Duration(minutes)*time.Minute).UTC().Format(time.RFC3339)
 }
 
-// checkout is a web checkout of the "checkout" mix: a hold, then (queued
-// to follow it) the order that converts it, or its release, or nothing
-// (an abandoned cart, left to expire); now and then instead an
+// checkout is a web checkout of the "checkout" mix: a hold, then (due a
+// few minutes later) the order that converts it, or its release, or
+// nothing (an abandoned cart, left to expire); now and then instead an
 // administrative change: a listing, an override or a transfer closed.
 func (g *Generator) checkout(s *skuState) []byte {
 	r := g.r
@@ -175,13 +176,40 @@ func (g *Generator) checkout(s *skuState) []byte {
 	}
 	h, qty := fmt.Sprintf("C-%d", g.n), 1+r.IntN(3)
 	hold := fmt.Appendf(nil, `%s,"hold_id":%q,"channel":"web","qty":%d,"expires_at":%q}`, g.head(s, "hold"), h, qty, g.later(15))
+	// The buyer pays or gives up 1 to 10 minutes of event time later,
+	// before the hold's 15 minutes are up.
+	at := g.n + max(1, int(time.Duration(60+r.IntN(541))*time.Second/g.cfg.Step))
 	switch k := r.IntN(100); {
 	case k < 70:
-		o := g.id(s, "O")
-		s.orders = append(s.orders, o)
-		g.queue = append(g.queue, fmt.Appendf(nil, `%s,"channel":"web","order_id":%q,"qty":%d,"hold_id":%q}`, g.head(s, "order"), o, qty, h))
+		heap.Push(&g.due, dueLine{at: at, make: func() []byte {
+			o := g.id(s, "O")
+			s.orders = append(s.orders, o)
+			return fmt.Appendf(nil, `%s,"channel":"web","order_id":%q,"qty":%d,"hold_id":%q}`, g.head(s, "order"), o, qty, h)
+		}})
 	case k < 80:
-		g.queue = append(g.queue, fmt.Appendf(nil, `%s,"hold_id":%q}`, g.head(s, "hold_released"), h))
+		heap.Push(&g.due, dueLine{at: at, make: func() []byte {
+			return fmt.Appendf(nil, `%s,"hold_id":%q}`, g.head(s, "hold_released"), h)
+		}})
 	}
 	return hold
+}
+
+// dueLine is a line made when the stream reaches event at.
+type dueLine struct {
+	at   int
+	make func() []byte
+}
+
+// dueLines is a min-heap of lines by their turn.
+type dueLines []dueLine
+
+func (d dueLines) Len() int           { return len(d) }
+func (d dueLines) Less(i, j int) bool { return d[i].at < d[j].at }
+func (d dueLines) Swap(i, j int)      { d[i], d[j] = d[j], d[i] }
+func (d *dueLines) Push(x any)        { *d = append(*d, x.(dueLine)) }
+func (d *dueLines) Pop() any {
+	old := *d
+	x := old[len(old)-1]
+	*d = old[:len(old)-1]
+	return x
 }

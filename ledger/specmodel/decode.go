@@ -328,6 +328,16 @@ func (p *parser) part1Fields(ev *event) bool {
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
 		ev.qty, ev.hasQty = p.qty("qty", true)
 		ev.resellable, _ = p.boolean("resellable", true)
+	default:
+		return p.stockAndPolicyFields(ev)
+	}
+	return true
+}
+
+// stockAndPolicyFields reads the fields of part 1's adjustments, counts,
+// transfers and policies (with the fields part 2 adds to them).
+func (p *parser) stockAndPolicyFields(ev *event) bool {
+	switch ev.typ {
 	case TypeAdjustment:
 		ev.location, ev.hasLocation = p.str("location", true, code(64))
 		ev.onHandDelta, _ = p.num("on_hand_delta", true, -maxUnits, maxUnits, ReasonQuantityOutOfRange)

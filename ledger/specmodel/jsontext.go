@@ -125,27 +125,7 @@ func parseInt(tok string) (v int64, isInt, inRange bool) {
 	}
 	// value = digits * 10^e
 	e := -len(frac)
-	// exponent, saturated so huge exponents cannot blow up
-	if exp != "" {
-		eneg := false
-		switch exp[0] {
-		case '+':
-			exp = exp[1:]
-		case '-':
-			eneg = true
-			exp = exp[1:]
-		}
-		x := 0
-		for _, c := range exp {
-			if x < 1_000_000 {
-				x = x*10 + int(c-'0')
-			}
-		}
-		if eneg {
-			x = -x
-		}
-		e += x
-	}
+	e += parseExponent(exp)
 	trimmed := strings.TrimRight(digits, "0")
 	e += len(digits) - len(trimmed)
 	digits = trimmed
@@ -261,4 +241,30 @@ func stringTokens(line []byte) [][]byte {
 		}
 	}
 	return toks
+}
+
+// parseExponent is a JSON number's exponent digits (after e or E, sign
+// included; "" is 0), saturated so that a huge exponent cannot blow up.
+func parseExponent(exp string) int {
+	if exp == "" {
+		return 0
+	}
+	neg := false
+	switch exp[0] {
+	case '+':
+		exp = exp[1:]
+	case '-':
+		neg = true
+		exp = exp[1:]
+	}
+	x := 0
+	for _, c := range exp {
+		if x < 1_000_000 {
+			x = x*10 + int(c-'0')
+		}
+	}
+	if neg {
+		return -x
+	}
+	return x
 }
