@@ -41,13 +41,7 @@ func TestRefoldAfterProducedCrash(t *testing.T) {
 // it again from an empty state in three batches, and returns the keys the
 // refold published with a version below the lost batch's.
 func refoldAfterCrash(t *testing.T, withMark bool) []string {
-	recs := holdingRecords(t)
-	reg := schemas.NewRegistry()
-	st, err := store.Open("db", store.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	recs, reg, st := holdingRecords(t), schemas.NewRegistry(), memStore(t)
 	lost := newPartition(0, "events", 1, ledger.DefaultConfig(), st, reg)
 	if _, err := lost.foldBatch(recs, 1, false); err != nil {
 		t.Fatal(err)
@@ -114,13 +108,7 @@ func holdingRecords(t *testing.T) []*kgo.Record {
 // batch's records after a kill. Every time the changelog's last marker is
 // the fold's position, each hot state must be what the changelog restores.
 func TestChangelogMarkersFollowTheirStates(t *testing.T) {
-	recs := holdingRecords(t)
-	reg := schemas.NewRegistry()
-	st, err := store.Open("db", store.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	recs, reg, st := holdingRecords(t), schemas.NewRegistry(), memStore(t)
 	if err := st.SetProduced(map[int32]int64{0: int64(len(recs))}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,4 +162,15 @@ func checkRestorable(t *testing.T, pt *partition, view *changelogView) {
 			t.Fatalf("changelog marker at %d, but %s restores at version %d, folded %d", view.clNext, name, got.Version, want.Version)
 		}
 	}
+}
+
+// memStore opens a store in memory, closed when t ends.
+func memStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open("db", store.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
