@@ -118,7 +118,8 @@ func (p *Processor) Handler(gatherer prometheus.Gatherer) http.Handler {
 
 // HTTPHandler serves the HTTP API: GET /v1/skus/{sku}, /v1/status, POST
 // /v1/checkpoint, the checkout API (POST /v1/holds, DELETE
-// /v1/holds/{sku}/{hold_id}: holdapi.go), /v1/openapi.yaml, /metrics,
+// /v1/holds/{sku}/{hold_id}: holdapi.go), POST /v1/events (ingest,
+// ingesthttp.go), /v1/openapi.yaml, /metrics,
 // /healthz and /readyz. With
 // cfg.Token, every /v1/ request must carry it as a bearer token; the
 // probes and /metrics stay open (see HTTPConfig). Requests to /v1/ beyond
@@ -166,6 +167,7 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 	})
 	api.HandleFunc("POST /v1/checkpoint", p.serveCheckpoint(cfg))
 	p.registerHoldAPI(api, cfg.Holds)
+	api.HandleFunc("POST /v1/events", p.serveIngest(cfg.Ingest))
 	api.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,6 +70,9 @@ func newConformance(t *testing.T, serverURL string) *conformance {
 		t.Fatalf("openapi.yaml is not a valid OpenAPI 3 document: %v", err)
 	}
 	doc.Servers = openapi3.Servers{{URL: serverURL}}
+	// POST /v1/events's body is JSON Lines: checked as text here (each
+	// line is the ledger's to judge).
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.FileBodyDecoder)
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -97,9 +101,12 @@ func (c *conformance) send(method, url, token string, body []byte, wantStatus in
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if body == nil {
+	switch {
+	case body == nil:
 		req.Body = http.NoBody
-	} else {
+	case strings.Contains(url, "/v1/events"):
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	default:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
@@ -171,6 +178,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	const token = "s3cret-token"
 	cfg := processors.DefaultHTTPConfig()
 	cfg.Token = token
+	cfg.Ingest.MaxBodyBytes, cfg.Ingest.MaxLines = 1<<20, 100
 	a := serveAPI(t, l1, ln1, cfg)
 	c := newConformance(t, a.url)
 
@@ -215,6 +223,18 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.do("DELETE", a.url+"/v1/holds/"+url.PathEscape(" LEADING-SPACE")+"/oa-1", token, nil, 400)
 	c.do("POST", a.url+"/v1/holds", "", hold, 401)
 	c.do("DELETE", a.url+"/v1/holds/"+url.PathEscape(known)+"/oa-1", "", nil, 401)
+
+	// Ingest: a good line and a bad one are refused whole, the good one
+	// written with partial=true; an empty body, too many lines or bytes.
+	good := []byte(`{"event_id":"oa-r1","type":"receipt","occurred_at":"2026-11-27T10:00:00Z","sku":` + strconv.Quote(known) + `,"location":"dc","qty":1}` + "\n")
+	mixed := append(slices.Clip(good), []byte(`{"event_id":"oa-bad","type":"receipt"}`+"\n")...)
+	c.do("POST", a.url+"/v1/events", token, mixed, 422)
+	c.do("POST", a.url+"/v1/events?partial=true", token, mixed, 200)
+	c.do("POST", a.url+"/v1/events", token, good, 200)
+	c.do("POST", a.url+"/v1/events", token, []byte("\n"), 400)
+	c.do("POST", a.url+"/v1/events", "", good, 401)
+	c.do("POST", a.url+"/v1/events", token, bytes.Repeat(good, cfg.Ingest.MaxLines+1), 413)
+	c.do("POST", a.url+"/v1/events", token, bytes.Repeat([]byte(" "), int(cfg.Ingest.MaxBodyBytes)+1), 413)
 
 	// The token: missing or wrong is 401 on every /v1/ path; right is 200.
 	for _, path := range []string{"/v1/status", "/v1/skus/" + url.PathEscape(known), "/v1/openapi.yaml"} {

@@ -56,6 +56,8 @@ type HTTPConfig struct {
 	// Holds configures the checkout API (POST /v1/holds, DELETE
 	// /v1/holds/{sku}/{hold_id}).
 	Holds HoldAPIConfig
+	// Ingest configures POST /v1/events, whose body limit is its own.
+	Ingest IngestConfig
 }
 
 // DefaultHTTPConfig returns an HTTPConfig with every default set.
@@ -71,6 +73,7 @@ func DefaultHTTPConfig() HTTPConfig {
 		MaxBodyBytes:      64 << 10,
 		MaxConcurrent:     64,
 		Holds:             DefaultHoldAPIConfig(),
+		Ingest:            DefaultIngestConfig(),
 	}
 }
 
@@ -105,6 +108,7 @@ func (c *HTTPConfig) Validate() error {
 		bad("MaxConcurrent", "%d must be at least 1", c.MaxConcurrent)
 	}
 	c.Holds.problems(bad)
+	c.Ingest.problems(bad)
 	return errors.Join(errs...)
 }
 
@@ -180,11 +184,15 @@ func guard(next http.Handler, c HTTPConfig) http.Handler {
 				return
 			}
 		}
-		if r.ContentLength > c.MaxBodyBytes {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", c.MaxBodyBytes)})
+		limit := c.MaxBodyBytes
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/events" {
+			limit = c.Ingest.MaxBodyBytes
+		}
+		if r.ContentLength > limit {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", limit)})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, c.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		select {
 		case slots <- struct{}{}:
 			defer func() { <-slots }()

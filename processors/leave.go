@@ -19,6 +19,7 @@ const leaveWait = 2 * time.Second
 // stop. The batch in hand was committed before.
 func (p *Processor) close() {
 	p.holds.close()
+	p.ingest.close()
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	if err := p.cl.Flush(fctx); err != nil {
 		p.log.Warn("flushing the changelog before leaving the group; the next owner re-sends what it lacks", "err", err)

@@ -31,6 +31,7 @@ type Processor struct {
 	reg    *schemas.Registry
 	m      *metrics
 	holds  holdAPI     // the checkout API's watch and metrics (holdapi.go)
+	ingest ingestAPI   // POST /v1/events's producer and metrics (ingesthttp.go)
 	cl     *kgo.Client // set once (setClient)
 	clOnce sync.Once
 	// clStop cancels clCtx, the client's own context: in-flight requests
@@ -99,6 +100,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		committed: make(map[int32]int64)}
 	p.committedSig = make(chan struct{}, 1)
 	p.holds.m = newHoldMetrics(promReg)
+	p.ingest.lines = newIngestMetrics(promReg)
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
 	var err error

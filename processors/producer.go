@@ -97,5 +97,39 @@ func (p *EventProducer) Flush(ctx context.Context) error {
 	return p.first
 }
 
+// SendAll sends events (each channel_policy to every partition) and waits
+// for them; the error is the first of these records', whatever other
+// callers sent meanwhile.
+func (p *EventProducer) SendAll(ctx context.Context, events []EncodedEvent) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	send := func(r *kgo.Record) {
+		wg.Add(1)
+		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("producing to %s: %w", p.topic, err)
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	for i := range events {
+		e := &events[i]
+		if !e.Policy {
+			send(&kgo.Record{Topic: p.topic, Key: []byte(e.SKU), Value: e.Value})
+			continue
+		}
+		for part := range p.partitions {
+			send(&kgo.Record{Topic: p.topic, Partition: part, Value: e.Value})
+		}
+	}
+	wg.Wait()
+	return first
+}
+
 // Close flushes and closes the client.
 func (p *EventProducer) Close() { p.cl.Close() }

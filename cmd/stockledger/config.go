@@ -109,6 +109,8 @@ func (c *runConfig) settings() *settings {
 	ss.addField("http-handler-timeout", "HTTP.HandlerTimeout", durVal(&c.HTTP.HandlerTimeout), "time a request may take to serve (503 past it)")
 	ss.addField("http-max-header-bytes", "HTTP.MaxHeaderBytes", intVal(&c.HTTP.MaxHeaderBytes), "request line and headers, at most (bytes; 431 past it)")
 	ss.addField("http-max-body-bytes", "HTTP.MaxBodyBytes", int64Val(&c.HTTP.MaxBodyBytes), "request body, at most (bytes; 413 past it)")
+	ss.addField("http-ingest-max-bytes", "HTTP.Ingest.MaxBodyBytes", int64Val(&c.HTTP.Ingest.MaxBodyBytes), "POST /v1/events body, at most (bytes; 413 past it)")
+	ss.addField("http-ingest-max-lines", "HTTP.Ingest.MaxLines", intVal(&c.HTTP.Ingest.MaxLines), "POST /v1/events lines in one body, at most (413 past it)")
 	ss.addField("http-max-concurrent", "HTTP.MaxConcurrent", intVal(&c.HTTP.MaxConcurrent), "/v1/ requests served at once, at most (503 past it)")
 	ss.add("shutdown-timeout", durVal(&c.ShutdownTimeout), "on SIGTERM or SIGINT, time to finish the batch in hand, commit and leave the group; past it the process exits with status 3")
 	ss.add("log-format", strVal(&c.LogFormat), "log format: text or json")

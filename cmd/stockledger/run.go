@@ -121,6 +121,7 @@ func serveHTTP(ctx context.Context, c *runConfig, cfg processors.Config, p *proc
 		return "", nil, explainKafkaErr(err)
 	}
 	c.HTTP.Holds.ResolveListing = lr.Resolve
+	c.HTTP.Ingest.Listings = lr
 	ln, err := net.Listen("tcp", c.HTTP.Addr)
 	if err != nil {
 		lr.Close()
