@@ -181,4 +181,3 @@ func endOffsets(ctx context.Context, t *testing.T, l *e2etest.Live, cl *e2etest.
 	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out
 }
-
