@@ -16,7 +16,7 @@ APICURIO      := deploy/apicurio/apicurio.sh
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/stockledger
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/stockledger
 
 ## run: the processor on an embedded Kafka broker, fed by a live demo.
 run: build

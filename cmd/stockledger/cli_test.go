@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -900,6 +901,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"policy", "--help"}, "Usage: stockledger policy set", false},
 		{[]string{"hold", "--help"}, "Usage: stockledger hold --http", false},
 		{[]string{"hold", "release", "--help"}, "Usage: stockledger hold release", false},
+		{[]string{"--version"}, runtime.Version() + ")", false},
+		{[]string{"version"}, "(commit ", false},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
 			out, errOut, code := cli(ctx, t, nil, tc.args...)

@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/stockledger/stockledger/processors"
 )
 
 const usage = `stockledger: a stream-processing stock ledger on Kafka.
@@ -28,6 +30,8 @@ Usage:
   stockledger backtest --policies FILE [--until-time T]
   stockledger hold     --http ADDR [--token T] --sku S --channel C --qty N --ttl 15m [--location L] [--allow-partial] [--hold-id H]
   stockledger hold release --http ADDR [--token T] --sku S --hold-id H
+
+  stockledger --version
 
 Every command that talks to Kafka takes --tls-* and --sasl-* (TLS, SASL).
 Run "stockledger COMMAND --help" for a command's flags.
@@ -90,6 +94,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return backtestCmd(ctx, rest, stdout, stderr)
 	case "hold":
 		return holdCmd(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, processors.ReadBuildInfo())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
