@@ -3,6 +3,9 @@
 GO      ?= go
 BIN     := bin/stockledger
 DATA    ?= ./data
+# make run's ports: the embedded Kafka broker's and the HTTP API's.
+KAFKA_PORT ?= 9092
+HTTP_PORT  ?= 8080
 PKGS    := ./...
 
 KAFKA_DIR ?= $(CURDIR)/.kafka-test
@@ -20,7 +23,7 @@ build:
 
 ## run: the processor on an embedded Kafka broker, fed by a live demo.
 run: build
-	$(BIN) run --demo --data $(DATA)
+	$(BIN) run --demo --data $(DATA) --embedded-addr 127.0.0.1:$(KAFKA_PORT) --http 127.0.0.1:$(HTTP_PORT)
 
 ## test: vet, unit, scenario, model and end-to-end tests (kfake).
 test: vet

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,4 +115,35 @@ func metricAbove0(exposition, labels string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunSaysWhenPortsAreTaken: with the broker's and the HTTP API's
+// ports held by another program, run starts nothing and says which are
+// taken and how to choose others (make run's variables, run's flags).
+func TestRunSaysWhenPortsAreTaken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var addrs []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	_, errOut, code := cli(ctx, t, nil, "run", "--demo", "--data", data, "--embedded-addr", addrs[0], "--http", addrs[1])
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, errOut)
+	}
+	for _, want := range []string{addrs[0] + " (the embedded Kafka broker) is in use", addrs[1] + " (the HTTP API) is in use",
+		"make run KAFKA_PORT=", "export STOCKLEDGER_BROKERS="} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("run made its data directory before finding its ports taken")
+	}
 }

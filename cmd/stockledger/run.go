@@ -54,6 +54,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // the settings ask for) until ctx ends or it fails.
 func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	cfg := c.Processor
+	if err := checkPorts(c); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.Data, 0o755); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
