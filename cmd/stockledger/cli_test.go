@@ -929,3 +929,76 @@ func TestHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestTailFilters: `tail events` prints the events topic; --sku and
+// --channel keep one SKU's or channel's records, --partition and --offset
+// read one partition from an offset, all checked against what was produced.
+func TestTailFilters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lines := gen.Stream(gen.Config{Seed: 21, SKUs: 12}, 600)
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := startBroker(t)
+	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := e2etest.Produce(ctx, prod, wire); err != nil {
+		t.Fatal(err)
+	}
+	tail := func(extra ...string) []map[string]any {
+		t.Helper()
+		args := append([]string{"tail", "events", "--from-beginning", "--exit-at-end", "--brokers", cl.brokers, "--topic-prefix", cl.prefix}, extra...)
+		out, errOut, code := cli(ctx, t, nil, append(args, cl.args...)...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("tail %v: exit %d\nstderr: %s", extra, code, errOut)
+		}
+		var msgs []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("tail %v: line %q: %v", extra, l, err)
+			}
+			msgs = append(msgs, m)
+		}
+		return msgs
+	}
+	const sku = "SKU-000001"
+	want := 0
+	for _, w := range wire {
+		if !w.Policy && w.SKU == sku {
+			want++
+		}
+	}
+	got := tail("--sku", sku)
+	for _, m := range got {
+		if m["sku"] != sku {
+			t.Fatalf("tail --sku %s printed %v", sku, m)
+		}
+	}
+	if len(got) != want || want == 0 {
+		t.Errorf("tail --sku %s: %d events, produced %d", sku, len(got), want)
+	}
+	pos := tail("--channel", "pos")
+	for _, m := range pos {
+		if m["channel"] != "pos" {
+			t.Fatalf("tail --channel pos printed %v", m)
+		}
+	}
+	if len(pos) == 0 {
+		t.Error("tail --channel pos printed nothing; the stream has POS sales")
+	}
+	adm := kadm.NewClient(prod.Client())
+	ends, err := adm.ListEndOffsets(ctx, cl.topics.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(cl.topics.Events, 2)
+	if got := tail("--partition", "2", "--offset", "10"); int64(len(got)) != end.Offset-10 {
+		t.Errorf("tail --partition 2 --offset 10: %d records, the partition has %d from 10", len(got), end.Offset-10)
+	}
+}

@@ -22,7 +22,8 @@ const usage = `stockledger: a stream-processing stock ledger on Kafka.
 Usage:
   stockledger run      [--brokers a,b] [--embedded-addr 127.0.0.1:9092] [--data ./data] [--http 127.0.0.1:8080] [--print-config]
   stockledger produce  [--brokers a,b] [--skip-invalid] FILE|-
-  stockledger tail     updates|alerts|dead-letters [--brokers a,b] [--from-beginning] [--exit-at-end]
+  stockledger tail     updates|alerts|dead-letters|hold-results|listings|events [--brokers a,b] [--from-beginning] [--exit-at-end]
+                       [--sku S] [--channel C] [--partition P] [--offset O]
   stockledger policy set --channel C [--locations a,b] [--buffer N] [--share-pct P] [--max-qty M]
   stockledger replay   [--until-offset P:O,... | --until-time T] [--out DIR]
   stockledger history  SKU [--since T] [--until T] [--format table|jsonl|csv]
@@ -111,9 +112,44 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: stockledger %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	return fs
+}
+
+// printFlags lists fs's flags as the README writes them (--name), the
+// command's own first, then the connection settings every Kafka command
+// shares (TLS, SASL, schema registry).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	var own, shared []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "tls") || strings.HasPrefix(f.Name, "sasl-") || strings.HasPrefix(f.Name, "schema-registry") {
+			shared = append(shared, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	for i, group := range [][]*flag.Flag{own, shared} {
+		if i == 1 && len(group) > 0 {
+			fmt.Fprintln(w, "\nConnection (TLS, SASL, schema registry):")
+		}
+		for _, f := range group {
+			typ, usage := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if typ != "" {
+				line += " " + typ
+			}
+			fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+			switch {
+			case f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0":
+			case typ == "string":
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			default:
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		}
+	}
 }
 
 // parse parses flags that may come before or after positional arguments,
