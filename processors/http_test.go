@@ -194,6 +194,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Errorf("GET /v1/skus/%s: %+v (%v)", known, doc, err)
 	}
 	c.do("GET", a.url+"/v1/skus/NO-SUCH-SKU", token, nil, 404)
+	checkSKUPages(t, c, a.url, token, exp.Model.SKUs())
+	c.doInvalid("GET", a.url+"/v1/skus?limit=0", token, nil, 400)
 	c.do("GET", a.url+"/v1/skus/"+url.PathEscape(" LEADING-SPACE"), token, nil, 400)
 	c.do("GET", a.url+"/v1/status", token, nil, 200)
 	var cp struct{ Path string }
@@ -304,6 +306,41 @@ func TestOpenAPIConformance(t *testing.T) {
 			if !c.seen[method+" "+path] {
 				t.Errorf("%s %s is in the document but was not exercised", method, path)
 			}
+		}
+	}
+}
+
+// checkSKUPages reads GET /v1/skus page by page, with and without a prefix,
+// and checks it lists exactly the model's SKUs (the instance owns every
+// partition), each once and in order.
+func checkSKUPages(t *testing.T, c *conformance, base, token string, want []string) {
+	t.Helper()
+	for _, prefix := range []string{"", want[len(want)/2][:len(want[0])-1]} {
+		var names []string
+		after := ""
+		for {
+			var page processors.SKUList
+			u := base + "/v1/skus?limit=7&prefix=" + url.QueryEscape(prefix) + "&after=" + url.QueryEscape(after)
+			if err := json.Unmarshal(c.do("GET", u, token, nil, 200), &page); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range page.SKUs {
+				names = append(names, s.SKU)
+			}
+			if page.NextAfter == "" {
+				break
+			}
+			after = page.NextAfter
+		}
+		var wantHere []string
+		for _, n := range want {
+			if strings.HasPrefix(n, prefix) {
+				wantHere = append(wantHere, n)
+			}
+		}
+		slices.Sort(wantHere)
+		if !slices.Equal(names, wantHere) {
+			t.Errorf("GET /v1/skus?prefix=%q, page by page: %v, want %v", prefix, names, wantHere)
 		}
 	}
 }

@@ -216,6 +216,53 @@ func (s *Store) SKUsNamed(p int32, names []string, fn func(*ledger.SKU) error) e
 // parts, from one snapshot.
 func (s *Store) scanSKUs(p int32, fn func(name string, v []byte, parts [][]byte) error) error {
 	lo, hi := skuKeyBounds(p)
+	return s.scanSKURange(p, lo, hi, fn)
+}
+
+// SKUsFrom calls fn with the SKUs of partition p whose names start with
+// prefix and come after after ("": from the first), in name order, until
+// fn returns false or an error.
+func (s *Store) SKUsFrom(p int32, prefix, after string, fn func(*ledger.SKU) (bool, error)) error {
+	lo := AppendSKUKey(nil, p, prefix)
+	if after != "" && after >= prefix {
+		lo = append(AppendSKUKey(nil, p, after), 0)
+	}
+	_, hi := skuKeyBounds(p)
+	if prefix != "" {
+		hi = prefixEnd(AppendSKUKey(nil, p, prefix))
+	}
+	errStop := errors.New("stop")
+	err := s.scanSKURange(p, lo, hi, func(name string, v []byte, parts [][]byte) error {
+		sku := new(ledger.SKU)
+		if err := ledger.DecodeSKUParts(name, v, parts, sku); err != nil {
+			return err
+		}
+		more, err := fn(sku)
+		if err == nil && !more {
+			err = errStop
+		}
+		return err
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// prefixEnd is the least key above every key that starts with k.
+func prefixEnd(k []byte) []byte {
+	end := slices.Clone(k)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // every byte 0xff: no bound
+}
+
+// scanSKURange is scanSKUs over the SKU keys in [lo, hi).
+func (s *Store) scanSKURange(p int32, lo, hi []byte, fn func(name string, v []byte, parts [][]byte) error) error {
 	db, err := s.db()
 	if err != nil {
 		return err
