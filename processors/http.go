@@ -156,6 +156,7 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 		writeJSON(w, http.StatusOK, NewSKUJSON(&s, part))
 	})
 	api.HandleFunc("GET /v1/skus", p.serveSKUList)
+	api.HandleFunc("GET /v1/skus/{sku}/history", serveSKUHistory(cfg.History))
 	api.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st := p.Status()
 		if st.Partitions == nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/processors/audit"
 	"github.com/stockledger/stockledger/processors/e2etest"
 )
 
@@ -179,6 +180,9 @@ func TestOpenAPIConformance(t *testing.T) {
 	cfg := processors.DefaultHTTPConfig()
 	cfg.Token = token
 	cfg.Ingest.MaxBodyBytes, cfg.Ingest.MaxLines = 1<<20, 100
+	acfg := audit.DefaultConfig()
+	acfg.Brokers, acfg.Topic = cl.Brokers, cl.Topics().Events
+	cfg.History = audit.HistoryFunc(acfg)
 	a := serveAPI(t, l1, ln1, cfg)
 	c := newConformance(t, a.url)
 
@@ -195,6 +199,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	c.do("GET", a.url+"/v1/skus/NO-SUCH-SKU", token, nil, 404)
 	checkSKUPages(t, c, a.url, token, exp.Model.SKUs())
+	checkHistory(t, c, a.url, token, known, exp)
 	c.doInvalid("GET", a.url+"/v1/skus?limit=0", token, nil, 400)
 	c.do("GET", a.url+"/v1/skus/"+url.PathEscape(" LEADING-SPACE"), token, nil, 400)
 	c.do("GET", a.url+"/v1/status", token, nil, 200)
@@ -343,4 +348,31 @@ func checkSKUPages(t *testing.T, c *conformance, base, token string, want []stri
 			t.Errorf("GET /v1/skus?prefix=%q, page by page: %v, want %v", prefix, names, wantHere)
 		}
 	}
+}
+
+// checkHistory reads sku's history over HTTP: its last row's version is
+// the model's, versions never go down, and a bad time or SKU is a 400.
+func checkHistory(t *testing.T, c *conformance, base, token, sku string, exp *e2etest.Expected) {
+	t.Helper()
+	var h struct {
+		SKU  string
+		Rows []struct {
+			Version uint64
+			Outcome string
+		}
+	}
+	if err := json.Unmarshal(c.do("GET", base+"/v1/skus/"+url.PathEscape(sku)+"/history", token, nil, 200), &h); err != nil || len(h.Rows) == 0 {
+		t.Fatalf("GET /v1/skus/%s/history: %d rows (%v)", sku, len(h.Rows), err)
+	}
+	w, _ := exp.Model.SKU(sku)
+	for i := 1; i < len(h.Rows); i++ {
+		if h.Rows[i].Version < h.Rows[i-1].Version {
+			t.Fatalf("history of %s: version %d after %d", sku, h.Rows[i].Version, h.Rows[i-1].Version)
+		}
+	}
+	if last := h.Rows[len(h.Rows)-1].Version; int64(last) != w.Version {
+		t.Errorf("history of %s ends at version %d, model %d", sku, last, w.Version)
+	}
+	c.doInvalid("GET", base+"/v1/skus/"+url.PathEscape(sku)+"/history?since=yesterday", token, nil, 400)
+	c.do("GET", base+"/v1/skus/"+url.PathEscape(" LEADING-SPACE")+"/history", token, nil, 400)
 }

@@ -58,6 +58,9 @@ type HTTPConfig struct {
 	Holds HoldAPIConfig
 	// Ingest configures POST /v1/events, whose body limit is its own.
 	Ingest IngestConfig
+	// History reads a SKU's history for GET /v1/skus/{sku}/history
+	// (audit.HistoryFunc); nil: 501.
+	History HistoryFunc
 }
 
 // DefaultHTTPConfig returns an HTTPConfig with every default set.

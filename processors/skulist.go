@@ -1,10 +1,12 @@
 package processors
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stockledger/stockledger/ledger"
 )
@@ -76,4 +78,42 @@ func (p *Processor) serveSKUList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// HistoryFunc reads a SKU's history for GET /v1/skus/{sku}/history: a
+// fold of the SKU's partition from its start (audit.History), its rows
+// as JSON values in topic order, those appended in [since, until] (zero:
+// unbounded).
+type HistoryFunc func(ctx context.Context, sku string, since, until time.Time) (rows any, err error)
+
+// serveSKUHistory serves GET /v1/skus/{sku}/history?since=&until=.
+func serveSKUHistory(history HistoryFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("sku")
+		if !ledger.ValidCode(name, ledger.MaxSKUBytes) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid SKU code"})
+			return
+		}
+		var bounds [2]time.Time
+		for i, field := range []string{"since", "until"} {
+			if v := r.URL.Query().Get(field); v != "" {
+				t, err := time.Parse(time.RFC3339Nano, v)
+				if err != nil {
+					writeJSON(w, http.StatusBadRequest, map[string]string{"error": field + ": want an RFC 3339 time, got " + v, "field": field})
+					return
+				}
+				bounds[i] = t
+			}
+		}
+		if history == nil {
+			writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "this server reads no history (HTTPConfig.History is not set)"})
+			return
+		}
+		rows, err := history(r.Context(), name, bounds[0], bounds[1])
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "reading the events topic: " + err.Error(), "sku": name})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"sku": name, "rows": rows})
+	}
 }

@@ -68,89 +68,11 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// historyJSON is one row of history --format jsonl.
-type historyJSON struct {
-	Partition  int32             `json:"partition"`
-	Offset     int64             `json:"offset"`
-	AppendedAt string            `json:"appended_at"`
-	EventID    string            `json:"event_id"`
-	Type       string            `json:"type"`
-	OccurredAt string            `json:"occurred_at,omitempty"`
-	Outcome    string            `json:"outcome"`
-	Reason     string            `json:"reason,omitempty"`
-	Detail     string            `json:"detail,omitempty"`
-	Version    uint64            `json:"version"`
-	Unassigned ledger.Qty        `json:"unassigned"`
-	Locations  []locationJSON    `json:"locations"`
-	Channels   map[string]int64  `json:"channels"`
-	Alerts     []json.RawMessage `json:"alerts"`
-	Updates    []json.RawMessage `json:"updates"`
-	// HoldResults: the hold results the event published (a hold's
-	// decision; a release, conversion, or a clock's expiries).
-	HoldResults []json.RawMessage `json:"hold_results"`
-	Event       json.RawMessage   `json:"event,omitempty"`
-}
-
-type locationJSON struct {
-	Location    string     `json:"location"`
-	OnHand      ledger.Qty `json:"on_hand"`
-	Reserved    ledger.Qty `json:"reserved"`
-	Unavailable ledger.Qty `json:"unavailable"`
-	Incoming    ledger.Qty `json:"incoming"`
-	SafetyStock ledger.Qty `json:"safety_stock"`
-	Available   ledger.Qty `json:"available"`
-}
-
-func rowType(r *audit.HistoryRow) string {
-	if r.Event.Type == ledger.TypeUnknown {
-		return ""
-	}
-	return r.Event.Type.String()
-}
-
-// rowOutcome is applied, duplicate or refused (a dead letter).
-func rowOutcome(r *audit.HistoryRow) string { return r.Outcome.String() }
-
-func occurred(r *audit.HistoryRow) string {
-	if r.Event.Has&ledger.FieldOccurredAt == 0 {
-		return ""
-	}
-	return time.UnixMicro(r.Event.OccurredAt).UTC().Format(time.RFC3339Nano)
-}
-
 func writeHistoryJSONL(w io.Writer, rows []audit.HistoryRow) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for i := range rows {
-		r := &rows[i]
-		j := historyJSON{
-			Partition: r.Partition, Offset: r.Offset, AppendedAt: r.AppendedAt.UTC().Format(time.RFC3339Nano),
-			EventID: r.Event.ID, Type: rowType(r), OccurredAt: occurred(r), Outcome: rowOutcome(r),
-			Version: r.Version, Unassigned: r.Unassigned, Locations: []locationJSON{}, Channels: map[string]int64{},
-			Alerts: []json.RawMessage{}, Updates: []json.RawMessage{}, HoldResults: []json.RawMessage{},
-		}
-		if r.Outcome == ledger.Refused {
-			j.Reason, j.Detail = r.Reason.String(), r.Detail
-		}
-		for _, l := range r.Locations {
-			j.Locations = append(j.Locations, locationJSON(l))
-		}
-		for _, c := range r.Channels {
-			j.Channels[c.Channel] = int64(c.ATS)
-		}
-		for k := range r.Alerts {
-			j.Alerts = append(j.Alerts, schemas.AppendAlertJSON(nil, &r.Alerts[k]))
-		}
-		for k := range r.Updates {
-			j.Updates = append(j.Updates, schemas.AppendUpdateJSON(nil, &r.Updates[k]))
-		}
-		for k := range r.HoldResults {
-			j.HoldResults = append(j.HoldResults, schemas.AppendHoldResultJSON(nil, &r.HoldResults[k]))
-		}
-		if r.Event.Type != ledger.TypeUnknown {
-			j.Event = schemas.AppendEventJSON(nil, &r.Event)
-		}
-		if err := enc.Encode(&j); err != nil {
+		if err := enc.Encode(audit.NewRowJSON(&rows[i])); err != nil {
 			return err
 		}
 	}
@@ -251,7 +173,7 @@ func writeHistoryTable(w io.Writer, rows []audit.HistoryRow) error {
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for i := range rows {
 		r := &rows[i]
-		cells := []string{strconv.FormatInt(r.Offset, 10), occurred(r), rowType(r), r.Event.ID, rowOutcome(r),
+		cells := []string{strconv.FormatInt(r.Offset, 10), r.OccurredText(), r.TypeName(), r.Event.ID, r.Outcome.String(),
 			strconv.FormatUint(r.Version, 10), strconv.FormatInt(int64(r.Unassigned), 10)}
 		for _, code := range locs {
 			l, ok := findLoc(r, code)
@@ -295,7 +217,7 @@ func writeHistoryCSV(w io.Writer, rows []audit.HistoryRow) error {
 	for i := range rows {
 		r := &rows[i]
 		rec := []string{strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.Offset, 10), r.AppendedAt.UTC().Format(time.RFC3339Nano),
-			occurred(r), r.Event.ID, rowType(r), rowOutcome(r), "", "", strconv.FormatUint(r.Version, 10), strconv.FormatInt(int64(r.Unassigned), 10)}
+			r.OccurredText(), r.Event.ID, r.TypeName(), r.Outcome.String(), "", "", strconv.FormatUint(r.Version, 10), strconv.FormatInt(int64(r.Unassigned), 10)}
 		if r.Outcome == ledger.Refused {
 			rec[7], rec[8] = r.Reason.String(), r.Detail
 		}

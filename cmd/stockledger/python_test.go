@@ -16,6 +16,7 @@ import (
 
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/processors/audit"
 	"github.com/stockledger/stockledger/processors/e2etest"
 )
 
@@ -84,17 +85,17 @@ type pyRow struct {
 
 // goRow is a row of `stockledger history --format jsonl`.
 type goRow struct {
-	Partition   int32            `json:"partition"`
-	Offset      int64            `json:"offset"`
-	EventID     string           `json:"event_id"`
-	Type        string           `json:"type"`
-	Outcome     string           `json:"outcome"`
-	Reason      string           `json:"reason"`
-	Version     uint64           `json:"version"`
-	Unassigned  int64            `json:"unassigned"`
-	Locations   []locationJSON   `json:"locations"`
-	Channels    map[string]int64 `json:"channels"`
-	HoldResults []holdResultJSON `json:"hold_results"`
+	Partition   int32                `json:"partition"`
+	Offset      int64                `json:"offset"`
+	EventID     string               `json:"event_id"`
+	Type        string               `json:"type"`
+	Outcome     string               `json:"outcome"`
+	Reason      string               `json:"reason"`
+	Version     uint64               `json:"version"`
+	Unassigned  int64                `json:"unassigned"`
+	Locations   []audit.LocationJSON `json:"locations"`
+	Channels    map[string]int64     `json:"channels"`
+	HoldResults []holdResultJSON     `json:"hold_results"`
 	Event       struct {
 		HoldID       *string `json:"hold_id"`
 		LeadTimeDays *int64  `json:"lead_time_days"`

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
+	"github.com/stockledger/stockledger/processors/audit"
 	"github.com/stockledger/stockledger/schemas"
 )
 
@@ -125,6 +126,7 @@ func serveHTTP(ctx context.Context, c *runConfig, cfg processors.Config, p *proc
 	}
 	c.HTTP.Holds.ResolveListing = lr.Resolve
 	c.HTTP.Ingest.Listings = lr
+	c.HTTP.History = audit.HistoryFunc(historyConfig(cfg))
 	ln, err := net.Listen("tcp", c.HTTP.Addr)
 	if err != nil {
 		lr.Close()
@@ -163,4 +165,13 @@ func openStore(ctx context.Context, dir string, minFree int64, log *slog.Logger)
 		case <-time.After(wait):
 		}
 	}
+}
+
+// historyConfig is the audit config that reads the history of the
+// processor cfg's SKUs: its brokers, events topic, ledger and connection.
+func historyConfig(cfg processors.Config) audit.Config {
+	a := audit.DefaultConfig()
+	a.Brokers, a.Topic, a.Ledger = cfg.Brokers, cfg.Topics.Events, cfg.Ledger
+	a.SchemaRegistry, a.ClientOpts = cfg.SchemaRegistry, cfg.ClientOpts
+	return a
 }
