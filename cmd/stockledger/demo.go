@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,6 +33,9 @@ type demo struct {
 	r   *rand.Rand
 	n   int
 	api checkoutAPI
+	// run tells this run's order, transfer and PO ids from an earlier
+	// run's on the same data, so a restarted demo trades on where it was.
+	run string
 
 	flash []flashOrder // the last flash sale's orders
 }
@@ -60,14 +64,22 @@ func runDemo(ctx context.Context, brokers []string, topics processors.Topics, sr
 		return err
 	}
 	defer p.Close()
-	d := &demo{p: p, reg: reg, fr: fr, log: log, api: api, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+	d := &demo{p: p, reg: reg, fr: fr, log: log, api: api, r: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
+		run: strconv.FormatInt(time.Now().Unix(), 36)}
 	return d.loop(ctx)
 }
 
 func (d *demo) send(ctx context.Context, format string, args ...any) {
 	d.n++
+	d.sendID(ctx, fmt.Sprintf("demo-%s-%d", d.run, d.n), format, args...)
+}
+
+// sendID sends an event with event_id id: the opening events have ids of
+// their own, the same in every run, so a restart on the same data sends
+// them again and the ledger skips them as duplicates.
+func (d *demo) sendID(ctx context.Context, id, format string, args ...any) {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	line := fmt.Sprintf(`{"event_id":"demo-%d-%d","occurred_at":%q,"source":"demo",`, time.Now().UnixNano(), d.n, now) + fmt.Sprintf(format, args...) + "}"
+	line := fmt.Sprintf(`{"event_id":%q,"occurred_at":%q,"source":"demo",`, id, now) + fmt.Sprintf(format, args...) + "}"
 	var ev ledger.Event
 	reason, detail := schemas.ParseEventJSON([]byte(line), &ev)
 	if reason == ledger.ReasonNone {
@@ -90,24 +102,7 @@ func (d *demo) loc() string { return demoLocations[d.r.IntN(len(demoLocations))]
 func (d *demo) sku() string { return demoSKUs[d.r.IntN(len(demoSKUs))] }
 
 func (d *demo) loop(ctx context.Context) error {
-	// Channel policies and opening stock.
-	d.send(ctx, `"type":"channel_policy","channel":"web","locations":[],"buffer":2,"share_pct":100`)
-	d.send(ctx, `"type":"channel_policy","channel":"amazon","locations":["dc-east","dc-west"],"buffer":5,"share_pct":80`)
-	d.send(ctx, `"type":"channel_policy","channel":"ebay","locations":["dc-west"],"buffer":0,"share_pct":50,"max_qty":20`)
-	d.send(ctx, `"type":"channel_policy","channel":"pos-soho","locations":["store-soho"],"buffer":0,"share_pct":100`)
-	for _, s := range demoSKUs {
-		d.send(ctx, `"type":"sku_policy","sku":%q,"safety_stock":{"dc-east":3},"reorder_point":40,"lead_time_days":14`, s)
-		for _, l := range demoLocations {
-			q := 15
-			if l[:2] == "dc" {
-				q = 60
-			}
-			d.send(ctx, `"type":"receipt","sku":%q,"location":%q,"qty":%d`, s, l, q)
-		}
-	}
-	d.send(ctx, `"type":"purchase_order","sku":"HOODIE-GRY-M","po_id":"PO-4711","location":"dc-east","qty":50`)
-	d.send(ctx, `"type":"listing","sku":%q,"channel":"ebay","listing_sku":%q,"units":%d`, demoPackSKU, demoPack, demoPackUnits)
-	if err := d.p.Flush(ctx); err != nil {
+	if err := d.open(ctx); err != nil {
 		return err
 	}
 	d.log.Info("demo: opening stock received; live trading starts (tail updates and alerts to watch)")
@@ -132,19 +127,15 @@ func (d *demo) loop(ctx context.Context) error {
 				d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":%q,"qty":%d`, demoHot, o.id, []string{"dc-east", "dc-west"}[j%2], o.qty)
 			}
 			d.log.Info("demo: flash sale orders shipped from the warehouses, a third cancelled")
-		case i%300 == 200: // a PO arrives short, is closed, then a late box turns up
-			po := fmt.Sprintf("PO-%d", i)
+		case i%300 == 200 && d.roomAt(ctx, demoHot, "dc-east", 150): // a PO arrives short, is closed, then a late box turns up
+			po := fmt.Sprintf("PO-%s-%d", d.run, i)
 			d.send(ctx, `"type":"purchase_order","sku":%q,"po_id":%q,"location":"dc-east","qty":160`, demoHot, po)
 			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":140`, demoHot, po)
 			d.send(ctx, `"type":"purchase_order_closed","sku":%q,"po_id":%q`, demoHot, po)
 			d.send(ctx, `"type":"receipt","sku":%q,"po_id":%q,"location":"dc-east","qty":30`, demoHot, po)
 			d.log.Info("demo: " + po + " for " + demoHot + " received 140 of 160, closed short, then 30 arrived late")
-		case i%50 == 0: // restock a store from the warehouse, and the warehouse from a supplier
-			s := d.sku()
-			t := fmt.Sprintf("T-%d", i)
-			d.send(ctx, `"type":"transfer_out","sku":%q,"transfer_id":%q,"location":"dc-west","to_location":"store-soho","qty":10`, s, t)
-			d.send(ctx, `"type":"transfer_in","sku":%q,"transfer_id":%q,"qty":10`, s, t)
-			d.send(ctx, `"type":"receipt","sku":%q,"location":"dc-west","qty":30`, s)
+		case i%50 == 0: // restock what runs low: stores from a warehouse, warehouses from a supplier
+			d.replenish(ctx, i)
 		}
 		if err := d.p.Flush(ctx); err != nil {
 			return err
@@ -159,20 +150,21 @@ func (d *demo) trade(ctx context.Context, i int) {
 		store := []string{"store-soho", "store-brooklyn"}[d.r.IntN(2)]
 		d.send(ctx, `"type":"pos_sale","sku":%q,"channel":"pos-soho","location":%q,"qty":1`, d.sku(), store)
 	case 1:
-		d.webCheckout(ctx, d.sku(), fmt.Sprintf("W-%d", i))
+		d.webCheckout(ctx, d.sku(), fmt.Sprintf("W-%s-%d", d.run, i))
 	case 2: // a marketplace order, unassigned until the 3PL ships it
 		s := d.sku()
-		d.send(ctx, `"type":"order","sku":%q,"channel":"amazon","order_id":"A-%d","qty":1`, s, i)
-		d.send(ctx, `"type":"shipment","sku":%q,"order_id":"A-%d","location":"dc-west","qty":1`, s, i)
+		o := fmt.Sprintf("A-%s-%d", d.run, i)
+		d.send(ctx, `"type":"order","sku":%q,"channel":"amazon","order_id":%q,"qty":1`, s, o)
+		d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":"dc-west","qty":1`, s, o)
 	default:
 		if d.r.IntN(40) == 0 { // the web shop cancels an order the ledger never saw: a dead letter
-			d.send(ctx, `"type":"order_cancelled","sku":%q,"order_id":"W-UNKNOWN-%d"`, d.sku(), i)
+			d.send(ctx, `"type":"order_cancelled","sku":%q,"order_id":"W-UNKNOWN-%s-%d"`, d.sku(), d.run, i)
 		}
 		if d.r.IntN(10) == 0 {
 			d.send(ctx, `"type":"return","sku":%q,"location":%q,"qty":1,"resellable":%v`, d.sku(), d.loc(), d.r.IntN(2) == 0)
 		}
 		if d.r.IntN(15) == 0 { // a 6-pack sold on eBay: the demo resolves its own listing, 6 units
-			o := fmt.Sprintf("E-%d", i)
+			o := fmt.Sprintf("E-%s-%d", d.run, i)
 			d.send(ctx, `"type":"order","sku":%q,"listing_sku":%q,"channel":"ebay","order_id":%q,"qty":%d`, demoPackSKU, demoPack, o, demoPackUnits)
 			d.send(ctx, `"type":"shipment","sku":%q,"order_id":%q,"location":"dc-west","qty":%d`, demoPackSKU, o, demoPackUnits)
 		}

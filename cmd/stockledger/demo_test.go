@@ -147,3 +147,103 @@ func TestRunSaysWhenPortsAreTaken(t *testing.T) {
 		t.Error("run made its data directory before finding its ports taken")
 	}
 }
+
+// TestDemoRestartsOnItsData: the demo run twice on the same data trades on
+// where it was: its only dead letters are the deliberate ones (the web
+// shop cancelling orders the ledger never saw), the opening stock is
+// received once (the ledger skips the second run's opening events as
+// duplicates), and no location of a SKU other than the flash sale's is
+// below zero.
+func TestDemoRestartsOnItsData(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	data := filepath.Join(t.TempDir(), "data")
+	kafka, httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	for run := 1; run <= 2; run++ {
+		cmd := exec.Command(binPath, "run", "--demo", "--data", data, "--embedded-addr", kafka, "--http", httpAddr)
+		logPath := filepath.Join(filepath.Dir(data), fmt.Sprintf("run-%d.log", run))
+		logf, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{`op="hold",outcome="granted"`: false}
+		for !seenAll(t, "http://"+httpAddr, want) && ctx.Err() == nil {
+			time.Sleep(300 * time.Millisecond)
+		}
+		time.Sleep(8 * time.Second) // a replenishment round or two
+		if run == 2 {
+			checkDemoData(ctx, t, kafka, httpAddr)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("run %d exited with %v\n%s", run, err, b)
+		}
+		logf.Close()
+	}
+}
+
+// checkDemoData checks the demo's dead letters and stock (see
+// TestDemoRestartsOnItsData).
+func checkDemoData(ctx context.Context, t *testing.T, kafka, httpAddr string) {
+	t.Helper()
+	out, errOut, code := cli(ctx, t, nil, "tail", "dead-letters", "--from-beginning", "--exit-at-end", "--brokers", kafka)
+	if code != 0 {
+		t.Fatalf("tail dead-letters: %d %s", code, errOut)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d struct{ Reason, Detail string }
+		if line != "" && (json.Unmarshal([]byte(line), &d) != nil || d.Reason != "unknown_order" || !strings.Contains(d.Detail, "W-UNKNOWN-")) {
+			t.Errorf("a dead letter the demo did not mean: %s", line)
+		}
+	}
+	// The second run's opening events (each SKU's policy, its stock at each
+	// location, the PO and the listing) were skipped as duplicates.
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if opening := len(demoSKUs)*(1+len(demoLocations)) + 2; !metricAtLeast(string(b), "stockledger_ledger_events_duplicate_total", float64(opening)) {
+		t.Errorf("fewer duplicates than the %d opening events sent again:\n%s", opening, b)
+	}
+	for _, sku := range demoSKUs {
+		resp, err := http.Get("http://" + httpAddr + "/v1/skus/" + sku)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s struct {
+			Locations []struct {
+				Location string `json:"location"`
+				OnHand   int    `json:"on_hand"`
+			} `json:"locations"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range s.Locations {
+			if sku != demoHot && l.OnHand < 0 {
+				t.Errorf("%s at %s: on_hand %d", sku, l.Location, l.OnHand)
+			}
+		}
+	}
+}
+
+// metricAtLeast reports whether series name (without labels) of the
+// Prometheus text exposition is at least min.
+func metricAtLeast(exposition, name string, min float64) bool {
+	for _, line := range strings.Split(exposition, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			v, err := strconv.ParseFloat(f[1], 64)
+			return err == nil && v >= min
+		}
+	}
+	return false
+}

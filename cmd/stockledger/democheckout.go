@@ -23,9 +23,6 @@ type checkoutAPI struct {
 // hold asks for qty of sku on channel for ttl, returning the hold's id and
 // status ("granted", "partial", "refused", "expired").
 func (a *checkoutAPI) hold(ctx context.Context, sku, channel string, qty int, ttl string) (holdID, status string, err error) {
-	if a.client == nil {
-		a.client = &http.Client{Timeout: 10 * time.Second}
-	}
 	body, _ := json.Marshal(map[string]any{"sku": sku, "channel": channel, "qty": qty, "ttl": ttl})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.Addr+"/v1/holds", bytes.NewReader(body))
 	if err != nil {
@@ -35,7 +32,7 @@ func (a *checkoutAPI) hold(ctx context.Context, sku, channel string, qty int, tt
 	if a.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.Token)
 	}
-	resp, err := a.client.Do(req)
+	resp, err := a.httpClient().Do(req)
 	if err != nil {
 		return "", "", err
 	}
@@ -52,6 +49,13 @@ func (a *checkoutAPI) hold(ctx context.Context, sku, channel string, qty int, tt
 		return "", "", fmt.Errorf("checkout API answered %s: %s", resp.Status, res.Error)
 	}
 	return res.HoldID, res.Status, nil
+}
+
+func (a *checkoutAPI) httpClient() *http.Client {
+	if a.client == nil {
+		a.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return a.client
 }
 
 // webCheckout is one web customer: a hold of one unit, then (unless the
@@ -85,7 +89,7 @@ func (d *demo) flashSale(ctx context.Context, i int) {
 	d.flash = d.flash[:0]
 	refused := 0
 	for j := range 60 {
-		o, q := fmt.Sprintf("FLASH-%d-%d", i, j), 2+d.r.IntN(3)
+		o, q := fmt.Sprintf("FLASH-%s-%d-%d", d.run, i, j), 2+d.r.IntN(3)
 		if j%2 == 0 && d.api.Addr != "" {
 			id, status, err := d.api.hold(ctx, demoHot, "web", q, "2m")
 			if err != nil || status != "granted" {
