@@ -14,7 +14,7 @@ APICURIO_DIR  ?= $(CURDIR)/.apicurio-test
 APICURIO_PORT ?= 18081
 APICURIO      := deploy/apicurio/apicurio.sh
 
-.PHONY: all build run test test-kafka vet lint bench bench-quick bench-kafka fuzz clean
+.PHONY: all build run test test-kafka check-deploy vet lint bench bench-quick bench-kafka fuzz clean
 
 all: build
 
@@ -46,6 +46,13 @@ test-kafka: build
 	  STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
 	  STOCKLEDGER_TEST_REGISTRY_URL=http://127.0.0.1:$(APICURIO_PORT)/apis/ccompat/v7 \
 	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|KillBetweenStages|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python|SASLRealKafka|GracefulShutdown|ShutdownTimeout|OpenAPIConformance|SchemaRegistry' ./processors/ ./processors/audit/ ./cmd/stockledger/
+
+## check-deploy: the shipped Prometheus config and rules, checked by
+## Prometheus' own promtool (built from the Go module proxy on first use).
+PROMTOOL := $(GO) run github.com/prometheus/prometheus/cmd/promtool@v0.316.0
+check-deploy:
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

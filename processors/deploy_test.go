@@ -527,7 +527,7 @@ func TestDeployAlertRules(t *testing.T) {
 	if err := dec.Decode(&prom); err != nil {
 		t.Fatalf("prometheus.yml: %v", err)
 	}
-	if !slices.Contains(prom.RuleFiles, "/etc/prometheus/alerts.yml") {
+	if !slices.Contains(prom.RuleFiles, "alerts.yml") {
 		t.Errorf("prometheus.yml rule_files %v", prom.RuleFiles)
 	}
 	// The alerts select job="stockledger"; the compose scrape job must be it.
