@@ -64,10 +64,35 @@ type partBatch struct {
 	out       []*kgo.Record
 	outTS     []time.Time // per out: the cause record's timestamp for an update, else zero
 	ups       int         // updates among out
+	channels  []channelCount
 	stats     foldStats
 	// clBroken: the partition's changelog writes failed; its changelog
 	// gets no more offset markers.
 	clBroken *atomic.Bool
+}
+
+// channelCount is one channel's share of a batch's updates (listing
+// updates included), for the per-channel metrics.
+type channelCount struct {
+	channel       string
+	updates, zero int // zero: those whose available is 0
+}
+
+// countChannel counts update u in cs (a channel is found by a walk:
+// a retailer has a handful).
+func countChannel(cs []channelCount, u *ledger.Update) []channelCount {
+	i := 0
+	for i < len(cs) && cs[i].channel != u.Channel {
+		i++
+	}
+	if i == len(cs) {
+		cs = append(cs, channelCount{channel: u.Channel})
+	}
+	cs[i].updates++
+	if u.Available == 0 {
+		cs[i].zero++
+	}
+	return cs
 }
 
 // foldStats counts a partition's outcomes in a batch, for the metrics.
@@ -165,6 +190,7 @@ func (o outputs) encode(pt *partition, pb *partBatch) {
 		}
 		key = a.keep(key)
 		add(o.topics.Updates, key, a.keep(o.framing.AppendUpdate(a.free(), u)), ups[i].causeTS)
+		pb.channels = countChannel(pb.channels, u)
 	}
 	pb.ups = len(ups)
 }

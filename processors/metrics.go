@@ -12,22 +12,25 @@ import (
 // metrics are the processor's Prometheus metrics. Labels are low
 // cardinality: type, reason, kind, partition; never SKU or channel.
 type metrics struct {
-	applied      *prometheus.CounterVec
-	appliedBy    [ledger.NumEventTypes]prometheus.Counter
-	duplicates   prometheus.Counter
-	deadLetters  *prometheus.CounterVec
-	deadBy       [ledger.NumReasons]prometheus.Counter
-	alerts       *prometheus.CounterVec
-	alertsBy     [ledger.NumAlertKinds]prometheus.Counter
-	updates      prometheus.Counter
-	latency      prometheus.Histogram
-	lag          *prometheus.GaugeVec
-	groupLag     prometheus.Gauge
-	batches      prometheus.Counter
-	batchRecords prometheus.Histogram
-	owned        prometheus.Gauge
-	storeErrors  prometheus.Counter
-	stalled      prometheus.Gauge
+	applied     *prometheus.CounterVec
+	appliedBy   [ledger.NumEventTypes]prometheus.Counter
+	duplicates  prometheus.Counter
+	deadLetters *prometheus.CounterVec
+	deadBy      [ledger.NumReasons]prometheus.Counter
+	alerts      *prometheus.CounterVec
+	alertsBy    [ledger.NumAlertKinds]prometheus.Counter
+	updates     prometheus.Counter
+	// channelUpdates and channelZero: updates by channel, and those that
+	// say a channel has none of a SKU left (a listing's by its channel).
+	channelUpdates, channelZero *prometheus.CounterVec
+	latency                     prometheus.Histogram
+	lag                         *prometheus.GaugeVec
+	groupLag                    prometheus.Gauge
+	batches                     prometheus.Counter
+	batchRecords                prometheus.Histogram
+	owned                       prometheus.Gauge
+	storeErrors                 prometheus.Counter
+	stalled                     prometheus.Gauge
 
 	changelogErrors prometheus.Counter
 	restoreSeconds  prometheus.Histogram
@@ -50,6 +53,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		updates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stockledger_output_updates_published_total", Help: "Channel stock updates published.",
 		}),
+		channelUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockledger_output_channel_updates_total", Help: "Channel stock updates published, by channel (listing updates under their channel).",
+		}, []string{"channel"}),
+		channelZero: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockledger_output_channel_sold_out_total", Help: "Channel stock updates published with available 0 (a SKU or listing the channel can no longer sell), by channel.",
+		}, []string{"channel"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "stockledger_output_event_to_update_seconds",
 			Help:    "From an event's timestamp in Kafka to its channel update being acknowledged by Kafka.",
@@ -86,7 +95,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "stockledger_store_stalled", Help: "1 while consumption is paused because the store cannot write.",
 		}),
 	}
-	reg.MustRegister(m.applied, m.duplicates, m.deadLetters, m.alerts, m.updates, m.latency,
+	reg.MustRegister(m.applied, m.duplicates, m.deadLetters, m.alerts, m.updates, m.channelUpdates, m.channelZero, m.latency,
 		m.lag, m.groupLag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled, m.changelogErrors, m.restoreSeconds)
 	for _, t := range ledger.EventTypes() {
 		m.appliedBy[t] = m.applied.WithLabelValues(t.String())

@@ -423,6 +423,12 @@ func (p *Processor) accountBatch(b *batch) {
 	m.batchRecords.Observe(float64(records))
 	m.updates.Add(float64(ups))
 	for i := range b.parts {
+		for _, c := range b.parts[i].channels {
+			m.channelUpdates.WithLabelValues(c.channel).Add(float64(c.updates))
+			m.channelZero.WithLabelValues(c.channel).Add(float64(c.zero))
+		}
+	}
+	for i := range b.parts {
 		st := &b.parts[i].stats
 		for t, c := range st.applied {
 			if c > 0 {
