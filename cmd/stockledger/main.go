@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -117,12 +118,25 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// printFlags lists fs's flags as the README writes them (--name), the
-// command's own first, then the connection settings every Kafka command
-// shares (TLS, SASL, schema registry).
+// commonFlags are the flags a newcomer reaches for first, listed first
+// (in this order) by every command that has them.
+var commonFlags = []string{"brokers", "embedded-addr", "data", "http", "demo", "topic-prefix", "group", "partitions",
+	"from-beginning", "exit-at-end", "sku", "channel", "token", "print-config"}
+
+// printFlags lists fs's flags as the README writes them (--name): the
+// common ones first, then the command's others, then the connection
+// settings every Kafka command shares (TLS, SASL, schema registry).
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	var own, shared []*flag.Flag
+	for _, name := range commonFlags {
+		if f := fs.Lookup(name); f != nil {
+			own = append(own, f)
+		}
+	}
 	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(commonFlags, f.Name) {
+			return
+		}
 		if strings.HasPrefix(f.Name, "tls") || strings.HasPrefix(f.Name, "sasl-") || strings.HasPrefix(f.Name, "schema-registry") {
 			shared = append(shared, f)
 		} else {
