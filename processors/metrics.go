@@ -115,16 +115,19 @@ func (m *metrics) setLag(p int32, lag int64) {
 
 // pebbleCollector exports a few Pebble health figures.
 type pebbleCollector struct {
-	db    func() *pebble.DB // nil while the store is broken
-	descs map[string]*prometheus.Desc
+	db        func() *pebble.DB // nil while the store is broken
+	allocated func() (int64, error)
+	descs     map[string]*prometheus.Desc
 }
 
-func newPebbleCollector(db func() *pebble.DB) *pebbleCollector {
+func newPebbleCollector(db func() *pebble.DB, allocated func() (int64, error)) *pebbleCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("stockledger_pebble_"+name, help, nil, nil)
 	}
-	return &pebbleCollector{db: db, descs: map[string]*prometheus.Desc{
-		"disk":        d("disk_space_usage_bytes", "Bytes Pebble uses on disk."),
+	return &pebbleCollector{db: db, allocated: allocated, descs: map[string]*prometheus.Desc{
+		"allocated": prometheus.NewDesc("stockledger_store_disk_allocated_bytes",
+			"Bytes the store's directory takes on disk, as du counts them (Pebble's preallocated and recycled logs included).", nil, nil),
+		"disk":        d("disk_space_usage_bytes", "Bytes of Pebble's files by their size (without what it preallocates for logs: see stockledger_store_disk_allocated_bytes)."),
 		"memtable":    d("memtable_size_bytes", "Bytes in memtables."),
 		"readamp":     d("read_amplification", "Pebble read amplification."),
 		"compactions": d("compactions_total", "Compactions run."),
@@ -151,6 +154,9 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	g := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(c.descs[k], prometheus.GaugeValue, v) }
 	ct := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(c.descs[k], prometheus.CounterValue, v) }
 	g("disk", float64(m.DiskSpaceUsage()))
+	if n, err := c.allocated(); err == nil {
+		g("allocated", float64(n))
+	}
 	g("memtable", float64(m.MemTable.Size))
 	g("readamp", float64(m.ReadAmp()))
 	ct("compactions", float64(m.Compact.Count))

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 		return nil, err
 	}
 	p.out = outputs{topics: cfg.Topics, framing: p.framing}
-	promReg.MustRegister(newPebbleCollector(st.DB))
+	promReg.MustRegister(newPebbleCollector(st.DB, st.AllocatedBytes))
 	p.clCtx, p.clStop = context.WithCancel(context.Background())
 	cl, err := p.newClient(promReg)
 	if err != nil {

@@ -1,9 +1,14 @@
 package store_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -190,5 +195,43 @@ func TestCommitKeep(t *testing.T) {
 		if string(got.AppendBinary(nil)) != string(s.AppendBinary(nil)) {
 			t.Fatalf("SKU %s reads back different", name)
 		}
+	}
+}
+
+// TestAllocatedBytesIsWhatDuCounts: AllocatedBytes equals du's count of
+// the store's directory (blocks allocated, Pebble's preallocated logs
+// included), where du is installed.
+func TestAllocatedBytesIsWhatDuCounts(t *testing.T) {
+	du, err := exec.LookPath("du")
+	if err != nil {
+		t.Skip("du not found")
+	}
+	dir := filepath.Join(t.TempDir(), "ledger")
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := st.NewBatch()
+	if err := b.PutState(0, "SKU-A", bytes.Repeat([]byte("x"), 100_000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.AllocatedBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(du, "-s", "--block-size=1", dir).Output()
+	if err != nil {
+		t.Skipf("du -s --block-size=1: %v", err) // not GNU du
+	}
+	want, err := strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || got < 100_000 {
+		t.Fatalf("AllocatedBytes %d, du says %d", got, want)
 	}
 }
