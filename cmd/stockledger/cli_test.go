@@ -936,17 +936,7 @@ func TestHelp(t *testing.T) {
 func TestTailFilters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	lines := gen.Stream(gen.Config{Seed: 21, SKUs: 12}, 600)
-	wire, err := e2etest.Wire(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := startBroker(t)
-	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	cl, prod, wire := brokerAndProducer(ctx, t, gen.Stream(gen.Config{Seed: 21, SKUs: 12}, 600))
 	if err := e2etest.Produce(ctx, prod, wire); err != nil {
 		t.Fatal(err)
 	}
@@ -1001,4 +991,21 @@ func TestTailFilters(t *testing.T) {
 	if got := tail("--partition", "2", "--offset", "10"); int64(len(got)) != end.Offset-10 {
 		t.Errorf("tail --partition 2 --offset 10: %d records, the partition has %d from 10", len(got), end.Offset-10)
 	}
+}
+
+// brokerAndProducer starts a broker and an event producer on it (its
+// topics created), and returns them with lines encoded for it.
+func brokerAndProducer(ctx context.Context, t *testing.T, lines [][]byte) (*cluster, *processors.EventProducer, []e2etest.WireEvent) {
+	t.Helper()
+	wire, err := e2etest.Wire(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := startBroker(t)
+	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	return cl, prod, wire
 }

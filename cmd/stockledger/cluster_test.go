@@ -42,16 +42,7 @@ func TestThreeInstances(t *testing.T) {
 	defer cancel()
 	lines := gen.Stream(gen.Config{Seed: seed, SKUs: 800, DupPct: 3, RefusePct: 3, InvalidPct: 2, Zipf: 1.1,
 		PolicyChanges: []int{n / 4, 3 * n / 4}, Part2: true, ClockEvery: 50}, n)
-	wire, err := e2etest.Wire(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := startBroker(t)
-	prod, err := processors.NewEventProducer(ctx, []string{cl.brokers}, cl.topics, testPartitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	cl, prod, wire := brokerAndProducer(ctx, t, lines)
 	adm := kadm.NewClient(prod.Client())
 	root := t.TempDir()
 	dataOf := map[string]string{}

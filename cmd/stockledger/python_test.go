@@ -16,7 +16,6 @@ import (
 
 	"github.com/stockledger/stockledger/ledger/gen"
 	"github.com/stockledger/stockledger/processors"
-	"github.com/stockledger/stockledger/processors/audit"
 	"github.com/stockledger/stockledger/processors/e2etest"
 )
 
@@ -93,7 +92,7 @@ type goRow struct {
 	Reason      string               `json:"reason"`
 	Version     uint64               `json:"version"`
 	Unassigned  int64                `json:"unassigned"`
-	Locations   []audit.LocationJSON `json:"locations"`
+	Locations   []processors.LocationJSON `json:"locations"`
 	Channels    map[string]int64     `json:"channels"`
 	HoldResults []holdResultJSON     `json:"hold_results"`
 	Event       struct {

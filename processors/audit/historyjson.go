@@ -13,36 +13,25 @@ import (
 // RowJSON is a history row as JSON: `history --format jsonl` prints one
 // per line, GET /v1/skus/{sku}/history answers a list of them.
 type RowJSON struct {
-	Partition  int32             `json:"partition"`
-	Offset     int64             `json:"offset"`
-	AppendedAt string            `json:"appended_at"`
-	EventID    string            `json:"event_id"`
-	Type       string            `json:"type"`
-	OccurredAt string            `json:"occurred_at,omitempty"`
-	Outcome    string            `json:"outcome"`
-	Reason     string            `json:"reason,omitempty"`
-	Detail     string            `json:"detail,omitempty"`
-	Version    uint64            `json:"version"`
-	Unassigned ledger.Qty        `json:"unassigned"`
-	Locations  []LocationJSON    `json:"locations"`
-	Channels   map[string]int64  `json:"channels"`
-	Alerts     []json.RawMessage `json:"alerts"`
-	Updates    []json.RawMessage `json:"updates"`
+	Partition  int32                     `json:"partition"`
+	Offset     int64                     `json:"offset"`
+	AppendedAt string                    `json:"appended_at"`
+	EventID    string                    `json:"event_id"`
+	Type       string                    `json:"type"`
+	OccurredAt string                    `json:"occurred_at,omitempty"`
+	Outcome    string                    `json:"outcome"`
+	Reason     string                    `json:"reason,omitempty"`
+	Detail     string                    `json:"detail,omitempty"`
+	Version    uint64                    `json:"version"`
+	Unassigned ledger.Qty                `json:"unassigned"`
+	Locations  []processors.LocationJSON `json:"locations"`
+	Channels   map[string]int64          `json:"channels"`
+	Alerts     []json.RawMessage         `json:"alerts"`
+	Updates    []json.RawMessage         `json:"updates"`
 	// HoldResults: the hold results the event published (a hold's
 	// decision; a release, conversion, or a clock's expiries).
 	HoldResults []json.RawMessage `json:"hold_results"`
 	Event       json.RawMessage   `json:"event,omitempty"`
-}
-
-// LocationJSON is a location's quantities in a RowJSON.
-type LocationJSON struct {
-	Location    string     `json:"location"`
-	OnHand      ledger.Qty `json:"on_hand"`
-	Reserved    ledger.Qty `json:"reserved"`
-	Unavailable ledger.Qty `json:"unavailable"`
-	Incoming    ledger.Qty `json:"incoming"`
-	SafetyStock ledger.Qty `json:"safety_stock"`
-	Available   ledger.Qty `json:"available"`
 }
 
 // NewRowJSON renders r.
@@ -50,14 +39,14 @@ func NewRowJSON(r *HistoryRow) RowJSON {
 	j := RowJSON{
 		Partition: r.Partition, Offset: r.Offset, AppendedAt: r.AppendedAt.UTC().Format(time.RFC3339Nano),
 		EventID: r.Event.ID, Type: r.TypeName(), OccurredAt: r.OccurredText(), Outcome: r.Outcome.String(),
-		Version: r.Version, Unassigned: r.Unassigned, Locations: []LocationJSON{}, Channels: map[string]int64{},
+		Version: r.Version, Unassigned: r.Unassigned, Locations: []processors.LocationJSON{}, Channels: map[string]int64{},
 		Alerts: []json.RawMessage{}, Updates: []json.RawMessage{}, HoldResults: []json.RawMessage{},
 	}
 	if r.Outcome == ledger.Refused {
 		j.Reason, j.Detail = r.Reason.String(), r.Detail
 	}
 	for _, l := range r.Locations {
-		j.Locations = append(j.Locations, LocationJSON(l))
+		j.Locations = append(j.Locations, processors.LocationJSON(l))
 	}
 	for _, c := range r.Channels {
 		j.Channels[c.Channel] = int64(c.ATS)
