@@ -84,17 +84,17 @@ type pyRow struct {
 
 // goRow is a row of `stockledger history --format jsonl`.
 type goRow struct {
-	Partition   int32                `json:"partition"`
-	Offset      int64                `json:"offset"`
-	EventID     string               `json:"event_id"`
-	Type        string               `json:"type"`
-	Outcome     string               `json:"outcome"`
-	Reason      string               `json:"reason"`
-	Version     uint64               `json:"version"`
-	Unassigned  int64                `json:"unassigned"`
+	Partition   int32                     `json:"partition"`
+	Offset      int64                     `json:"offset"`
+	EventID     string                    `json:"event_id"`
+	Type        string                    `json:"type"`
+	Outcome     string                    `json:"outcome"`
+	Reason      string                    `json:"reason"`
+	Version     uint64                    `json:"version"`
+	Unassigned  int64                     `json:"unassigned"`
 	Locations   []processors.LocationJSON `json:"locations"`
-	Channels    map[string]int64     `json:"channels"`
-	HoldResults []holdResultJSON     `json:"hold_results"`
+	Channels    map[string]int64          `json:"channels"`
+	HoldResults []holdResultJSON          `json:"hold_results"`
 	Event       struct {
 		HoldID       *string `json:"hold_id"`
 		LeadTimeDays *int64  `json:"lead_time_days"`
