@@ -97,6 +97,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.applied, m.duplicates, m.deadLetters, m.alerts, m.updates, m.channelUpdates, m.channelZero, m.latency,
 		m.lag, m.groupLag, m.batches, m.batchRecords, m.owned, m.storeErrors, m.stalled, m.changelogErrors, m.restoreSeconds)
+	m.bindLabels()
+	return m
+}
+
+// bindLabels makes the series of every event type, dead-letter reason and
+// alert kind up front: each exists (at 0) from the start, and a batch adds
+// to them without looking labels up.
+func (m *metrics) bindLabels() {
 	for _, t := range ledger.EventTypes() {
 		m.appliedBy[t] = m.applied.WithLabelValues(t.String())
 	}
@@ -106,7 +114,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, k := range ledger.AlertKinds() {
 		m.alertsBy[k] = m.alerts.WithLabelValues(k.String())
 	}
-	return m
 }
 
 func (m *metrics) setLag(p int32, lag int64) {
