@@ -16,10 +16,39 @@ type EventProducer struct {
 	cl         *kgo.Client
 	topic      string
 	partitions int32
+	sent       sendGroup // what Produce sent, for Flush
+}
 
-	mu    sync.Mutex
-	first error
-	wg    sync.WaitGroup
+// sendGroup is records produced and not yet waited for, and the first
+// error among them.
+type sendGroup struct {
+	wg sync.WaitGroup
+	mu struct {
+		sync.Mutex
+		first error
+	}
+}
+
+func (g *sendGroup) send(ctx context.Context, cl *kgo.Client, r *kgo.Record) {
+	g.wg.Add(1)
+	cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		if err != nil {
+			g.mu.Lock()
+			if g.mu.first == nil {
+				g.mu.first = fmt.Errorf("producing to %s: %w", r.Topic, err)
+			}
+			g.mu.Unlock()
+		}
+		g.wg.Done()
+	})
+}
+
+// wait waits for every record sent so far and returns the first error.
+func (g *sendGroup) wait() error {
+	g.wg.Wait()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mu.first
 }
 
 // policyPartitioner sends records without a key to the partition set on
@@ -66,69 +95,35 @@ func (p *EventProducer) Client() *kgo.Client { return p.cl }
 // Produce sends one encoded event keyed by sku, or to every partition when
 // policy is true. It does not wait; Flush does.
 func (p *EventProducer) Produce(ctx context.Context, sku string, policy bool, value []byte) {
-	if policy {
-		for part := range p.partitions {
-			p.send(ctx, &kgo.Record{Topic: p.topic, Partition: part, Value: value})
-		}
+	p.records(sku, policy, value, func(r *kgo.Record) { p.sent.send(ctx, p.cl, r) })
+}
+
+// records calls fn with the records of one event: keyed by sku, or one for
+// each partition (a channel_policy).
+func (p *EventProducer) records(sku string, policy bool, value []byte, fn func(*kgo.Record)) {
+	if !policy {
+		fn(&kgo.Record{Topic: p.topic, Key: []byte(sku), Value: value})
 		return
 	}
-	p.send(ctx, &kgo.Record{Topic: p.topic, Key: []byte(sku), Value: value})
+	for part := range p.partitions {
+		fn(&kgo.Record{Topic: p.topic, Partition: part, Value: value})
+	}
 }
 
-func (p *EventProducer) send(ctx context.Context, r *kgo.Record) {
-	p.wg.Add(1)
-	p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-		if err != nil {
-			p.mu.Lock()
-			if p.first == nil {
-				p.first = fmt.Errorf("producing to %s: %w", p.topic, err)
-			}
-			p.mu.Unlock()
-		}
-		p.wg.Done()
-	})
-}
-
-// Flush waits for every record sent so far and returns the first error.
-func (p *EventProducer) Flush(ctx context.Context) error {
-	p.wg.Wait()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.first
-}
+// Flush waits for every record Produce sent so far and returns the first
+// error.
+func (p *EventProducer) Flush(ctx context.Context) error { return p.sent.wait() }
 
 // SendAll sends events (each channel_policy to every partition) and waits
 // for them; the error is the first of these records', whatever other
 // callers sent meanwhile.
 func (p *EventProducer) SendAll(ctx context.Context, events []EncodedEvent) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	send := func(r *kgo.Record) {
-		wg.Add(1)
-		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("producing to %s: %w", p.topic, err)
-				}
-				mu.Unlock()
-			}
-			wg.Done()
-		})
-	}
+	var g sendGroup
 	for i := range events {
 		e := &events[i]
-		if !e.Policy {
-			send(&kgo.Record{Topic: p.topic, Key: []byte(e.SKU), Value: e.Value})
-			continue
-		}
-		for part := range p.partitions {
-			send(&kgo.Record{Topic: p.topic, Partition: part, Value: e.Value})
-		}
+		p.records(e.SKU, e.Policy, e.Value, func(r *kgo.Record) { g.send(ctx, p.cl, r) })
 	}
-	wg.Wait()
-	return first
+	return g.wait()
 }
 
 // Close flushes and closes the client.
