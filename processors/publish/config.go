@@ -1,0 +1,80 @@
+package publish
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stockledger/stockledger/schemas"
+)
+
+// Config configures a Publisher.
+type Config struct {
+	Brokers    []string
+	ClientOpts []kgo.Opt // TLS, SASL
+	Topic      string    // the updates topic
+	Group      string    // the consumer group (one per channel)
+	Channel    string
+	Webhook    string // http(s) URL the batches are POSTed to
+	Secret     []byte // the HMAC-SHA256 key requests are signed with
+
+	Rate    float64 // requests per second
+	Burst   int     // requests that may go at once after a quiet spell
+	Batch   int     // keys per request
+	Timeout time.Duration
+	Backoff struct{ Min, Max time.Duration }
+
+	// CommitInterval: how often the group's offsets are committed.
+	CommitInterval time.Duration
+	// CatchUpTimeout bounds the wait for a partition's end after an
+	// assignment, for a topic whose end never shows (a transaction left
+	// open by a producer that died); past it, sending starts anyway.
+	CatchUpTimeout time.Duration
+
+	Schemas *schemas.Registry
+	Metrics *Metrics
+	Log     *slog.Logger
+}
+
+// DefaultConfig returns the defaults: 5 requests/s, a burst of 20, 100
+// keys per request, a 10s timeout, backoff from 200ms to 30s.
+func DefaultConfig() Config {
+	c := Config{Rate: 5, Burst: 20, Batch: 100, Timeout: 10 * time.Second,
+		CommitInterval: time.Second, CatchUpTimeout: 2 * time.Minute}
+	c.Backoff.Min, c.Backoff.Max = 200*time.Millisecond, 30*time.Second
+	return c
+}
+
+// DefaultGroup is the consumer group of channel's publisher.
+func DefaultGroup(channel string) string { return "stockledger-publish-" + channel }
+
+// Validate names every setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Channel == "" {
+		errs = append(errs, errors.New("--channel is required"))
+	}
+	if u, err := url.Parse(c.Webhook); c.Webhook == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--webhook %q: want an http:// or https:// URL", c.Webhook))
+	}
+	if len(c.Secret) == 0 {
+		errs = append(errs, errors.New("--secret is required: the webhook checks each request's signature with it"))
+	}
+	if c.Rate <= 0 {
+		errs = append(errs, fmt.Errorf("--rate %g: want more than 0 requests per second", c.Rate))
+	}
+	if c.Burst < 1 {
+		errs = append(errs, fmt.Errorf("--burst %d: want at least 1", c.Burst))
+	}
+	if c.Batch < 1 {
+		errs = append(errs, fmt.Errorf("--batch %d: want at least 1", c.Batch))
+	}
+	if c.Timeout <= 0 || c.Backoff.Min <= 0 || c.Backoff.Max < c.Backoff.Min {
+		errs = append(errs, fmt.Errorf("--timeout %s, --backoff-min %s, --backoff-max %s: want positive durations, min <= max", c.Timeout, c.Backoff.Min, c.Backoff.Max))
+	}
+	return errors.Join(errs...)
+}

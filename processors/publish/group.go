@@ -1,0 +1,131 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// assigned starts the catch-up of newly assigned partitions: nothing is
+// sent until each is read to the end it has now, so that after a crash
+// the first value sent for a key is its newest, never one older than what
+// the previous life sent.
+func (p *Publisher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	parts := m[p.cfg.Topic]
+	// cl, not p.cl: the group may assign before New has returned.
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, p.cfg.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	committed, cerr := adm.FetchOffsets(ctx, p.cfg.Group)
+	if err == nil {
+		err = cerr
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ready.Store(false)
+	p.mu.catchUpSince = time.Now()
+	for _, part := range parts {
+		end := int64(-1) // unknown: caught up only by CatchUpTimeout
+		if err == nil {
+			if l, ok := ends.Lookup(p.cfg.Topic, part); ok {
+				end = l.Offset
+			}
+		}
+		from := int64(0)
+		if o, ok := committed.Lookup(p.cfg.Topic, part); ok && o.At > 0 {
+			from = o.At
+		}
+		if end < 0 || from < end {
+			p.mu.ends[part] = end
+		}
+	}
+	if err != nil {
+		p.cfg.Log.Warn("listing the assigned partitions' ends; sending starts after --catch-up-timeout", "err", err)
+	}
+	p.cfg.Log.Info("partitions assigned; reading them to their ends before sending", "partitions", parts)
+	p.checkCaughtUp()
+}
+
+// checkCaughtUp marks the publisher ready once every assigned partition
+// reached its end (or the catch-up timed out). Called with mu held.
+func (p *Publisher) checkCaughtUp() {
+	if p.ready.Load() {
+		return
+	}
+	if len(p.mu.ends) > 0 && time.Since(p.mu.catchUpSince) < p.cfg.CatchUpTimeout {
+		return
+	}
+	if len(p.mu.ends) > 0 {
+		p.cfg.Log.Warn("partitions did not show their end within --catch-up-timeout; sending anyway", "partitions", slices.Sorted(maps.Keys(p.mu.ends)))
+		clear(p.mu.ends)
+	}
+	p.ready.Store(true)
+	p.cfg.Log.Info("caught up; sending", "keys", len(p.mu.t.keys), "pending", p.mu.t.pending)
+	p.wake()
+}
+
+// revoked commits what the channel acknowledged of partitions another
+// publisher takes over, and forgets them.
+func (p *Publisher) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	if err := p.commit(ctx); err != nil {
+		p.cfg.Log.Warn("committing before giving partitions up (their keys are sent again by the next owner)", "err", err)
+	}
+	p.lost(ctx, nil, m)
+}
+
+// lost forgets partitions without committing.
+func (p *Publisher) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range m[p.cfg.Topic] {
+		p.mu.t.drop(part)
+		delete(p.mu.ends, part)
+		delete(p.mu.committed, part)
+	}
+	p.cfg.Metrics.pending.Set(float64(p.mu.t.pending))
+}
+
+// commit commits, per partition, the offset below which every key the
+// channel lacks has a later value: a restart resumes there.
+func (p *Publisher) commit(ctx context.Context) error {
+	p.mu.Lock()
+	offs := map[int32]kgo.EpochOffset{}
+	for part, o := range p.mu.t.commitOffsets() {
+		if o != p.mu.committed[part] {
+			offs[part] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		}
+	}
+	p.mu.Unlock()
+	if len(offs) == 0 {
+		return nil
+	}
+	var err error
+	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: offs},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, cerr error) {
+			err = cerr
+			if resp == nil || err != nil {
+				return
+			}
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			for _, t := range resp.Topics {
+				for _, part := range t.Partitions {
+					if perr := kerr.ErrorForCode(part.ErrorCode); perr != nil {
+						err = fmt.Errorf("partition %d: %w", part.Partition, perr)
+					} else if o, ok := offs[part.Partition]; ok {
+						p.mu.committed[part.Partition] = o.Offset
+					}
+				}
+			}
+		})
+	return err
+}
