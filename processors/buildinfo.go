@@ -50,9 +50,9 @@ func (b BuildInfo) String() string {
 	return "stockledger " + b.Version + " (commit " + rev + ", " + b.Time + ", " + b.GoVersion + ")"
 }
 
-// newBuildInfoMetric is stockledger_build_info, 1 with the build as labels:
+// RegisterBuildInfo registers stockledger_build_info, 1 with the build as labels:
 // a dashboard shows which version each instance runs.
-func newBuildInfoMetric(reg prometheus.Registerer) {
+func RegisterBuildInfo(reg prometheus.Registerer) {
 	b := ReadBuildInfo()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "stockledger_build_info",

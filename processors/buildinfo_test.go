@@ -11,7 +11,7 @@ import (
 // that built the test binary.
 func TestBuildInfoMetric(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	newBuildInfoMetric(reg)
+	RegisterBuildInfo(reg)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

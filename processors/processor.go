@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	p.committedSig = make(chan struct{}, 1)
 	p.holds.m = newHoldMetrics(promReg)
 	p.ingest.lines = newIngestMetrics(promReg)
-	newBuildInfoMetric(promReg)
+	RegisterBuildInfo(promReg)
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
 	var err error

@@ -1,5 +1,6 @@
 // Command stockledger runs and operates the stock ledger: the processor
-// (run), event producer (produce, policy set), readers (tail), audits
+// (run), event producer (produce, policy set), readers (tail), the
+// reference channel publisher (publish), audits
 // (replay, history, verify, backtest) and the checkout API's client (hold).
 package main
 
@@ -30,6 +31,7 @@ Usage:
   stockledger history  SKU [--since T] [--until T] [--format table|jsonl|csv]
   stockledger verify   [--data DIR | --http ADDR]
   stockledger backtest --policies FILE [--until-time T]
+  stockledger publish  --channel C --webhook URL --secret S [--rate 5/s] [--burst 20] [--batch 100]
   stockledger hold     --http ADDR [--token T] --sku S --channel C --qty N --ttl 15m [--location L] [--allow-partial] [--hold-id H]
   stockledger hold release --http ADDR [--token T] --sku S --hold-id H
 
@@ -94,6 +96,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return verifyCmd(ctx, rest, stdout, stderr)
 	case "backtest":
 		return backtestCmd(ctx, rest, stdout, stderr)
+	case "publish":
+		return publishCmd(ctx, rest, stdout, stderr)
 	case "hold":
 		return holdCmd(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":

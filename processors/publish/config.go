@@ -28,6 +28,9 @@ type Config struct {
 	Timeout time.Duration
 	Backoff struct{ Min, Max time.Duration }
 
+	// SessionTimeout: how long the group waits for a member that stopped
+	// answering before its partitions go to another.
+	SessionTimeout time.Duration
 	// CommitInterval: how often the group's offsets are committed.
 	CommitInterval time.Duration
 	// CatchUpTimeout bounds the wait for a partition's end after an
@@ -44,7 +47,7 @@ type Config struct {
 // keys per request, a 10s timeout, backoff from 200ms to 30s.
 func DefaultConfig() Config {
 	c := Config{Rate: 5, Burst: 20, Batch: 100, Timeout: 10 * time.Second,
-		CommitInterval: time.Second, CatchUpTimeout: 2 * time.Minute}
+		CommitInterval: time.Second, CatchUpTimeout: 2 * time.Minute, SessionTimeout: 45 * time.Second}
 	c.Backoff.Min, c.Backoff.Max = 200*time.Millisecond, 30*time.Second
 	return c
 }

@@ -32,7 +32,7 @@ func (p *Publisher) assigned(ctx context.Context, cl *kgo.Client, m map[string][
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ready.Store(false)
-	p.mu.catchUpSince = time.Now()
+	p.mu.catchUpSince, p.mu.assigned = time.Now(), true
 	for _, part := range parts {
 		end := int64(-1) // unknown: caught up only by CatchUpTimeout
 		if err == nil {
@@ -58,7 +58,7 @@ func (p *Publisher) assigned(ctx context.Context, cl *kgo.Client, m map[string][
 // checkCaughtUp marks the publisher ready once every assigned partition
 // reached its end (or the catch-up timed out). Called with mu held.
 func (p *Publisher) checkCaughtUp() {
-	if p.ready.Load() {
+	if p.ready.Load() || !p.mu.assigned {
 		return
 	}
 	if len(p.mu.ends) > 0 && time.Since(p.mu.catchUpSince) < p.cfg.CatchUpTimeout {

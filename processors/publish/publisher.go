@@ -36,6 +36,7 @@ type Publisher struct {
 		// listed when it was assigned; catchUpSince: when that started.
 		ends         map[int32]int64
 		catchUpSince time.Time
+		assigned     bool // partitions were assigned at least once
 		committed    map[int32]int64
 	}
 }
@@ -56,6 +57,7 @@ func New(cfg Config) (*Publisher, error) {
 		kgo.ClientID("stockledger-publish-" + cfg.Channel),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
+		kgo.SessionTimeout(cfg.SessionTimeout),
 		// A new group starts at the start of the (compacted) topic: the
 		// channel first gets every key's current value.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

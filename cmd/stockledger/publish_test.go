@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/stockledger/stockledger/ledger/gen"
+	"github.com/stockledger/stockledger/processors/e2etest"
+	"github.com/stockledger/stockledger/processors/publish/standin"
+)
+
+// TestPublishUnderFaultsAndSIGKILL is issue 18's acceptance of `publish`:
+// a processor folds a generated stream while `stockledger publish` sends
+// the web channel's values to a stand-in that fails, throttles and answers
+// late at random, and the publisher is SIGKILLed and restarted. The
+// channel must end holding the model's last value of every key, must
+// never have received a lower version of a key after a higher one, and
+// the publisher must never have exceeded the rate limit.
+func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
+	seed := testSeed(t)
+	t.Logf("seed %d (again with STOCKLEDGER_TEST_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x9b1))
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	n := 30_000
+	ks := newKillStream(ctx, t, gen.Config{Seed: seed, SKUs: 300, DupPct: 3, RefusePct: 3, Zipf: 1.1,
+		PolicyChanges: []int{n / 3, 2 * n / 3}, Part2: true}, n)
+	data := filepath.Join(t.TempDir(), "data")
+	proc := startRun(t, "run", ks.cl, data)
+	waitOwned(ctx, t, proc)
+
+	secret := "webhook-secret"
+	const rate, burst = 10, 3
+	ch, err := standin.Start([]byte(secret), rate, burst, standin.Faults{Seed: seed, Throttle: 0.05, Fail: 0.08,
+		ApplyThenFail: 0.04, Late: 0.03, LateBy: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	lives := 0
+	startPub := func() *child {
+		lives++
+		return startPublish(t, fmt.Sprintf("publish-%d", lives), ks.cl, filepath.Dir(data), ch.URL(), secret,
+			"--rate", strconv.Itoa(rate)+"/s", "--burst", strconv.Itoa(burst), "--batch", "5",
+			"--timeout", "500ms", "--backoff-min", "20ms", "--backoff-max", "500ms")
+	}
+	pub := startPub()
+	defer func() {
+		if t.Failed() {
+			t.Logf("last publisher's log:\n%s", pub.logTail())
+		}
+	}()
+	started := time.Now()
+	const chunks = 24
+	for i := range chunks {
+		part := ks.wire[i*n/chunks : (i+1)*n/chunks]
+		if err := e2etest.Produce(ctx, ks.prod, part); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(200+rng.IntN(400)) * time.Millisecond)
+		if i%5 == 2 {
+			// Killed once sending, not while joining the group: kfake
+			// keeps a member killed in the middle of its join for a
+			// rebalance timeout, a broker bug real Kafka does not have.
+			waitPublisherReady(ctx, t, pub)
+			time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+			pub.kill(t)
+			pub = startPub()
+		}
+	}
+	t.Logf("produced with %d publisher kills in %v", lives-1, time.Since(started).Round(time.Millisecond))
+	waitCaughtUp(ctx, t, proc, kadm.NewClient(ks.prod.Client()))
+	t.Logf("processor caught up at %v", time.Since(started).Round(time.Millisecond))
+	exp := <-ks.exp
+	want := channelFinal(exp.Final, "web")
+	waitChannel(ctx, t, ch, pub, want)
+	t.Logf("channel equal to the model at %v", time.Since(started).Round(time.Millisecond))
+	pub.terminate(t)
+	proc.terminate(t)
+	r := ch.Report()
+	t.Logf("%d keys; stand-in: %d requests, by status %v, %d late items not applied; %d publisher lives", len(want), r.Requests, r.ByStatus, r.LateDropped, lives)
+	for _, list := range [][]string{r.Breaches, r.Regressions, r.Invalid} {
+		for _, s := range list[:min(len(list), 10)] {
+			t.Error(s)
+		}
+	}
+	if r.ByStatus[500] == 0 || r.ByStatus[429] == 0 {
+		t.Errorf("the stand-in should have failed and throttled some requests: %v", r.ByStatus)
+	}
+}
+
+// channelFinal is the model's last value of each of channel's keys, by the
+// stand-in's target (sku, or sku NUL listing_sku).
+func channelFinal(final map[string]int64, channel string) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range final {
+		rest, ok := strings.CutPrefix(k, channel+"/")
+		if !ok {
+			continue
+		}
+		// The generator's codes hold no '/': a second one starts the listing.
+		if sku, listing, ok := strings.Cut(rest, "/"); ok {
+			rest = sku + "\x00" + listing
+		}
+		out[rest] = v
+	}
+	return out
+}
+
+// waitChannel waits until the stand-in holds want, and the publisher has
+// nothing pending.
+func waitChannel(ctx context.Context, t *testing.T, ch *standin.Channel, pub *child, want map[string]int64) {
+	t.Helper()
+	for {
+		got := ch.State()
+		var diff []string
+		for k, v := range want {
+			if g, ok := got[k]; !ok || g.Available != v {
+				diff = append(diff, fmt.Sprintf("%q: channel has %d (present %t), the model's last value is %d", k, g.Available, ok, v))
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				diff = append(diff, fmt.Sprintf("%q: on the channel, not in the model", k))
+			}
+		}
+		st, err := publisherStatus(pub)
+		if len(diff) == 0 && err == nil && st.CaughtUp && st.KeysPending == 0 {
+			return
+		}
+		if ctx.Err() != nil || pub.exited() {
+			t.Fatalf("the channel never reached the model's values (publisher: %+v, %v); %d differ:\n%s\n%s", st, err, len(diff),
+				strings.Join(diff[:min(len(diff), 10)], "\n"), pub.logTail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitPublisherReady waits until the publisher has caught up and sends.
+func waitPublisherReady(ctx context.Context, t *testing.T, pub *child) {
+	t.Helper()
+	for {
+		if st, err := publisherStatus(pub); err == nil && st.CaughtUp {
+			return
+		}
+		if ctx.Err() != nil || pub.exited() {
+			t.Fatalf("%s never caught up:\n%s", pub.name, pub.logTail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type pubStatus struct {
+	CaughtUp    bool `json:"caught_up"`
+	KeysPending int  `json:"keys_pending"`
+}
+
+func publisherStatus(c *child) (pubStatus, error) {
+	var st pubStatus
+	resp, err := http.Get(c.url + "/healthz")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// startPublish starts `stockledger publish --channel web` on cl, logging
+// into dir.
+func startPublish(t *testing.T, name string, cl *cluster, dir, webhook, secret string, extra ...string) *child {
+	t.Helper()
+	port := freePort(t)
+	logPath := filepath.Join(dir, name+".log")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{name: name, cl: cl, log: logPath, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
+	c.cmd = exec.Command(binPath, "publish", "--brokers", cl.brokers, "--topic-prefix", cl.prefix,
+		"--channel", "web", "--group", cl.group+"-publish-web", "--webhook", webhook, "--session-timeout", sessionTimeout,
+		"--http", fmt.Sprintf("127.0.0.1:%d", port))
+	c.cmd.Args = append(append(c.cmd.Args, cl.args...), extra...)
+	c.cmd.Env = append(os.Environ(), "STOCKLEDGER_PUBLISH_SECRET="+secret)
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if err := c.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatal(err)
+	}
+	go func() {
+		c.err = c.cmd.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		if !c.exited() {
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	return c
+}
