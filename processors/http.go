@@ -186,8 +186,8 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 			st.Partitions = []PartitionStatus{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
-			"ready": p.Ready(), "group": p.cfg.Group, "topic": p.cfg.Topics.Events,
-			"topic_partitions": p.numPartitions, "partitions": st.Partitions, "lag": st.GroupLag, "owned_lag": st.OwnedLag,
+			"ready": st.Ready, "group": st.Group, "topic": st.Topic,
+			"topic_partitions": st.TopicPartitions, "partitions": st.Partitions, "lag": st.GroupLag, "owned_lag": st.OwnedLag,
 		})
 	})
 	api.HandleFunc("POST /v1/checkpoint", p.serveCheckpoint(cfg))

@@ -35,6 +35,11 @@ type PartitionStatus struct {
 
 // Status is what /v1/status reports.
 type Status struct {
+	// Ready is Processor.Ready; Group, Topic and TopicPartitions name
+	// what the instance folds.
+	Ready           bool
+	Group, Topic    string
+	TopicPartitions int32
 	// Partitions are the partitions this instance owns and folds, with
 	// their lag; OwnedLag is their sum.
 	Partitions []PartitionStatus
@@ -52,7 +57,7 @@ type Status struct {
 func (p *Processor) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Status{GroupLag: p.mu.groupLag}
+	st := Status{Ready: p.Ready(), Group: p.cfg.Group, Topic: p.cfg.Topics.Events, TopicPartitions: p.numPartitions, GroupLag: p.mu.groupLag}
 	for part, next := range p.mu.next {
 		end := max(p.mu.end[part], next)
 		st.Partitions = append(st.Partitions, PartitionStatus{Partition: part, Next: next, End: end, Lag: end - next, Rate: p.mu.rate[part].perSecond})
