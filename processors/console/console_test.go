@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -223,5 +224,47 @@ func testSignIn(t *testing.T, f *fixture) {
 	req.AddCookie(cookie)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("POST /v1/events with only the session cookie: %v %v, want 401", resp.StatusCode, err)
+	}
+}
+
+// TestConsoleOtherInstance runs a second instance of the group: a SKU in
+// a partition the first no longer owns gets a 421 page linking to the
+// owner's console, the partitions page names the owner, and the search
+// says which partitions it covers.
+func TestConsoleOtherInstance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f := startFixture(ctx, t, "console-two")
+	ln := listen(t)
+	other := startLive(ctx, t, f.cl, "b", ln.Addr().String())
+	serveLive(t, other, f.cl, ln, "")
+	var foreign string
+	var part int32
+	for foreign == "" {
+		if ctx.Err() != nil {
+			t.Fatal("the second instance never got a partition")
+		}
+		time.Sleep(50 * time.Millisecond)
+		for i := range 64 {
+			name := fmt.Sprintf("SKU-%d", i)
+			part = f.live.P.PartitionOf(name)
+			if other.P.Owns(part) && !f.live.P.Owns(part) && f.live.P.Owner(ctx, part) == ln.Addr().String() {
+				foreign = name
+				break
+			}
+		}
+	}
+	code, _, body := get(t, f.open.url+skuPath(foreign)+"/history", nil)
+	link := `href="http://` + ln.Addr().String() + skuPath(foreign) + `/history"`
+	if code != http.StatusMisdirectedRequest || !strings.Contains(body, link) || !strings.Contains(body, "which this instance does not own") {
+		t.Errorf("a SKU of the other instance: %d, want 421 with %s\n%s", code, link, body)
+	}
+	_, _, body = get(t, f.open.url+"/partitions", nil)
+	ownerCell := fmt.Sprintf(`data-v="p/%d/owner"><a href="http://%s/partitions">`, part, ln.Addr().String())
+	if !strings.Contains(body, ownerCell) {
+		t.Errorf("the partitions page does not name the owner of partition %d (%s)\n%s", part, ownerCell, body)
+	}
+	if _, _, body = get(t, f.open.url+"/", nil); !strings.Contains(body, "the SKUs of the others are on the instances that own them") {
+		t.Errorf("the search does not say it covers only some partitions\n%s", body)
 	}
 }
