@@ -103,6 +103,8 @@ type Console struct {
 	p     *processors.Processor
 	cfg   Config
 	pages map[string]*template.Template
+	// static holds the script and the styles.
+	static fs.FS
 	// slots and streams cap the pages and the live-update streams served
 	// at once.
 	slots   chan struct{}
@@ -122,7 +124,11 @@ func New(p *processors.Processor, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{p: p, cfg: cfg, pages: pages, slots: make(chan struct{}, cfg.MaxConcurrent),
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	return &Console{p: p, cfg: cfg, pages: pages, static: static, slots: make(chan struct{}, cfg.MaxConcurrent),
 		streams: make(chan struct{}, cfg.MaxStreams), stop: make(chan struct{})}, nil
 }
 
@@ -131,37 +137,30 @@ func New(p *processors.Processor, cfg Config) (*Console, error) {
 // browsers to leave.
 func (c *Console) Close() { c.stopOnce.Do(func() { close(c.stop) }) }
 
-// Handler serves the console at / beside api, the processor's own
-// handler (processors.Processor.HTTPHandler), which keeps /v1/, /metrics,
-// /healthz and /readyz. Pages run under HandlerTimeout as api does;
-// live-update streams do not, since http.TimeoutHandler buffers the whole
-// response.
+// Handler serves the console beside api, the processor's own handler
+// (processors.Processor.HTTPHandler): the console's paths here, every
+// other path (/v1/, /metrics, /healthz, /readyz and any added later) to
+// api. Pages run under HandlerTimeout as api does; live-update streams do
+// not, since http.TimeoutHandler buffers the whole response.
 func (c *Console) Handler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	for _, path := range []string{"/v1/", "/metrics", "/healthz", "/readyz"} {
-		mux.Handle(path, api)
-	}
-	static, err := fs.Sub(staticFS, "static")
-	if err != nil {
-		panic(err) // the embedded directory is there: a build problem
-	}
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(http.FileServerFS(static))))
+	mux.Handle("/", api)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(http.FileServerFS(c.static))))
 	mux.Handle("GET /skus/{sku}/events", c.headers(http.HandlerFunc(c.serveStream)))
-	pages := http.NewServeMux()
-	pages.HandleFunc("GET /{$}", c.serveSearch)
-	pages.HandleFunc("GET /skus/{sku}", c.serveSKU)
-	pages.HandleFunc("GET /skus/{sku}/history", c.serveHistory)
-	pages.HandleFunc("GET /partitions", c.servePartitions)
-	pages.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	page := func(h http.Handler) http.Handler {
+		timeout := `<!doctype html><title>Timed out</title><p>The page took too long; try again.</p>`
+		return c.headers(http.TimeoutHandler(c.limit(h), c.cfg.HandlerTimeout, timeout))
+	}
+	mux.Handle("GET /{$}", page(c.signedIn(http.HandlerFunc(c.serveSearch))))
+	mux.Handle("GET /skus/{sku}", page(c.signedIn(http.HandlerFunc(c.serveSKU))))
+	mux.Handle("GET /skus/{sku}/history", page(c.signedIn(http.HandlerFunc(c.serveHistory))))
+	mux.Handle("GET /partitions", page(c.signedIn(http.HandlerFunc(c.servePartitions))))
+	mux.Handle("GET /skus/", page(c.signedIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "No such page", "There is no page at "+r.URL.Path+".")
-	})
-	signin := http.NewServeMux()
-	signin.HandleFunc("GET /signin", c.serveSignInForm)
-	signin.HandleFunc("POST /signin", c.serveSignIn)
-	signin.HandleFunc("POST /signout", c.serveSignOut)
-	signin.Handle("/", c.signedIn(pages))
-	timeout := `<!doctype html><title>Timed out</title><p>The page took too long; try again.</p>`
-	mux.Handle("/", c.headers(http.TimeoutHandler(c.limit(signin), c.cfg.HandlerTimeout, timeout)))
+	}))))
+	mux.Handle("GET /signin", page(http.HandlerFunc(c.serveSignInForm)))
+	mux.Handle("POST /signin", page(http.HandlerFunc(c.serveSignIn)))
+	mux.Handle("POST /signout", page(http.HandlerFunc(c.serveSignOut)))
 	return mux
 }
 

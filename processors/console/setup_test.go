@@ -96,16 +96,20 @@ func startLive(ctx context.Context, t *testing.T, cl *e2etest.Cluster, dir, addr
 	return l
 }
 
-// serve serves f's processor, console included, on ln with token.
-func (f *fixture) serve(t *testing.T, ln net.Listener, token string) *server {
+// serve serves f's processor, console included, on ln with token; opts
+// change the HTTP config.
+func (f *fixture) serve(t *testing.T, ln net.Listener, token string, opts ...func(*processors.HTTPConfig)) *server {
 	t.Helper()
-	return serveLive(t, f.live, f.cl, ln, token)
+	return serveLive(t, f.live, f.cl, ln, token, opts...)
 }
 
-func serveLive(t *testing.T, l *e2etest.Live, cl *e2etest.Cluster, ln net.Listener, token string) *server {
+func serveLive(t *testing.T, l *e2etest.Live, cl *e2etest.Cluster, ln net.Listener, token string, opts ...func(*processors.HTTPConfig)) *server {
 	t.Helper()
 	cfg := processors.DefaultHTTPConfig()
 	cfg.Token = token
+	for _, o := range opts {
+		o(&cfg)
+	}
 	acfg := audit.DefaultConfig()
 	acfg.Brokers, acfg.Topic = cl.Brokers, cl.Topics().Events
 	cfg.History = audit.HistoryFunc(acfg)
