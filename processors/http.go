@@ -40,6 +40,7 @@ type SKUJSON struct {
 	Channels            map[string]ledger.Qty `json:"channels"`
 	Listings            []ListingJSON         `json:"listings"`
 	OpenHolds           []OpenHoldJSON        `json:"open_holds"`
+	OpenOrders          []OpenOrderJSON       `json:"open_orders"`
 }
 
 // ListingJSON is one of a SKU's listings in GET /v1/skus/{sku}.
@@ -57,6 +58,15 @@ type OpenHoldJSON struct {
 	Location  *string    `json:"location"`
 	Granted   ledger.Qty `json:"granted"`
 	ExpiresAt time.Time  `json:"expires_at"`
+}
+
+// OpenOrderJSON is one of a SKU's open orders in GET /v1/skus/{sku}: an
+// order with units still reserved.
+type OpenOrderJSON struct {
+	OrderID  string     `json:"order_id"`
+	Channel  string     `json:"channel"`
+	Location *string    `json:"location"`
+	Open     ledger.Qty `json:"open"`
 }
 
 // NewSKUJSON renders s (in partition part) for the API.
@@ -82,7 +92,8 @@ func NewSKUJSON(s *ledger.SKU, part int32) SKUJSON {
 }
 
 // addPart2JSON adds what part 2 keeps of s: unassigned units by channel,
-// the lead time, listings and open holds (by hold id).
+// the lead time, listings, open holds (by hold id) and open orders (by
+// order id).
 func addPart2JSON(out *SKUJSON, s *ledger.SKU) {
 	out.UnassignedByChannel = map[string]ledger.Qty{}
 	for _, u := range s.UnassignedBy {
@@ -108,6 +119,18 @@ func addPart2JSON(out *SKUJSON, s *ledger.SKU) {
 			loc = &h.Location
 		}
 		out.OpenHolds = append(out.OpenHolds, OpenHoldJSON{id, h.Channel, loc, h.Granted, time.UnixMicro(h.ExpiresAt).UTC()})
+	}
+	out.OpenOrders = []OpenOrderJSON{}
+	for _, id := range slices.Sorted(maps.Keys(s.Orders)) {
+		o := s.Orders[id]
+		if o.Open <= 0 {
+			continue // shipped or cancelled: kept only until pruned
+		}
+		var loc *string
+		if o.Location != "" {
+			loc = &o.Location
+		}
+		out.OpenOrders = append(out.OpenOrders, OpenOrderJSON{id, o.Channel, loc, o.Open})
 	}
 }
 
@@ -163,8 +186,8 @@ func (p *Processor) HTTPHandler(gatherer prometheus.Gatherer, cfg HTTPConfig) ht
 			st.Partitions = []PartitionStatus{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
-			"ready": p.Ready(), "group": p.cfg.Group, "topic": p.cfg.Topics.Events,
-			"topic_partitions": p.numPartitions, "partitions": st.Partitions, "lag": st.GroupLag, "owned_lag": st.OwnedLag,
+			"ready": st.Ready, "group": st.Group, "topic": st.Topic,
+			"topic_partitions": st.TopicPartitions, "partitions": st.Partitions, "lag": st.GroupLag, "owned_lag": st.OwnedLag,
 		})
 	})
 	api.HandleFunc("POST /v1/checkpoint", p.serveCheckpoint(cfg))

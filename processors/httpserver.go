@@ -28,7 +28,8 @@ type HTTPConfig struct {
 	Addr string
 	// Token, if set, is required on every /v1/ request as
 	// "Authorization: Bearer TOKEN" (401 otherwise; the scheme in any
-	// case). /healthz, /readyz and /metrics stay open: probes and scrapers
+	// case), or on a GET the web console's session cookie (session.go).
+	// /healthz, /readyz and /metrics stay open: probes and scrapers
 	// rarely carry tokens, and they reveal no stock data. Without a token,
 	// POST /v1/checkpoint, which writes to this machine's disk, serves
 	// loopback clients only (403).
@@ -173,19 +174,12 @@ func headBytes(r *http.Request) int {
 
 // guard wraps the /v1/ API: bearer token, body limit, concurrency cap.
 func guard(next http.Handler, c HTTPConfig) http.Handler {
-	want := sha256.Sum256([]byte(c.Token))
 	slots := make(chan struct{}, max(1, c.MaxConcurrent))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.Token != "" {
-			got, ok := bearerToken(r.Header.Get("Authorization"))
-			// Compare digests: equal lengths, so the time taken says
-			// nothing about the token's length or its prefix.
-			sum := sha256.Sum256([]byte(got))
-			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="stockledger"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-				return
-			}
+		if c.Token != "" && !authorized(r, c.Token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="stockledger"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
 		}
 		limit := c.MaxBodyBytes
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/events" {
@@ -206,6 +200,27 @@ func guard(next http.Handler, c HTTPConfig) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authorized reports whether r carries token as a bearer token or, on a
+// read without an Authorization header, the web console's session
+// cookie (session.go): the console's script reads the API, and the
+// cookie is a read-only credential.
+func authorized(r *http.Request, token string) bool {
+	auth := r.Header.Get("Authorization")
+	if auth == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return HasSession(r, token)
+	}
+	got, ok := bearerToken(auth)
+	return ok && SameToken(got, token)
+}
+
+// SameToken reports whether got is token. It compares their SHA-256
+// digests in constant time: equal lengths, so the time taken says
+// nothing about the token's length or its prefix.
+func SameToken(got, token string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // bearerToken returns the credentials of an Authorization header value of

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,9 +76,10 @@ type Processor struct {
 	}
 	mu struct {
 		sync.Mutex
-		next     map[int32]int64 // owned partitions' next offsets
-		end      map[int32]int64 // their end offsets, refreshed every LagInterval
-		groupLag int64           // events no instance has folded (Status)
+		next     map[int32]int64      // owned partitions' next offsets
+		end      map[int32]int64      // their end offsets, refreshed every LagInterval
+		groupLag int64                // events no instance has folded (Status)
+		rate     map[int32]rateSample // owned partitions' throughput (Status)
 	}
 }
 
@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, reg *schemas.Registry
 	RegisterBuildInfo(promReg)
 	p.mu.next = make(map[int32]int64)
 	p.mu.end = make(map[int32]int64)
+	p.mu.rate = make(map[int32]rateSample)
 	var err error
 	if p.framing, err = cfg.SchemaRegistry.Connect(ctx, reg, cfg.Topics); err != nil {
 		return nil, err
@@ -388,29 +389,54 @@ func (p *Processor) Owns(part int32) bool {
 // events partition part, or "" if no member advertises one or it is
 // unknown (a rebalance in progress).
 func (p *Processor) Owner(ctx context.Context, part int32) string {
-	groups, err := p.adm.DescribeGroups(ctx, p.cfg.Group)
+	owners, err := p.Owners(ctx)
 	if err != nil {
 		return ""
 	}
+	return owners[part].HTTP
+}
+
+// PartitionOwner is the group member that owns an events partition.
+type PartitionOwner struct {
+	// Member is the member's client id ("stockledger@ADDR" for an
+	// instance that advertises its HTTP address).
+	Member string
+	// HTTP is the advertised HTTP address, "" if the member gives none.
+	HTTP string
+}
+
+// Owners returns the owner of each assigned events partition, as the
+// group coordinator describes the group (one request); partitions no
+// member owns are absent.
+func (p *Processor) Owners(ctx context.Context) (map[int32]PartitionOwner, error) {
+	groups, err := p.adm.DescribeGroups(ctx, p.cfg.Group)
+	if err != nil {
+		return nil, fmt.Errorf("describing group %s: %w", p.cfg.Group, err)
+	}
+	out := map[int32]PartitionOwner{}
 	g, ok := groups[p.cfg.Group]
 	if !ok {
-		return ""
+		return out, nil
 	}
 	for _, m := range g.Members {
 		c, ok := m.Assigned.AsConsumer()
 		if !ok {
 			continue
 		}
+		addr, advertised := strings.CutPrefix(m.ClientID, "stockledger@")
+		if !advertised {
+			addr = ""
+		}
 		for _, t := range c.Topics {
-			if t.Topic == p.cfg.Topics.Events && slices.Contains(t.Partitions, part) {
-				if addr, ok := strings.CutPrefix(m.ClientID, "stockledger@"); ok {
-					return addr
-				}
-				return ""
+			if t.Topic != p.cfg.Topics.Events {
+				continue
+			}
+			for _, part := range t.Partitions {
+				out[part] = PartitionOwner{Member: m.ClientID, HTTP: addr}
 			}
 		}
 	}
-	return ""
+	return out, nil
 }
 
 func (p *Processor) poll(ctx context.Context, wait time.Duration) kgo.Fetches {

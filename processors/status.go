@@ -27,10 +27,19 @@ type PartitionStatus struct {
 	Next      int64 `json:"next_offset"`
 	End       int64 `json:"end_offset"`
 	Lag       int64 `json:"lag"`
+	// Rate is the events folded (and committed) per second over the last
+	// lag refresh interval: the next offset's movement, so refused events
+	// and clock events count as well.
+	Rate float64 `json:"events_per_second"`
 }
 
 // Status is what /v1/status reports.
 type Status struct {
+	// Ready is Processor.Ready; Group, Topic and TopicPartitions name
+	// what the instance folds.
+	Ready           bool
+	Group, Topic    string
+	TopicPartitions int32
 	// Partitions are the partitions this instance owns and folds, with
 	// their lag; OwnedLag is their sum.
 	Partitions []PartitionStatus
@@ -48,10 +57,10 @@ type Status struct {
 func (p *Processor) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Status{GroupLag: p.mu.groupLag}
+	st := Status{Ready: p.Ready(), Group: p.cfg.Group, Topic: p.cfg.Topics.Events, TopicPartitions: p.numPartitions, GroupLag: p.mu.groupLag}
 	for part, next := range p.mu.next {
 		end := max(p.mu.end[part], next)
-		st.Partitions = append(st.Partitions, PartitionStatus{Partition: part, Next: next, End: end, Lag: end - next})
+		st.Partitions = append(st.Partitions, PartitionStatus{Partition: part, Next: next, End: end, Lag: end - next, Rate: p.mu.rate[part].perSecond})
 		st.OwnedLag += end - next
 	}
 	slices.SortFunc(st.Partitions, func(a, b PartitionStatus) int { return int(a.Partition - b.Partition) })
@@ -63,11 +72,42 @@ func (p *Processor) lagLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.LagInterval)
 	defer t.Stop()
 	for {
+		p.sampleRates(time.Now())
 		p.refreshLag(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// rateSample is an owned partition's next offset when the lag loop last
+// looked, and the rate it moved at since the look before.
+type rateSample struct {
+	next      int64
+	at        time.Time
+	perSecond float64
+}
+
+// sampleRates measures each owned partition's throughput since the last
+// sample (the lag loop's tick). It reads the next offsets the commit
+// stage keeps, so it needs no Kafka request and works while the broker
+// is away; a partition just assigned shows 0 until its second sample.
+func (p *Processor) sampleRates(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for part, next := range p.mu.next {
+		s, ok := p.mu.rate[part]
+		if ok && now.After(s.at) && next >= s.next {
+			s.perSecond = float64(next-s.next) / now.Sub(s.at).Seconds()
+		}
+		s.next, s.at = next, now
+		p.mu.rate[part] = s
+	}
+	for part := range p.mu.rate {
+		if _, owned := p.mu.next[part]; !owned {
+			delete(p.mu.rate, part) // revoked
 		}
 	}
 }

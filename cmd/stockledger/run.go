@@ -18,6 +18,7 @@ import (
 	"github.com/stockledger/stockledger/ledger/store"
 	"github.com/stockledger/stockledger/processors"
 	"github.com/stockledger/stockledger/processors/audit"
+	"github.com/stockledger/stockledger/processors/console"
 	"github.com/stockledger/stockledger/schemas"
 )
 
@@ -112,7 +113,7 @@ func run(ctx context.Context, c *runConfig, log *slog.Logger) error {
 	return err
 }
 
-// serveHTTP serves p's HTTP API at c.HTTP.Addr until the returned stop,
+// serveHTTP serves p's HTTP API and web console at c.HTTP.Addr until the returned stop,
 // which lets requests in flight finish (briefly), and returns the address
 // it listens on (the port chosen for :0). cfg is the processor's config
 // as run completed it (the embedded broker's address included). The
@@ -132,7 +133,16 @@ func serveHTTP(ctx context.Context, c *runConfig, cfg processors.Config, p *proc
 		lr.Close()
 		return "", nil, fmt.Errorf("listening on %s: %w", c.HTTP.Addr, err)
 	}
-	srv := processors.NewHTTPServer(p.HTTPHandler(promReg, c.HTTP), c.HTTP)
+	con, err := console.New(p, console.ConfigFrom(c.HTTP))
+	if err != nil {
+		ln.Close()
+		lr.Close()
+		return "", nil, err
+	}
+	srv := processors.NewHTTPServer(con.Handler(p.HTTPHandler(promReg, c.HTTP)), c.HTTP)
+	// The console's live-update streams never end by themselves: a
+	// shutdown ends them rather than waiting out its timeout.
+	srv.RegisterOnShutdown(con.Close)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
