@@ -54,7 +54,7 @@ test-kafka: build
 	  STOCKLEDGER_TEST_BROKERS=127.0.0.1:19092 STOCKLEDGER_TEST_SASL_BROKERS=127.0.0.1:19094 \
 	  STOCKLEDGER_KAFKA_SCRIPT=$(CURDIR)/$(KAFKA) STOCKLEDGER_KAFKA_DIR=$(KAFKA_DIR) \
 	  STOCKLEDGER_TEST_REGISTRY_URL=http://127.0.0.1:$(APICURIO_PORT)/apis/ccompat/v7 \
-	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|KillBetweenStages|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python|SASLRealKafka|GracefulShutdown|ShutdownTimeout|OpenAPIConformance|SchemaRegistry' ./processors/ ./processors/audit/ ./cmd/stockledger/
+	    $(GO) test -p 1 -count=1 -timeout 40m -run 'EndToEnd|StoreFailure|SIGKILL|KillBetweenStages|ProduceTail|BrokerRestart|ThreeInstances|ExactlyOnce|Replay|History|Verify|Backtest|Python|SASLRealKafka|GracefulShutdown|ShutdownTimeout|OpenAPIConformance|SchemaRegistry|PublishUnder' ./processors/ ./processors/audit/ ./cmd/stockledger/
 
 ## check-deploy: the shipped Prometheus config and rules, checked by
 ## Prometheus' own promtool (built from the Go module proxy on first use).

@@ -38,7 +38,9 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 	ks := newKillStream(ctx, t, gen.Config{Seed: seed, SKUs: 300, DupPct: 3, RefusePct: 3, Zipf: 1.1,
 		PolicyChanges: []int{n / 3, 2 * n / 3}, Part2: true}, n)
 	data := filepath.Join(t.TempDir(), "data")
-	proc := startRun(t, "run", ks.cl, data)
+	// Transactions put markers in the updates topic: the publisher must
+	// see its partitions' ends past them.
+	proc := startRun(t, "run", ks.cl, data, "--exactly-once")
 	waitOwned(ctx, t, proc)
 
 	secret := "webhook-secret"
