@@ -109,6 +109,7 @@ func (p *Publisher) commit(ctx context.Context) error {
 		return nil
 	}
 	var err error
+	defer func() { p.cfg.Log.Debug("committed offsets", "offsets", offs, "err", err) }()
 	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: offs},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, cerr error) {
 			err = cerr

@@ -165,6 +165,11 @@ func (t *table) settle(sent []sentValue, ok bool) {
 		k.inFlight = false
 		if ok && (!k.hasAcked || s.v.version > k.acked.version) {
 			k.acked, k.hasAcked = s.v, true
+			// A later value equal to the one just acknowledged (read
+			// while this one was in flight) needs no request of its own.
+			if k.dirty() && k.latest.available == k.acked.available {
+				k.acked = k.latest
+			}
 			if !k.dirty() {
 				t.pending--
 			}

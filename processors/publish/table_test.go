@@ -108,3 +108,21 @@ func TestTableCommitsBelowTheOldestUnacknowledgedKey(t *testing.T) {
 		t.Fatalf("after dropping partition 0: offsets %v, pending %d", got, tb.pending)
 	}
 }
+
+func TestTableSkipsAValueEqualToTheOneInFlight(t *testing.T) {
+	tb := newTable()
+	tb.observe("a", 0, val(5, 1, 0))
+	tb.settle(sentOf(tb.take(1)), true)
+	tb.observe("a", 0, val(3, 2, 1))
+	sent := sentOf(tb.take(1))
+	if got := tb.observe("a", 0, val(3, 3, 2)); got != ObservedNewer {
+		t.Fatalf("a value read while an older one is in flight: %v, want newer (the one in flight may fail)", got)
+	}
+	tb.settle(sent, true)
+	if tb.pending != 0 || tb.ready() {
+		t.Fatalf("after the ack of an equal value: pending %d, ready %t; want nothing to send", tb.pending, tb.ready())
+	}
+	if k := tb.keys["a"]; k.acked.version != 3 {
+		t.Fatalf("acknowledged version %d, want 3", k.acked.version)
+	}
+}
