@@ -125,8 +125,10 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	s := &updateStream{rng: rand.New(rand.NewPCG(seed, 1)), version: map[string]uint64{}, last: map[string]ledger.Update{}}
 	// Five lives of the publisher, each stopped while updates flow.
 	var last *publish.Publisher
+	var reg *prometheus.Registry
 	for life := range 5 {
-		cfg.Metrics = publish.NewMetrics(prometheus.NewRegistry(), "web")
+		reg = prometheus.NewRegistry()
+		cfg.Metrics = publish.NewMetrics(reg, "web")
 		p, err := publish.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -150,6 +152,47 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	}
 	waitEqual(ctx, t, ch, s.last, last)
 	checkReport(t, ch.Report())
+	checkMetrics(t, reg, ch.Report())
+}
+
+// checkMetrics checks the last life's metrics against what the stand-in
+// saw: nothing pending, one lag sample per acknowledged update, and no more
+// 2xx answers counted than the stand-in gave.
+func checkMetrics(t *testing.T, reg *prometheus.Registry, r standin.Report) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "channel" {
+					name += "/" + l.GetValue()
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				got[name] = m.GetGauge().GetValue()
+			case m.Counter != nil:
+				got[name] = m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				got[name] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	t.Logf("last life's metrics: %v", got)
+	if got["stockledger_publish_keys_pending"] != 0 {
+		t.Errorf("keys pending %v at the end, want 0", got["stockledger_publish_keys_pending"])
+	}
+	if lag, acked := got["stockledger_publish_lag_seconds"], got["stockledger_publish_updates_total/acked"]; lag == 0 || lag != acked {
+		t.Errorf("lag samples %v, acknowledged updates %v: want one sample per acknowledged update", lag, acked)
+	}
+	if ok := got["stockledger_publish_requests_total/200"]; ok == 0 || ok > float64(r.ByStatus[200]) {
+		t.Errorf("requests answered 200: publisher counted %v, the stand-in answered %d", ok, r.ByStatus[200])
+	}
 }
 
 // waitEqual waits until the channel holds the last value of every target.
