@@ -167,6 +167,8 @@ func liveMetrics(t *testing.T) *exported {
 		}
 	}
 
+	published := publisherMetrics(ctx, t, brokers, cfg.Topics)
+
 	// The client's error counters have series only once an error happened:
 	// take the broker away and wait for the connection errors.
 	prod.Close()
@@ -186,7 +188,7 @@ func liveMetrics(t *testing.T) *exported {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return newExported(healthy, broken)
+	return newExported(healthy, broken, published)
 }
 
 var (
@@ -207,7 +209,7 @@ func checkExpr(where, expr string, live *exported) []string {
 	for _, name := range metricRef.FindAllString(expr, -1) {
 		fam, ok := live.family(name)
 		if !ok {
-			problems = append(problems, where+": metric "+name+" is not exported by the processor")
+			problems = append(problems, where+": metric "+name+" is not exported by the processor or the publisher")
 			continue
 		}
 		used[fam] = true
