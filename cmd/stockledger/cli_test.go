@@ -182,10 +182,18 @@ func startBinary(t *testing.T, bin string, env []string, name string, cl *cluste
 		// sees no clock. extra may set another interval (the last wins).
 		"--clock-interval", "0")
 	c.cmd.Args = append(append(c.cmd.Args, cl.args...), extra...)
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if env != nil {
 		c.cmd.Env = append(os.Environ(), env...)
 	}
+	c.start(t, logf)
+	return c
+}
+
+// start starts c's command with its output to logf, and kills it at the
+// end of the test if it is still running.
+func (c *child) start(t *testing.T, logf *os.File) {
+	t.Helper()
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatal(err)
@@ -201,7 +209,6 @@ func startBinary(t *testing.T, bin string, env []string, name string, cl *cluste
 			<-c.done
 		}
 	})
-	return c
 }
 
 func (c *child) exited() bool {

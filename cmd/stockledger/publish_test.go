@@ -216,21 +216,6 @@ func startPublish(t *testing.T, name string, cl *cluster, dir, webhook, secret s
 		"--http", fmt.Sprintf("127.0.0.1:%d", port))
 	c.cmd.Args = append(append(c.cmd.Args, cl.args...), extra...)
 	c.cmd.Env = append(os.Environ(), "STOCKLEDGER_PUBLISH_SECRET="+secret)
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	if err := c.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatal(err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		logf.Close()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		if !c.exited() {
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
+	c.start(t, logf)
 	return c
 }
