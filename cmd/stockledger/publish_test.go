@@ -51,49 +51,35 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
-	lives := 0
-	startPub := func() *child {
-		lives++
-		return startPublish(t, fmt.Sprintf("publish-%d", lives), ks.cl, filepath.Dir(data), ch.URL(), secret,
+	lives := &publisherLives{start: func(name string) *child {
+		return startPublish(t, name, ks.cl, filepath.Dir(data), ch.URL(), secret,
 			"--rate", strconv.Itoa(rate)+"/s", "--burst", strconv.Itoa(burst), "--batch", "5",
 			"--timeout", "500ms", "--backoff-min", "20ms", "--backoff-max", "500ms", "--log-level", "debug")
-	}
-	pub := startPub()
+	}}
+	lives.next()
 	defer func() {
 		if t.Failed() {
-			t.Logf("last publisher's log:\n%s", pub.logTail())
+			t.Logf("last publisher's log:\n%s", lives.cur.logTail())
 		}
 	}()
 	started := time.Now()
 	const chunks = 24
 	for i := range chunks {
-		part := ks.wire[i*n/chunks : (i+1)*n/chunks]
-		if err := e2etest.Produce(ctx, ks.prod, part); err != nil {
+		if err := e2etest.Produce(ctx, ks.prod, ks.wire[i*n/chunks:(i+1)*n/chunks]); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(200+rng.IntN(400)) * time.Millisecond)
 		if i%5 == 2 {
-			// Killed once sending, not while joining the group: kfake
-			// keeps a member killed in the middle of its join for a
-			// rebalance timeout, a broker bug real Kafka does not have.
-			waitPublisherReady(ctx, t, pub)
-			time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
-			pub.kill(t)
-			pub = startPub()
+			lives.killWhileSending(ctx, t, time.Duration(rng.IntN(500))*time.Millisecond)
 		}
 	}
 	// A last kill after the stream ended, while the publisher still has a
 	// backlog (rate-limited): the keys it had not sent get no later update,
-	// so only offsets kept below them bring them back.
-	// (After at least one commit: --commit-interval is 1s.)
-	waitPublisherReady(ctx, t, pub)
-	time.Sleep(time.Duration(1300+rng.IntN(1000)) * time.Millisecond)
-	if st, err := publisherStatus(pub); err == nil {
-		t.Logf("last kill with %d keys pending", st.KeysPending)
-	}
-	pub.kill(t)
-	pub = startPub()
-	t.Logf("produced with %d publisher kills in %v", lives-1, time.Since(started).Round(time.Millisecond))
+	// so only offsets kept below them bring them back. (After at least one
+	// commit: --commit-interval is 1s.)
+	pending := lives.killWhileSending(ctx, t, time.Duration(1300+rng.IntN(1000))*time.Millisecond)
+	t.Logf("produced with %d publisher kills in %v, the last with %d keys pending", lives.n-1, time.Since(started).Round(time.Millisecond), pending)
+	pub := lives.cur
 	waitCaughtUp(ctx, t, proc, kadm.NewClient(ks.prod.Client()))
 	t.Logf("processor caught up at %v", time.Since(started).Round(time.Millisecond))
 	exp := <-ks.exp
@@ -103,7 +89,7 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 	pub.terminate(t)
 	proc.terminate(t)
 	r := ch.Report()
-	t.Logf("%d keys; stand-in: %d requests, by status %v, %d late items not applied; %d publisher lives", len(want), r.Requests, r.ByStatus, r.LateDropped, lives)
+	t.Logf("%d keys; stand-in: %d requests, by status %v, %d late items not applied; %d publisher lives", len(want), r.Requests, r.ByStatus, r.LateDropped, lives.n)
 	for _, list := range [][]string{r.Breaches, r.Regressions, r.Invalid} {
 		for _, s := range list[:min(len(list), 10)] {
 			t.Error(s)
@@ -112,6 +98,33 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 	if r.ByStatus[500] == 0 || r.ByStatus[429] == 0 {
 		t.Errorf("the stand-in should have failed and throttled some requests: %v", r.ByStatus)
 	}
+}
+
+// publisherLives are the successive `publish` processes of a test.
+type publisherLives struct {
+	start func(name string) *child
+	n     int
+	cur   *child
+}
+
+func (l *publisherLives) next() {
+	l.n++
+	l.cur = l.start(fmt.Sprintf("publish-%d", l.n))
+}
+
+// killWhileSending waits until the current publisher sends, lets it send
+// for d, SIGKILLs it and starts the next; it returns the keys it had
+// pending. Killed once sending, not while joining the group: kfake keeps a
+// member killed in the middle of its join for a rebalance timeout, a
+// broker bug real Kafka does not have.
+func (l *publisherLives) killWhileSending(ctx context.Context, t *testing.T, d time.Duration) int {
+	t.Helper()
+	waitPublisherReady(ctx, t, l.cur)
+	time.Sleep(d)
+	st, _ := publisherStatus(l.cur)
+	l.cur.kill(t)
+	l.next()
+	return st.KeysPending
 }
 
 // channelFinal is the model's last value of each of channel's keys, by the

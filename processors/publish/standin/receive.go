@@ -50,20 +50,25 @@ func (c *Channel) receive(r *http.Request, body []byte) (publish.Request, int) {
 }
 
 // spendToken is the limit's token bucket: it refills at rate up to burst.
-// A request that finds less than a token (less a jitter allowance: the
-// publisher paces sends, but the network may bring two closer) breaches it.
+// A request that finds less than a token breaches it, less what the
+// bucket refills in Jitter: the publisher paces its sends, but on a busy
+// machine one request can take that much longer to arrive than the next,
+// bringing the two closer. A publisher sending faster than the rate, or a
+// burst too many, still breaches it: the deficit grows with each request.
 func (c *Channel) spendToken(now time.Time) bool {
-	const jitter = 0.1
 	if !c.mu.last.IsZero() {
 		c.mu.tokens = min(c.burst, c.mu.tokens+now.Sub(c.mu.last).Seconds()*c.rate)
 	}
 	c.mu.last = now
-	if c.mu.tokens < 1-jitter {
+	if c.mu.tokens < 1-c.rate*Jitter.Seconds() {
 		return false
 	}
 	c.mu.tokens--
 	return true
 }
+
+// Jitter is the delivery delay spendToken forgives.
+const Jitter = 50 * time.Millisecond
 
 // misbehave answers a checked request as the dice say.
 func (c *Channel) misbehave(w http.ResponseWriter, req publish.Request) {
