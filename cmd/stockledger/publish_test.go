@@ -52,6 +52,7 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 	}
 	defer ch.Close()
 	lives := &publisherLives{start: func(name string) *child {
+		ch.NewClient()
 		return startPublish(t, name, ks.cl, filepath.Dir(data), ch.URL(), secret,
 			"--rate", strconv.Itoa(rate)+"/s", "--burst", strconv.Itoa(burst), "--batch", "5",
 			"--timeout", "500ms", "--backoff-min", "20ms", "--backoff-max", "500ms", "--log-level", "debug")
@@ -90,7 +91,7 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 	proc.terminate(t)
 	r := ch.Report()
 	t.Logf("%d keys; stand-in: %d requests, by status %v, %d late items not applied; %d publisher lives", len(want), r.Requests, r.ByStatus, r.LateDropped, lives.n)
-	for _, list := range [][]string{r.Breaches, r.Regressions, r.Invalid} {
+	for _, list := range [][]string{r.Breaches, r.Regressions, r.Invalid, r.Impatient} {
 		for _, s := range list[:min(len(list), 10)] {
 			t.Error(s)
 		}

@@ -127,6 +127,7 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	var last *publish.Publisher
 	var reg *prometheus.Registry
 	for life := range 5 {
+		ch.NewClient()
 		reg = prometheus.NewRegistry()
 		cfg.Metrics = publish.NewMetrics(reg, "web")
 		p, err := publish.New(cfg)
@@ -224,7 +225,7 @@ func waitEqual(ctx context.Context, t *testing.T, ch *standin.Channel, want map[
 func checkReport(t *testing.T, r standin.Report) {
 	t.Helper()
 	t.Logf("stand-in: %d requests, by status %v, %d late items dropped", r.Requests, r.ByStatus, r.LateDropped)
-	for _, list := range [][]string{r.Breaches, r.Regressions, r.Invalid} {
+	for _, list := range [][]string{r.Breaches, r.Regressions, r.Invalid, r.Impatient} {
 		for _, s := range list[:min(len(list), 10)] {
 			t.Error(s)
 		}

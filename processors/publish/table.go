@@ -174,6 +174,12 @@ func (t *table) settle(sent []sentValue, ok bool) {
 				t.pending--
 			}
 		}
+		if !ok {
+			// The channel may have applied the request and lost its
+			// answer: what it holds is unknown until the next ack, so no
+			// later value may be skipped as equal to the last acked one.
+			k.hasAcked = false
+		}
 		if k.dirty() {
 			t.enqueue(k)
 		}

@@ -126,3 +126,17 @@ func TestTableSkipsAValueEqualToTheOneInFlight(t *testing.T) {
 		t.Fatalf("acknowledged version %d, want 3", k.acked.version)
 	}
 }
+
+func TestTableSkipsNothingAfterAFailure(t *testing.T) {
+	tb := newTable()
+	tb.observe("a", 0, val(8, 1, 0))
+	tb.settle(sentOf(tb.take(1)), true)
+	tb.observe("a", 0, val(0, 2, 1))
+	tb.settle(sentOf(tb.take(1)), false) // perhaps applied: the channel may hold 0
+	if got := tb.observe("a", 0, val(8, 3, 2)); got != ObservedNewer {
+		t.Fatalf("8 again after a failed request of 0: %v, want newer (to send)", got)
+	}
+	if ks := tb.take(1); len(ks) != 1 || ks[0].latest.version != 3 {
+		t.Fatalf("take = %v, want a at version 3", names(ks))
+	}
+}

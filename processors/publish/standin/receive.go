@@ -19,6 +19,9 @@ func (c *Channel) receive(r *http.Request, body []byte) (publish.Request, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mu.report.Requests++
+	if now := time.Now(); now.Before(c.mu.notBefore.Add(-Jitter)) {
+		c.mu.report.Impatient = append(c.mu.report.Impatient, fmt.Sprintf("request %d came %s before Retry-After allowed", c.mu.report.Requests, c.mu.notBefore.Sub(now).Round(time.Millisecond)))
+	}
 	if !c.spendToken(time.Now()) {
 		c.mu.report.Breaches = append(c.mu.report.Breaches, fmt.Sprintf("request %d at %s: no token left", c.mu.report.Requests, time.Now().Format(time.StampMilli)))
 		return req, http.StatusTooManyRequests
@@ -40,6 +43,13 @@ func (c *Channel) receive(r *http.Request, body []byte) (publish.Request, int) {
 	}
 	for _, it := range req.Updates {
 		t := it.Target()
+		listing := ""
+		if it.ListingSKU != nil {
+			listing = *it.ListingSKU
+		}
+		if want := publish.IdempotencyKey(req.Channel, it.SKU, listing, it.Version); it.IdempotencyKey != want {
+			c.mu.report.Invalid = append(c.mu.report.Invalid, fmt.Sprintf("idempotency key %q, want %q", it.IdempotencyKey, want))
+		}
 		if it.Version < c.mu.received[t] {
 			c.mu.report.Regressions = append(c.mu.report.Regressions,
 				fmt.Sprintf("%s: version %d received after %d", it.IdempotencyKey, it.Version, c.mu.received[t]))
@@ -78,6 +88,9 @@ func (c *Channel) misbehave(w http.ResponseWriter, req publish.Request) {
 	c.mu.Unlock()
 	switch {
 	case x < f.Throttle:
+		c.mu.Lock()
+		c.mu.notBefore = time.Now().Add(time.Second)
+		c.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		c.answer(w, http.StatusTooManyRequests)
 	case x < f.Throttle+f.Fail:

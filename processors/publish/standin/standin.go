@@ -43,7 +43,8 @@ type Report struct {
 	ByStatus    map[int]int
 	Breaches    []string // requests beyond the rate limit (or its burst)
 	Regressions []string // a key sent at a lower version after a higher one
-	Invalid     []string // bodies the JSON Schema refuses, or bad signatures
+	Invalid     []string // bodies the JSON Schema refuses, bad signatures or idempotency keys
+	Impatient   []string // requests sent before a 429's Retry-After had passed
 	LateDropped int      // items not applied: the channel held a newer version
 }
 
@@ -64,7 +65,9 @@ type Channel struct {
 		received map[string]uint64 // highest version received per target
 		tokens   float64
 		last     time.Time
-		report   Report
+		// notBefore: a 429 asked for no request before then.
+		notBefore time.Time
+		report    Report
 	}
 }
 
@@ -113,6 +116,15 @@ func (c *Channel) State() map[string]Value {
 	return out
 }
 
+// NewClient tells the stand-in that the publisher restarted: a Retry-After
+// was addressed to the process that got it, and a new one cannot know it.
+// (The rate is still measured across restarts.)
+func (c *Channel) NewClient() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.notBefore = time.Time{}
+}
+
 // Report returns what the stand-in measured so far.
 func (c *Channel) Report() Report {
 	c.mu.Lock()
@@ -125,6 +137,7 @@ func (c *Channel) Report() Report {
 	r.Breaches = append([]string(nil), r.Breaches...)
 	r.Regressions = append([]string(nil), r.Regressions...)
 	r.Invalid = append([]string(nil), r.Invalid...)
+	r.Impatient = append([]string(nil), r.Impatient...)
 	return r
 }
 

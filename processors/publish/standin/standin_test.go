@@ -13,7 +13,8 @@ import (
 func send(t *testing.T, c *Channel, secret []byte, version uint64) int {
 	t.Helper()
 	body, _ := json.Marshal(publish.Request{Channel: "web", SentAt: time.Now().UTC(), Updates: []publish.Item{{
-		SKU: "A", Available: 1, Version: version, OccurredAt: time.Now().UTC(), IdempotencyKey: "web/A/1"}}})
+		SKU: "A", Available: 1, Version: version, OccurredAt: time.Now().UTC(),
+		IdempotencyKey: publish.IdempotencyKey("web", "A", "", version)}}})
 	req, _ := http.NewRequest(http.MethodPost, c.URL(), bytes.NewReader(body))
 	req.Header.Set(publish.SignatureHeader, publish.Sign(secret, time.Now(), body))
 	resp, err := http.DefaultClient.Do(req)
@@ -75,5 +76,21 @@ func TestStandinChecksSignatureAndVersions(t *testing.T) {
 	}
 	if v := c.State()["A"]; v.Version != 5 {
 		t.Errorf("state %+v, want version 5 kept", v)
+	}
+}
+
+func TestStandinMeasuresImpatience(t *testing.T) {
+	secret := []byte("k")
+	c, err := Start(secret, 100, 100, Faults{Throttle: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := send(t, c, secret, 1); got != http.StatusTooManyRequests {
+		t.Fatalf("a throttled request: %d, want 429", got)
+	}
+	send(t, c, secret, 1)
+	if r := c.Report(); len(r.Impatient) != 1 {
+		t.Errorf("a request right after a 429 with Retry-After: 1: %+v, want it reported", r)
 	}
 }
