@@ -108,6 +108,8 @@ func main() {
 			switch meta.Kind {
 			case "StatefulSet":
 				obj = &appsv1.StatefulSet{}
+			case "Deployment":
+				obj = &appsv1.Deployment{}
 			case "Service":
 				obj = &corev1.Service{}
 			case "ConfigMap":
