@@ -52,6 +52,10 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 0 {
 		return exitError{2, fmt.Errorf("publish: unexpected argument %q", pos[0])}
 	}
+	cfg.Brokers, cfg.Topic = splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix).Updates
+	if cfg.Schemas, err = src.Schemas(); err != nil {
+		return exitError{2, err}
+	}
 	if err := publishSettings(&cfg, *rateFlag, *secret, *secretFile, *group); err != nil {
 		fs.Usage()
 		return exitError{2, err}
@@ -61,10 +65,6 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return exitError{2, fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel)}
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	cfg.Brokers, cfg.Topic = splitList(*brokers), processors.TopicsWithPrefix(*topicPrefix).Updates
-	if cfg.Schemas, err = src.Schemas(); err != nil {
-		return exitError{2, err}
-	}
 	if cfg.ClientOpts, err = kf.connect(ctx, cfg.Brokers); err != nil {
 		return err
 	}
@@ -118,15 +118,20 @@ func runPublisher(ctx context.Context, cfg publish.Config, httpAddr string) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	processors.RegisterBuildInfo(reg)
 	cfg.Metrics = publish.NewMetrics(reg, cfg.Channel)
+	// Listening first: New starts the Kafka client, which only Run closes.
+	var ln net.Listener
+	if httpAddr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", httpAddr); err != nil {
+			return fmt.Errorf("--http %s: %w", httpAddr, err)
+		}
+		defer ln.Close()
+	}
 	p, err := publish.New(cfg)
 	if err != nil {
 		return exitError{2, err}
 	}
-	if httpAddr != "" {
-		ln, err := net.Listen("tcp", httpAddr)
-		if err != nil {
-			return fmt.Errorf("--http %s: %w", httpAddr, err)
-		}
+	if ln != nil {
 		srv := &http.Server{Handler: publishMux(reg, p), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()

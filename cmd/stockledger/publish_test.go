@@ -77,7 +77,7 @@ func TestPublishUnderFaultsAndSIGKILL(t *testing.T) {
 	// A last kill after the stream ended, while the publisher still has a
 	// backlog (rate-limited): the keys it had not sent get no later update,
 	// so only offsets kept below them bring them back. (After at least one
-	// commit: --commit-interval is 1s.)
+	// commit: the publisher commits every second.)
 	pending := lives.killWhileSending(ctx, t, time.Duration(1300+rng.IntN(1000))*time.Millisecond)
 	t.Logf("produced with %d publisher kills in %v, the last with %d keys pending", lives.n-1, time.Since(started).Round(time.Millisecond), pending)
 	pub := lives.cur
@@ -232,4 +232,33 @@ func startPublish(t *testing.T, name string, cl *cluster, dir, webhook, secret s
 	c.cmd.Env = append(os.Environ(), "STOCKLEDGER_PUBLISH_SECRET="+secret)
 	c.start(t, logf)
 	return c
+}
+
+// TestPublishFlags: a bad setting is named, with exit status 2, before
+// anything connects.
+func TestPublishFlags(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--webhook", "http://127.0.0.1:1/", "--secret", "s"}, "--channel is required"},
+		{[]string{"--channel", "web", "--secret", "s"}, `--webhook "": want an http:// or https:// URL`},
+		{[]string{"--channel", "web", "--webhook", "http://127.0.0.1:1/"}, "--secret is required"},
+		{[]string{"--channel", "web", "--webhook", "http://127.0.0.1:1/", "--secret", "s", "--rate", "5/h"}, `--rate "5/h": want N/s or N/m`},
+		{[]string{"--channel", "web", "--webhook", "http://127.0.0.1:1/", "--secret", "s", "--rate", "NaN"}, "--rate NaN: want a finite number"},
+		{[]string{"--channel", "web", "--webhook", "http://127.0.0.1:1/", "--secret", "s", "--batch", "0"}, "--batch 0: want at least 1"},
+		{[]string{"--channel", "web", "--webhook", "http://127.0.0.1:1/", "--secret-file", "/nonexistent"}, "--secret-file"},
+	} {
+		_, stderr, code := cli(ctx, t, nil, append([]string{"publish"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("publish %v: exit %d, stderr %q; want 2 and %q", c.args, code, lastLine(stderr), c.want)
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

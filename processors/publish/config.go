@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"time"
 
@@ -67,8 +68,8 @@ func (c *Config) Validate() error {
 	if len(c.Secret) == 0 {
 		errs = append(errs, errors.New("--secret is required: the webhook checks each request's signature with it"))
 	}
-	if c.Rate <= 0 {
-		errs = append(errs, fmt.Errorf("--rate %g: want more than 0 requests per second", c.Rate))
+	if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
+		errs = append(errs, fmt.Errorf("--rate %g: want a finite number of requests above 0", c.Rate))
 	}
 	if c.Burst < 1 {
 		errs = append(errs, fmt.Errorf("--burst %d: want at least 1", c.Burst))
@@ -76,8 +77,19 @@ func (c *Config) Validate() error {
 	if c.Batch < 1 {
 		errs = append(errs, fmt.Errorf("--batch %d: want at least 1", c.Batch))
 	}
-	if c.Timeout <= 0 || c.Backoff.Min <= 0 || c.Backoff.Max < c.Backoff.Min {
-		errs = append(errs, fmt.Errorf("--timeout %s, --backoff-min %s, --backoff-max %s: want positive durations, min <= max", c.Timeout, c.Backoff.Min, c.Backoff.Max))
+	if c.Backoff.Min <= 0 || c.Backoff.Max < c.Backoff.Min || c.Backoff.Max > time.Hour {
+		errs = append(errs, fmt.Errorf("--backoff-min %s, --backoff-max %s: want min above 0, min <= max <= 1h", c.Backoff.Min, c.Backoff.Max))
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--timeout", c.Timeout}, {"--catch-up-timeout", c.CatchUpTimeout}, {"--session-timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: want a duration above 0", d.flag, d.v))
+		}
+	}
+	if len(c.Brokers) == 0 || c.Topic == "" || c.Group == "" || c.Schemas == nil {
+		errs = append(errs, errors.New("brokers, the updates topic, the group and the schemas are required"))
 	}
 	return errors.Join(errs...)
 }

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
 
@@ -46,7 +48,13 @@ func New(cfg Config) (*Publisher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, http: &http.Client{}, prefix: []byte(cfg.Channel + "/"), notify: make(chan struct{}, 1)}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry(), cfg.Channel)
+	}
+	p := &Publisher{cfg: cfg, http: webhookClient(), prefix: []byte(cfg.Channel + "/"), notify: make(chan struct{}, 1)}
 	// A restarted publisher cannot know what its previous life sent in
 	// the last second, so its bucket starts empty: the burst is earned.
 	p.lim = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
@@ -106,9 +114,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if cerr := p.commit(cctx); err == nil && cerr != nil {
+	if cerr := p.commit(cctx, p.cl); err == nil && cerr != nil {
 		err = cerr
 	}
+	// Only now may the group go on (Close's leave needs it).
+	p.cl.AllowRebalance()
 	return err
 }
 
@@ -116,7 +126,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 // CommitInterval, until ctx ends.
 func (p *Publisher) pollLoop(ctx context.Context) error {
 	lastCommit := time.Now()
-	for ctx.Err() == nil {
+	for {
 		pctx, cancel := context.WithTimeout(ctx, p.cfg.CommitInterval)
 		fs := p.cl.PollFetches(pctx)
 		cancel()
@@ -124,15 +134,19 @@ func (p *Publisher) pollLoop(ctx context.Context) error {
 			return err
 		}
 		p.fold(fs)
+		if ctx.Err() != nil {
+			// Rebalances stay blocked: Run's last commit cannot race a
+			// revoke; Close lets the group go on.
+			return nil
+		}
 		if time.Since(lastCommit) >= p.cfg.CommitInterval {
-			if err := p.commit(ctx); err != nil && ctx.Err() == nil {
+			if err := p.commit(ctx, p.cl); err != nil && ctx.Err() == nil {
 				p.cfg.Log.Warn("committing offsets (retried at the next interval)", "err", err)
 			}
 			lastCommit = time.Now()
 		}
 		p.cl.AllowRebalance()
 	}
-	return nil
 }
 
 // fetchErr returns a fetch error the client cannot recover from, and
@@ -159,7 +173,7 @@ func (p *Publisher) fold(fs kgo.Fetches) {
 	defer p.mu.Unlock()
 	fs.EachRecord(func(r *kgo.Record) {
 		p.mu.t.read(r.Partition, r.Offset+1)
-		if end, ok := p.mu.ends[r.Partition]; ok && r.Offset+1 >= end {
+		if end, ok := p.mu.ends[r.Partition]; ok && end != unknownEnd && r.Offset+1 >= end {
 			delete(p.mu.ends, r.Partition)
 		}
 		if r.Attrs.IsControl() || !bytes.HasPrefix(r.Key, p.prefix) {

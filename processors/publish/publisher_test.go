@@ -107,7 +107,7 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := []byte("s3cret")
-	const rate, burst = 40, 8
+	const rate, burst = 10, 4
 	ch, err := standin.Start(secret, rate, burst, standin.Faults{Seed: seed, Throttle: 0.05, Fail: 0.08,
 		ApplyThenFail: 0.05, Late: 0.03, LateBy: 600 * time.Millisecond})
 	if err != nil {
@@ -126,7 +126,9 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	// Five lives of the publisher, each stopped while updates flow.
 	var last *publish.Publisher
 	var reg *prometheus.Registry
+	var before standin.Report // what the stand-in saw before the last life
 	for life := range 5 {
+		before = ch.Report()
 		ch.NewClient()
 		reg = prometheus.NewRegistry()
 		cfg.Metrics = publish.NewMetrics(reg, "web")
@@ -153,13 +155,14 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	}
 	waitEqual(ctx, t, ch, s.last, last)
 	checkReport(t, ch.Report())
-	checkMetrics(t, reg, ch.Report())
+	checkMetrics(t, reg, before, ch.Report())
 }
 
 // checkMetrics checks the last life's metrics against what the stand-in
-// saw: nothing pending, one lag sample per acknowledged update, and no more
-// 2xx answers counted than the stand-in gave.
-func checkMetrics(t *testing.T, reg *prometheus.Registry, r standin.Report) {
+// saw during it: nothing pending, lag samples of plausible size, and the
+// 2xx answers it counted between those the stand-in gave in time and all
+// it gave (a late one counts as an error at the publisher).
+func checkMetrics(t *testing.T, reg *prometheus.Registry, before, after standin.Report) {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -181,6 +184,7 @@ func checkMetrics(t *testing.T, reg *prometheus.Registry, r standin.Report) {
 				got[name] = m.GetCounter().GetValue()
 			case m.Histogram != nil:
 				got[name] = float64(m.GetHistogram().GetSampleCount())
+				got[name+"/sum"] = m.GetHistogram().GetSampleSum()
 			}
 		}
 	}
@@ -188,11 +192,12 @@ func checkMetrics(t *testing.T, reg *prometheus.Registry, r standin.Report) {
 	if got["stockledger_publish_keys_pending"] != 0 {
 		t.Errorf("keys pending %v at the end, want 0", got["stockledger_publish_keys_pending"])
 	}
-	if lag, acked := got["stockledger_publish_lag_seconds"], got["stockledger_publish_updates_total/acked"]; lag == 0 || lag != acked {
-		t.Errorf("lag samples %v, acknowledged updates %v: want one sample per acknowledged update", lag, acked)
+	if n, sum := got["stockledger_publish_lag_seconds"], got["stockledger_publish_lag_seconds/sum"]; n == 0 || sum <= 0 || sum/n > 60 {
+		t.Errorf("%v lag samples of %vs in all: want some, each from an append seconds before", n, sum)
 	}
-	if ok := got["stockledger_publish_requests_total/200"]; ok == 0 || ok > float64(r.ByStatus[200]) {
-		t.Errorf("requests answered 200: publisher counted %v, the stand-in answered %d", ok, r.ByStatus[200])
+	gave := float64(after.ByStatus[200] - before.ByStatus[200])
+	if ok, lost := got["stockledger_publish_requests_total/200"], got["stockledger_publish_requests_total/error"]; ok == 0 || ok > gave || ok+lost < gave {
+		t.Errorf("requests answered 200: the publisher counted %v (and %v without an answer), the stand-in answered %v in its life", ok, lost, gave)
 	}
 }
 

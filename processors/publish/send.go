@@ -11,17 +11,19 @@ import (
 // key's versions in the order they were read.
 func (p *Publisher) sendLoop(ctx context.Context) error {
 	b := backoff{Min: p.cfg.Backoff.Min, Max: p.cfg.Backoff.Max}
+	size := p.cfg.Batch
 	for {
 		if !p.waitSendable(ctx) || p.lim.Wait(ctx) != nil {
 			return nil
 		}
-		sent := p.take()
+		sent := p.take(size)
 		if len(sent) == 0 {
 			continue
 		}
 		a := post(ctx, p.http, &p.cfg, sent, time.Now())
 		p.cfg.Metrics.request(a.status)
 		p.settle(sent, a)
+		size = batchSize(size, p.cfg.Batch, a)
 		if !a.ok() && ctx.Err() == nil {
 			p.cfg.Log.Warn("webhook request failed; its keys are sent again", "keys", len(sent), "status", a.status, "err", a.err)
 		}
@@ -53,11 +55,15 @@ func (p *Publisher) waitSendable(ctx context.Context) bool {
 	}
 }
 
-// take takes the next batch from the table.
-func (p *Publisher) take() []sentValue {
+// take takes the next batch of up to n keys from the table; none while a
+// catch-up runs (one may have started while the loop waited for a token).
+func (p *Publisher) take(n int) []sentValue {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ks := p.mu.t.take(p.cfg.Batch)
+	if !p.ready.Load() {
+		return nil
+	}
+	ks := p.mu.t.take(n)
 	sent := make([]sentValue, len(ks))
 	for i, k := range ks {
 		sent[i] = sentValue{name: k.name, key: k, v: k.latest}
@@ -78,4 +84,18 @@ func (p *Publisher) settle(sent []sentValue, a answer) {
 		p.cfg.Metrics.updates.WithLabelValues("acked").Add(float64(len(sent)))
 	}
 	p.cfg.Metrics.pending.Set(float64(p.mu.t.pending))
+}
+
+// batchSize is the size of the next batch after a with batches of size:
+// a refusal of the request itself (4xx but 408 and 429) halves it, so
+// that a key the webhook refuses ends up alone and the others get
+// through; a success doubles it back up to limit.
+func batchSize(size, limit int, a answer) int {
+	switch {
+	case a.ok():
+		return min(2*size, limit)
+	case a.status >= 400 && a.status < 500 && a.status != 408 && a.status != 429:
+		return max(1, size/2)
+	}
+	return size
 }

@@ -9,8 +9,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
+
+// webhookClient is the publisher's HTTP client. It follows no redirect: a
+// redirect would turn the POST into a GET without the body, whose 2xx
+// would pass for an acknowledgement; a 3xx is a failure instead.
+func webhookClient() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
 
 // answer is what the webhook made of one request.
 type answer struct {
@@ -73,10 +81,14 @@ func request(channel string, sent []sentValue, now time.Time) Request {
 
 // retryAfter parses a Retry-After value: seconds, or an HTTP date.
 func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		if s > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
@@ -95,10 +107,13 @@ type backoff struct {
 
 // next returns the wait after a failure.
 func (b *backoff) next() time.Duration {
-	if b.bound == 0 {
+	switch {
+	case b.bound == 0:
 		b.bound = b.Min
-	} else {
-		b.bound = min(2*b.bound, b.Max)
+	case b.bound > b.Max/2:
+		b.bound = b.Max
+	default:
+		b.bound *= 2
 	}
 	return b.Min/2 + rand.N(b.bound-b.Min/2+1)
 }

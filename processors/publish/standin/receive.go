@@ -63,14 +63,15 @@ func (c *Channel) receive(r *http.Request, body []byte) (publish.Request, int) {
 // A request that finds less than a token breaches it, less what the
 // bucket refills in Jitter: the publisher paces its sends, but on a busy
 // machine one request can take that much longer to arrive than the next,
-// bringing the two closer. A publisher sending faster than the rate, or a
-// burst too many, still breaches it: the deficit grows with each request.
+// bringing the two closer; at most half a token, so that a request over
+// the burst breaches it at any rate. A publisher sending faster than the
+// rate still breaches it: the deficit grows with each request.
 func (c *Channel) spendToken(now time.Time) bool {
 	if !c.mu.last.IsZero() {
 		c.mu.tokens = min(c.burst, c.mu.tokens+now.Sub(c.mu.last).Seconds()*c.rate)
 	}
 	c.mu.last = now
-	if c.mu.tokens < 1-c.rate*Jitter.Seconds() {
+	if c.mu.tokens < 1-min(c.rate*Jitter.Seconds(), 0.5) {
 		return false
 	}
 	c.mu.tokens--
