@@ -73,6 +73,9 @@ func New(cfg Config) (*Publisher, error) {
 		// Control records (transaction markers) take offsets: seeing them
 		// is how the catch-up knows it reached a partition's end.
 		kgo.KeepControlRecords(),
+		// Partitions assigned while a fetch long-polls join the next one:
+		// a short wait keeps a catch-up from idling up to the default 5s.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(p.assigned),

@@ -85,6 +85,40 @@ func (s *updateStream) produce(ctx context.Context, t *testing.T, cl *kgo.Client
 	}
 }
 
+// newRig starts an embedded broker with the updates topic, a client of
+// it, and a stand-in channel that misbehaves at random measuring rate and
+// burst; cfg is a publisher of the web channel to it.
+func newRig(ctx context.Context, t *testing.T, seed uint64, rate float64, burst int) (*kgo.Client, *standin.Channel, publish.Config) {
+	t.Helper()
+	emb, err := processors.StartEmbedded("127.0.0.1:0", "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Addr()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("s3cret")
+	ch, err := standin.Start(secret, rate, burst, standin.Faults{Seed: seed, Throttle: 0.05, Fail: 0.08,
+		ApplyThenFail: 0.05, Late: 0.03, LateBy: 600 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ch.Close)
+	cfg := publish.DefaultConfig()
+	cfg.Brokers, cfg.Topic, cfg.Group, cfg.Channel = []string{emb.Addr()}, topic, "pub-web", "web"
+	cfg.Webhook, cfg.Secret, cfg.Rate, cfg.Burst, cfg.Batch = ch.URL(), secret, rate, burst, 25
+	cfg.Timeout, cfg.CommitInterval = 300*time.Millisecond, 100*time.Millisecond
+	cfg.Backoff.Min, cfg.Backoff.Max = 10*time.Millisecond, 200*time.Millisecond
+	cfg.Schemas, cfg.Log = schemas.NewRegistry(), slog.New(slog.NewTextHandler(testLog(), nil))
+	return cl, ch, cfg
+}
+
 func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("STOCKLEDGER_TEST_SEED"), 10, 64); err == nil {
@@ -93,34 +127,8 @@ func TestPublisherReachesTheLastValuesUnderFaults(t *testing.T) {
 	t.Logf("seed %d (again with STOCKLEDGER_TEST_SEED=%d)", seed, seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	emb, err := processors.StartEmbedded("127.0.0.1:0", "", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Addr()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 4, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	secret := []byte("s3cret")
 	const rate, burst = 10, 4
-	ch, err := standin.Start(secret, rate, burst, standin.Faults{Seed: seed, Throttle: 0.05, Fail: 0.08,
-		ApplyThenFail: 0.05, Late: 0.03, LateBy: 600 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-
-	cfg := publish.DefaultConfig()
-	cfg.Brokers, cfg.Topic, cfg.Group, cfg.Channel = []string{emb.Addr()}, topic, "pub-web", "web"
-	cfg.Webhook, cfg.Secret, cfg.Rate, cfg.Burst, cfg.Batch = ch.URL(), secret, rate, burst, 25
-	cfg.Timeout, cfg.CommitInterval = 300*time.Millisecond, 100*time.Millisecond
-	cfg.Backoff.Min, cfg.Backoff.Max = 10*time.Millisecond, 200*time.Millisecond
-	cfg.Schemas, cfg.Log = schemas.NewRegistry(), slog.New(slog.NewTextHandler(testLog(), nil))
+	cl, ch, cfg := newRig(ctx, t, seed, rate, burst)
 
 	s := &updateStream{rng: rand.New(rand.NewPCG(seed, 1)), version: map[string]uint64{}, last: map[string]ledger.Update{}}
 	// Five lives of the publisher, each stopped while updates flow.
@@ -237,6 +245,52 @@ func checkReport(t *testing.T, r standin.Report) {
 	}
 	if r.ByStatus[200] == 0 || r.ByStatus[500] == 0 {
 		t.Errorf("the stand-in should have both applied and failed requests: %v", r.ByStatus)
+	}
+}
+
+// TestPublishersHandOver runs two publishers of the channel in one group
+// for a while (each gets some partitions: revoked from the first, caught
+// up by the second), then stops the first: the second ends with every
+// key. (Two publishers of a channel double its rate, so the rate is high.)
+func TestPublishersHandOver(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, ch, cfg := newRig(ctx, t, seed, 1000, 100)
+	s := &updateStream{rng: rand.New(rand.NewPCG(seed, 1)), version: map[string]uint64{}, last: map[string]ledger.Update{}}
+	run := func() (*publish.Publisher, func()) {
+		cfg.Metrics = publish.NewMetrics(prometheus.NewRegistry(), "web")
+		p, err := publish.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(pctx) }()
+		return p, func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	_, stopA := run()
+	s.produce(ctx, t, cl, 500)
+	b, stopB := run()
+	defer stopB()
+	for range 4 {
+		s.produce(ctx, t, cl, 300)
+		time.Sleep(200 * time.Millisecond)
+	}
+	stopA()
+	s.produce(ctx, t, cl, 300)
+	waitEqual(ctx, t, ch, s.last, b)
+	r := ch.Report()
+	for _, list := range [][]string{r.Regressions, r.Invalid} {
+		for _, e := range list[:min(len(list), 10)] {
+			t.Error(e)
+		}
 	}
 }
 
