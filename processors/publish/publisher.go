@@ -139,7 +139,7 @@ func (p *Publisher) pollLoop(ctx context.Context) error {
 		p.fold(fs)
 		if ctx.Err() != nil {
 			// Rebalances stay blocked: Run's last commit cannot race a
-			// revoke; Close lets the group go on.
+			// revoke (Run allows rebalances after it).
 			return nil
 		}
 		if time.Since(lastCommit) >= p.cfg.CommitInterval {
