@@ -35,7 +35,7 @@ test: vet
 ## a missing browser fails it. STOCKLEDGER_UPDATE_SCREENSHOTS=1 rewrites
 ## docs/console-*.png.
 test-browser:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	STOCKLEDGER_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 5m -run '^TestConsoleInBrowser$$' ./processors/console/
 
 ## test-kafka: the end-to-end suite against a real Apache Kafka broker
