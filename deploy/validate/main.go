@@ -22,6 +22,7 @@ import (
 
 	"encoding/json"
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,16 +48,24 @@ func main() {
 			fmt.Printf("ok   %s\n", what)
 		}
 	}
-	// Prometheus rules: parsed and every expr parsed as PromQL.
+	checkPrometheus(check)
+	checkCompose(check)
+	checkKubernetes(check)
+	if fail {
+		os.Exit(1)
+	}
+}
+
+// checkPrometheus parses the rules (every expr as PromQL) and the
+// dashboard's queries, with Grafana's variables replaced.
+func checkPrometheus(check func(string, error)) {
 	pp := parser.NewParser(parser.Options{})
 	groups, errs := rulefmt.ParseFile(filepath.Join(dir, "prometheus/alerts.yml"), false, model.UTF8Validation, pp, slog.Default())
-	check(fmt.Sprintf("rulefmt.ParseFile alerts.yml (%d groups)", func() int {
-		if groups == nil {
-			return 0
-		}
-		return len(groups.Groups)
-	}()), errors.Join(errs...))
-	// Dashboard exprs, with Grafana's variables replaced.
+	n := 0
+	if groups != nil {
+		n = len(groups.Groups)
+	}
+	check(fmt.Sprintf("rulefmt.ParseFile alerts.yml (%d groups)", n), errors.Join(errs...))
 	raw, _ := os.ReadFile(filepath.Join(dir, "grafana/stockledger-dashboard.json"))
 	var dash struct {
 		Panels []struct {
@@ -65,11 +74,10 @@ func main() {
 		}
 	}
 	check("dashboard json", json.Unmarshal(raw, &dash))
-	n := 0
+	n = 0
 	for _, p := range dash.Panels {
 		for _, t := range p.Targets {
-			e := t.Expr
-			e = replaceAll(e, map[string]string{"$__rate_interval": "1m", "$__range": "1h", "$job": ".*", "$instance": ".*"})
+			e := replaceAll(t.Expr, map[string]string{"$__rate_interval": "1m", "$__range": "1h", "$job": ".*", "$instance": ".*"})
 			if _, err := pp.ParseExpr(e); err != nil {
 				check("promql "+p.Title, err)
 			}
@@ -77,22 +85,24 @@ func main() {
 		}
 	}
 	fmt.Printf("ok   %d dashboard exprs parsed as PromQL\n", n)
-	var err error
+}
 
-	// Compose: the compose-spec loader (what docker compose config uses), with schema validation.
+// checkCompose loads compose.yaml with the compose-spec loader (what
+// docker compose config uses), with schema validation.
+func checkCompose(check func(string, error)) {
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")}, cli.WithWorkingDirectory(dir), cli.WithOsEnv, cli.WithName("stockledger"))
 	if err == nil {
-		proj, err2 := opts.LoadProject(context.Background())
-		err = err2
-		if err == nil {
-			out, _ := proj.MarshalYAML()
-			_ = out
+		var proj *types.Project
+		if proj, err = opts.LoadProject(context.Background()); err == nil {
 			fmt.Printf("     compose services: %v\n", proj.ServiceNames())
 		}
 	}
 	check("compose-go load+validate compose.yaml", err)
+}
 
-	// Kubernetes: strict decode into the API types (unknown fields fail).
+// checkKubernetes decodes every manifest strictly into the API types
+// (unknown fields fail).
+func checkKubernetes(check func(string, error)) {
 	files, _ := filepath.Glob(filepath.Join(dir, "k8s/*.yaml"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
@@ -104,26 +114,29 @@ func main() {
 			}
 			var meta struct{ Kind string }
 			yaml.Unmarshal(doc, &meta)
-			var obj any
-			switch meta.Kind {
-			case "StatefulSet":
-				obj = &appsv1.StatefulSet{}
-			case "Deployment":
-				obj = &appsv1.Deployment{}
-			case "Service":
-				obj = &corev1.Service{}
-			case "ConfigMap":
-				obj = &corev1.ConfigMap{}
-			case "PodDisruptionBudget":
-				obj = &policyv1.PodDisruptionBudget{}
-			default:
+			obj := typedObject(meta.Kind)
+			if obj == nil {
 				fmt.Printf("skip %s doc %d kind %q (no typed check)\n", filepath.Base(f), i, meta.Kind)
 				continue
 			}
 			check(fmt.Sprintf("k8s strict %s doc %d %s", filepath.Base(f), i, meta.Kind), yaml.UnmarshalStrict(doc, obj))
 		}
 	}
-	if fail {
-		os.Exit(1)
+}
+
+// typedObject is the API type of kind, nil for a kind not checked.
+func typedObject(kind string) any {
+	switch kind {
+	case "StatefulSet":
+		return &appsv1.StatefulSet{}
+	case "Deployment":
+		return &appsv1.Deployment{}
+	case "Service":
+		return &corev1.Service{}
+	case "ConfigMap":
+		return &corev1.ConfigMap{}
+	case "PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
 	}
+	return nil
 }
