@@ -63,12 +63,7 @@ func (p *Publisher) take(n int) []sentValue {
 	if !p.ready.Load() {
 		return nil
 	}
-	ks := p.mu.t.take(n)
-	sent := make([]sentValue, len(ks))
-	for i, k := range ks {
-		sent[i] = sentValue{name: k.name, key: k, v: k.latest}
-	}
-	return sent
+	return p.mu.t.take(n)
 }
 
 // settle records a request's answer in the table.

@@ -81,7 +81,7 @@ func TestRedirectIsAFailure(t *testing.T) {
 	defer srv.Close()
 	cfg := DefaultConfig()
 	cfg.Channel, cfg.Webhook, cfg.Secret = "web", srv.URL+"/hook", []byte("k")
-	sent := []sentValue{{name: "web/A", v: value{sku: "A", available: 1, version: 1}}}
+	sent := []sentValue{{v: value{sku: "A", available: 1, version: 1}}}
 	if a := post(context.Background(), webhookClient(), &cfg, sent, time.Now()); a.ok() || a.status != http.StatusFound {
 		t.Fatalf("a redirected request: %+v, want a failure with status 302", a)
 	}

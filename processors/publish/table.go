@@ -131,8 +131,8 @@ func (t *table) dropStale(q []*key, bit uint8) []*key {
 
 // take returns up to n dirty keys' latest values to send, zero-outs first,
 // and marks those keys in flight.
-func (t *table) take(n int) []*key {
-	var out []*key
+func (t *table) take(n int) []sentValue {
+	var out []sentValue
 	for _, bit := range []uint8{inZero, inOther} {
 		q := &t.zero
 		if bit == inOther {
@@ -147,7 +147,7 @@ func (t *table) take(n int) []*key {
 				continue
 			}
 			k.inFlight = true
-			out = append(out, k)
+			out = append(out, sentValue{k, k.latest})
 		}
 	}
 	return out
@@ -158,8 +158,8 @@ func (t *table) take(n int) []*key {
 // partition went to another publisher meanwhile) is ignored.
 func (t *table) settle(sent []sentValue, ok bool) {
 	for _, s := range sent {
-		k := t.keys[s.name]
-		if k == nil || k != s.key {
+		k := s.key
+		if t.keys[k.name] != k {
 			continue
 		}
 		k.inFlight = false
@@ -188,9 +188,8 @@ func (t *table) settle(sent []sentValue, ok bool) {
 
 // sentValue is a key's value as a request carried it.
 type sentValue struct {
-	name string
-	key  *key
-	v    value
+	key *key
+	v   value
 }
 
 // commitOffsets returns, per partition the table has read, the offset a

@@ -9,18 +9,10 @@ func val(available int64, version uint64, offset int64) value {
 	return value{sku: "S", available: available, version: version, offset: offset, appended: time.Unix(0, 0)}
 }
 
-func names(ks []*key) []string {
+func names(sent []sentValue) []string {
 	out := []string{}
-	for _, k := range ks {
-		out = append(out, k.name)
-	}
-	return out
-}
-
-func sentOf(ks []*key) []sentValue {
-	out := make([]sentValue, len(ks))
-	for i, k := range ks {
-		out[i] = sentValue{k.name, k, k.latest}
+	for _, s := range sent {
+		out = append(out, s.key.name)
 	}
 	return out
 }
@@ -44,7 +36,7 @@ func TestTableSendsZeroOutsFirstThenInOrder(t *testing.T) {
 func TestTableSkipsTheValueTheChannelHolds(t *testing.T) {
 	tb := newTable()
 	tb.observe("a", 0, val(5, 1, 0))
-	tb.settle(sentOf(tb.take(1)), true)
+	tb.settle(tb.take(1), true)
 	if got := tb.observe("a", 0, val(5, 2, 1)); got != ObservedSkipped {
 		t.Fatalf("equal value at a new version: %v, want skipped", got)
 	}
@@ -62,17 +54,17 @@ func TestTableSkipsTheValueTheChannelHolds(t *testing.T) {
 func TestTableResendsAfterAFailureAndANewerValue(t *testing.T) {
 	tb := newTable()
 	tb.observe("a", 0, val(5, 1, 0))
-	sent := sentOf(tb.take(1))
+	sent := tb.take(1)
 	tb.observe("a", 0, val(6, 2, 1)) // arrives while version 1 is in flight
 	tb.settle(sent, true)
 	if tb.pending != 1 {
 		t.Fatalf("pending %d after an ack of an older version, want 1", tb.pending)
 	}
 	again := tb.take(1)
-	if len(again) != 1 || again[0].latest.version != 2 {
+	if len(again) != 1 || again[0].v.version != 2 {
 		t.Fatalf("take after ack = %v, want a at version 2", names(again))
 	}
-	tb.settle(sentOf(again), false)
+	tb.settle(again, false)
 	if !tb.ready() {
 		t.Fatal("a failed key is not offered again")
 	}
@@ -89,9 +81,8 @@ func TestTableCommitsBelowTheOldestUnacknowledgedKey(t *testing.T) {
 		t.Fatalf("commit offsets %v, want 0:10 1:4", got)
 	}
 	// a acknowledged: partition 0 may resume at b.
-	for _, k := range tb.take(3) {
-		ok := k.name != "b"
-		tb.settle([]sentValue{{k.name, k, k.latest}}, ok)
+	for _, s := range tb.take(3) {
+		tb.settle([]sentValue{s}, s.key.name != "b")
 	}
 	if got := tb.commitOffsets(); got[0] != 11 || got[1] != 5 {
 		t.Fatalf("commit offsets %v, want 0:11 1:5", got)
@@ -112,9 +103,9 @@ func TestTableCommitsBelowTheOldestUnacknowledgedKey(t *testing.T) {
 func TestTableSkipsAValueEqualToTheOneInFlight(t *testing.T) {
 	tb := newTable()
 	tb.observe("a", 0, val(5, 1, 0))
-	tb.settle(sentOf(tb.take(1)), true)
+	tb.settle(tb.take(1), true)
 	tb.observe("a", 0, val(3, 2, 1))
-	sent := sentOf(tb.take(1))
+	sent := tb.take(1)
 	if got := tb.observe("a", 0, val(3, 3, 2)); got != ObservedNewer {
 		t.Fatalf("a value read while an older one is in flight: %v, want newer (the one in flight may fail)", got)
 	}
@@ -130,13 +121,13 @@ func TestTableSkipsAValueEqualToTheOneInFlight(t *testing.T) {
 func TestTableSkipsNothingAfterAFailure(t *testing.T) {
 	tb := newTable()
 	tb.observe("a", 0, val(8, 1, 0))
-	tb.settle(sentOf(tb.take(1)), true)
+	tb.settle(tb.take(1), true)
 	tb.observe("a", 0, val(0, 2, 1))
-	tb.settle(sentOf(tb.take(1)), false) // perhaps applied: the channel may hold 0
+	tb.settle(tb.take(1), false) // perhaps applied: the channel may hold 0
 	if got := tb.observe("a", 0, val(8, 3, 2)); got != ObservedNewer {
 		t.Fatalf("8 again after a failed request of 0: %v, want newer (to send)", got)
 	}
-	if ks := tb.take(1); len(ks) != 1 || ks[0].latest.version != 3 {
+	if ks := tb.take(1); len(ks) != 1 || ks[0].v.version != 3 {
 		t.Fatalf("take = %v, want a at version 3", names(ks))
 	}
 }
